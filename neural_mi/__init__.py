@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 _LAZY_ATTRS = {
-    "run": ("neural_mi.run", "run"),
+    "run": ("neural_mi.runner", "run"),
     "Results": ("neural_mi.results", "Results"),
 }
 _LAZY_MODULES = ("data", "datasets", "models", "estimators", "errors", "plan", "store",

@@ -30,10 +30,10 @@ BASE_PARAM_DEFAULTS: dict[str, Any] = {
     "kernel_size": 3,
     "bidirectional": False,
     "nhead": 4,
-    "train_fraction": 0.9,
+    "train_fraction": 0.8,
     "n_test_blocks": 5,
     "smoothing_window": 5,
-    "max_eval_samples": 8192,
+    "max_eval_samples": 4096,
 }
 
 EMBEDDING_MODELS: tuple[str, ...] = ("mlp", "cnn", "gru", "lstm", "tcn", "transformer")
