@@ -7,6 +7,7 @@ import inspect
 import logging
 import multiprocessing
 import pickle
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -295,13 +296,22 @@ def _train_all(specs: Sequence[TaskSpec], data: SessionData, context: TaskContex
             for spec in specs:
                 yield run_task(spec, data, context)
         return
-    _check_picklable(context)
-    ctx = multiprocessing.get_context("spawn")
+    ctx = _pool_context()
+    if ctx.get_start_method() != "fork":
+        _check_picklable(context)
     with ProcessPoolExecutor(max_workers=min(n_workers, len(specs)), mp_context=ctx,
                              initializer=_init_worker, initargs=(data, context)) as pool:
         futures = [pool.submit(_run_in_worker, spec) for spec in specs]
         for future in as_completed(futures):
             yield future.result()
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """Fork on Linux (workers inherit the data; scripts need no ``__main__`` guard) unless
+    CUDA is initialised, which does not survive a fork; spawn elsewhere."""
+    if sys.platform.startswith("linux") and not torch.cuda.is_initialized():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
 
 
 class _single_thread:

@@ -5,9 +5,11 @@ returns a :class:`TrainOutcome`.  It knows nothing about modes, plans or stores.
 
 Design choices that matter for the statistics:
 
-- Mini-batches are drawn by indexing tensors with a seeded permutation every epoch; batches
-  have equal size (the last incomplete batch of an epoch is dropped) because contrastive
-  bounds depend on the batch size.
+- Mini-batches are drawn by indexing tensors with a seeded permutation every epoch, cut
+  into ``ceil(n_train / batch_size)`` near-equal batches: every sample is used every epoch
+  and no batch is much smaller than the others (contrastive bounds depend on the batch
+  size). With few samples (large gamma) this also keeps the number of optimisation steps
+  from collapsing to one per epoch.
 - Held-out MI is evaluated every epoch, under ``torch.no_grad()`` and in eval mode, on a
   fixed subset of at most ``max_eval_samples`` test samples, in as few batches as the
   critic affords (contrastive bounds tighten with the batch size); training MI is
@@ -195,7 +197,7 @@ def train_critic(
     critic.to(device)
     optimizer = torch.optim.Adam(critic.parameters(), lr=float(params["learning_rate"]))
     beta = float(params["beta"])
-    n_batches = n_train // batch_size
+    n_batches = math.ceil(n_train / batch_size)
     window = int(params["smoothing_window"])
     patience = int(params["patience"])
     history: dict[str, list[float]] = {"train_mi": [], "test_mi": [], "test_mi_smoothed": [],
@@ -208,8 +210,7 @@ def train_critic(
         critic.train()
         order = torch.randperm(n_train, generator=generator).to(device)
         loss_sum = torch.zeros((), device=device)
-        for b in range(n_batches):
-            positions = order[b * batch_size:(b + 1) * batch_size]
+        for positions in torch.tensor_split(order, n_batches):
             scores, kl = critic(x_train.take(positions), y_train.take(positions))
             loss = -estimator(scores) + beta * kl
             optimizer.zero_grad(set_to_none=True)
