@@ -1,0 +1,32 @@
+rule aggregate:
+    """Summarise the task stores of one session x analysis (tables, netCDF, figure)."""
+    input:
+        pack_dirs,
+    output:
+        tasks=f"{RESULTS}/{{session}}/{{analysis}}/tasks.nc",
+        summary=f"{RESULTS}/{{session}}/{{analysis}}/summary.nc",
+        results=f"{RESULTS}/{{session}}/{{analysis}}/results.json",
+        table=report(
+            f"{RESULTS}/{{session}}/{{analysis}}/summary.csv",
+            caption="../report/summary_table.rst",
+            category="Analyses",
+            subcategory="{session}",
+            labels={"session": "{session}", "analysis": "{analysis}", "file": "table"},
+        ),
+        figure=report(
+            f"{RESULTS}/{{session}}/{{analysis}}/figure.png",
+            caption="../report/figure.rst",
+            category="Analyses",
+            subcategory="{session}",
+            labels={"session": "{session}", "analysis": "{analysis}", "file": "figure"},
+        ),
+    params:
+        mode=lambda wildcards: CFG.analysis(wildcards.analysis).mode,
+        fit=fit_flags,
+        out_dir=lambda wildcards: f"{RESULTS}/{wildcards.session}/{wildcards.analysis}",
+    log:
+        "logs/aggregate/{session}/{analysis}.log",
+    shell:
+        "neural-mi aggregate {input:q} --session {wildcards.session:q}"
+        " --analysis {wildcards.analysis:q} --mode {params.mode} {params.fit}"
+        " --out-dir {params.out_dir:q} > {log:q} 2>&1"

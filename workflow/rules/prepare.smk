@@ -1,0 +1,14 @@
+rule prepare:
+    """Read or generate a session's raw X and Y, validate them, write one zarr group."""
+    input:
+        session_files,
+    output:
+        directory(f"{RESULTS}/{{session}}/data.zarr"),
+    params:
+        source=session_source,
+        version=neural_mi.__version__,
+    log:
+        "logs/prepare/{session}.log",
+    shell:
+        "neural-mi prepare --config {CONFIG_FILE:q} --session {wildcards.session:q}"
+        " --out {output:q} > {log:q} 2>&1"
