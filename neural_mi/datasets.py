@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from scipy.special import xlogy
 
 from .errors import ParameterError
+
+if TYPE_CHECKING:  # torch is imported only when a tensor is asked for (workflow parse time)
+    import torch
 
 __all__ = [
     "rho_from_mi",
@@ -47,7 +50,11 @@ def _check_non_negative(value: object, name: str) -> None:
 
 def _output(array: np.ndarray, use_torch: bool) -> np.ndarray | torch.Tensor:
     array = np.ascontiguousarray(array, dtype=np.float32)
-    return torch.from_numpy(array) if use_torch else array
+    if not use_torch:
+        return array
+    import torch
+
+    return torch.from_numpy(array)
 
 
 def rho_from_mi(mi: float, dim: int) -> float:

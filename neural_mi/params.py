@@ -72,6 +72,10 @@ _POSITIVE_INTS = ("n_epochs", "batch_size", "embedding_dim", "hidden_dim", "n_la
                   "max_eval_samples")
 _NON_NEGATIVE_INTS = ("patience",)
 
+#: The smaller X/Y sample count must be at least this fraction of the larger one; a bigger
+#: mismatch cannot come from windowing edge effects and signals a configuration error.
+MIN_ALIGN_RATIO = 0.5
+
 #: Conversion factor from nats to each output unit.
 UNIT_FACTORS: dict[str, float] = {"nats": 1.0, "bits": 1.0 / math.log(2.0)}
 

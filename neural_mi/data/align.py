@@ -7,14 +7,11 @@ import logging
 import torch
 
 from ..errors import DataShapeError
+from ..params import MIN_ALIGN_RATIO
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["align_samples", "MIN_ALIGN_RATIO"]
-
-#: The smaller sample count must be at least this fraction of the larger one; a bigger
-#: mismatch cannot come from windowing edge effects and signals a configuration error.
-MIN_ALIGN_RATIO = 0.5
 
 
 def align_samples(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
