@@ -196,8 +196,10 @@ def aggregate_analysis(pack_dirs: Sequence[str | Path], session: str, analysis: 
     """Collect the task stores of one session × analysis and summarise them.
 
     Writes, in ``out_dir``: ``tasks.nc``, ``summary.nc`` and ``results.json`` (so that
-    :meth:`neural_mi.Results.load` opens the folder), ``summary.csv`` (one row per
-    aggregate point) and ``figure.png`` (the mode's figure).
+    :meth:`neural_mi.Results.load` opens the folder), ``summary.json`` (the headline
+    numbers: MI, its error and ``is_reliable`` for rigorous analyses, peak lag,
+    saturation dimension...), ``summary.csv`` (one row per aggregate point) and
+    ``figure.png`` (the mode's figure).
 
     Parameters
     ----------
@@ -230,9 +232,21 @@ def aggregate_analysis(pack_dirs: Sequence[str | Path], session: str, analysis: 
     results = Results(mode=mode, params=params, headline=headline, summary_dataset=summary,
                       tasks=tasks)
     out_dir = results.save(out_dir)
+    (out_dir / "summary.json").write_text(json.dumps(
+        {"session": session, "analysis": analysis, **_headline_details(results)}, indent=2))
     results.dataframe.to_csv(out_dir / "summary.csv", index=False)
     results.plot().savefig(out_dir / "figure.png", dpi=120)
     return out_dir
+
+
+def _headline_details(results: Any) -> dict[str, Any]:
+    """The headline plus, for rigorous analyses, the fit of the first combination."""
+    summary = dict(results.headline)
+    if results.mode == "rigorous":
+        d = results.details
+        summary.update(mi_corrected=d["mi_corrected"], slope=d["slope"],
+                       gammas_used=d["gammas_used"])
+    return summary
 
 
 def collect_results(results_files: Sequence[str | Path], out_csv: str | Path,

@@ -1,7 +1,9 @@
 """Synthetic data with known mutual information, for tests, tutorials and benchmarks.
 
 Every generator takes ``seed`` (anything :func:`numpy.random.default_rng` accepts); the same
-seed gives identical output.  MI values are in **bits** unless stated otherwise.
+seed gives identical output.  The default seed is 42, the default ``random_seed`` of
+``nmi.run``, so that a script or tutorial that does not pass one gives the same numbers on
+every run; pass ``seed=None`` for fresh randomness.  MI values are in **bits** unless stated otherwise.
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ def _correlated_pairs(rng: np.random.Generator, n_samples: int, dim: int,
 
 
 def generate_correlated_gaussians(n_samples: int, dim: int, mi: float, use_torch: bool = True,
-                                  seed: int | None = None
+                                  seed: int | None = 42
                                   ) -> tuple[np.ndarray | torch.Tensor, np.ndarray | torch.Tensor]:
     """Pairs of standard Gaussian vectors with exactly ``mi`` bits of MI.
 
@@ -107,7 +109,7 @@ def generate_correlated_gaussians(n_samples: int, dim: int, mi: float, use_torch
     use_torch
         Return torch tensors (default) or numpy arrays.
     seed
-        Seed of the random generator.
+        Seed of the random generator (default 42, reproducible; ``None``: fresh draws).
 
     Returns
     -------
@@ -148,7 +150,7 @@ def _injective_map(rng: np.random.Generator, in_dim: int, out_dim: int,
 
 
 def generate_nonlinear_from_latent(n_samples: int, latent_dim: int, observed_dim: int,
-                                   mi: float, use_torch: bool = True, seed: int | None = None
+                                   mi: float, use_torch: bool = True, seed: int | None = 42
                                    ) -> tuple[np.ndarray | torch.Tensor,
                                               np.ndarray | torch.Tensor]:
     """Nonlinear, higher-dimensional observations of correlated Gaussian latents.
@@ -175,7 +177,7 @@ def generate_nonlinear_from_latent(n_samples: int, latent_dim: int, observed_dim
     use_torch
         Return torch tensors (default) or numpy arrays.
     seed
-        Seed of the random generator.
+        Seed of the random generator (default 42, reproducible; ``None``: fresh draws).
 
     Returns
     -------
@@ -203,7 +205,7 @@ def _poisson_times(rng: np.random.Generator, rate: float, duration: float) -> np
 
 def generate_correlated_spike_trains(n_neurons: int = 5, duration: float = 100.0,
                                      firing_rate: float = 10.0, lag: float = 0.005,
-                                     jitter: float = 0.002, seed: int | None = None,
+                                     jitter: float = 0.002, seed: int | None = 42,
                                      background_rate: float | None = None
                                      ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Two populations of spike trains where Y echoes X after a lag.
@@ -224,7 +226,7 @@ def generate_correlated_spike_trains(n_neurons: int = 5, duration: float = 100.0
     lag, jitter
         Delay (s) of the Y copies and standard deviation (s) of their Gaussian jitter.
     seed
-        Seed of the random generator.
+        Seed of the random generator (default 42, reproducible; ``None``: fresh draws).
     background_rate
         Rate of the independent Y background, Hz; defaults to ``firing_rate / 2``.
 
@@ -253,7 +255,7 @@ def generate_correlated_spike_trains(n_neurons: int = 5, duration: float = 100.0
 
 def generate_correlated_categorical_series(n_samples: int, n_categories: int = 4,
                                            n_channels: int = 1, p_copy: float = 0.8,
-                                           seed: int | None = None
+                                           seed: int | None = 42
                                            ) -> tuple[np.ndarray, np.ndarray]:
     """Label series where Y copies X with probability ``p_copy``.
 
@@ -272,7 +274,7 @@ def generate_correlated_categorical_series(n_samples: int, n_categories: int = 4
     p_copy
         Copy probability in ``[0, 1]``.
     seed
-        Seed of the random generator.
+        Seed of the random generator (default 42, reproducible; ``None``: fresh draws).
 
     Returns
     -------
@@ -340,7 +342,7 @@ def _series(y: np.ndarray) -> np.ndarray:
 
 
 def generate_linear_data(n_samples: int = 5000, true_lag: int = 50, noise: float = 0.5,
-                         seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+                         seed: int | None = 42) -> tuple[np.ndarray, np.ndarray]:
     """White noise ``x`` and a lagged noisy copy ``y[t] = x[t - true_lag] + noise * e[t]``.
 
     The first ``true_lag`` values of ``y`` are pure noise.  With one-sample windows the
@@ -355,7 +357,7 @@ def generate_linear_data(n_samples: int = 5000, true_lag: int = 50, noise: float
     noise
         Standard deviation of the additive Gaussian noise.
     seed
-        Seed of the random generator.
+        Seed of the random generator (default 42, reproducible; ``None``: fresh draws).
 
     Returns
     -------
@@ -371,7 +373,7 @@ def generate_linear_data(n_samples: int = 5000, true_lag: int = 50, noise: float
 
 
 def generate_nonlinear_data(n_samples: int = 5000, true_lag: int = 50, noise: float = 0.5,
-                            seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+                            seed: int | None = 42) -> tuple[np.ndarray, np.ndarray]:
     """White noise ``x`` and ``y[t] = sin(2 x[t - true_lag]) + noise * e[t]``.
 
     The first ``true_lag`` values of ``y`` are pure noise.  The dependence is
@@ -397,7 +399,7 @@ def generate_nonlinear_data(n_samples: int = 5000, true_lag: int = 50, noise: fl
 
 
 def generate_history_data(n_samples: int = 5000, history_duration: int = 20, noise: float = 0.5,
-                          seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+                          seed: int | None = 42) -> tuple[np.ndarray, np.ndarray]:
     """White noise ``x`` and ``y[t] = x[t - history_duration] + noise * e[t]``.
 
     With equal window sizes ``w`` on X and Y, windows starting at the same index ``s``
@@ -423,7 +425,7 @@ def generate_history_data(n_samples: int = 5000, history_duration: int = 20, noi
 
 
 def generate_full_data(n_samples: int = 5000, true_lag: int = 50, history_duration: int = 20,
-                       noise: float = 0.5, seed: int | None = None
+                       noise: float = 0.5, seed: int | None = 42
                        ) -> tuple[np.ndarray, np.ndarray]:
     """``y`` driven by a window of ``x``'s past that ends ``true_lag`` samples ago.
 
@@ -462,7 +464,7 @@ def generate_full_data(n_samples: int = 5000, true_lag: int = 50, history_durati
 
 
 def generate_xor_data(n_samples: int = 5000, noise: float = 0.1,
-                      seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+                      seed: int | None = 42) -> tuple[np.ndarray, np.ndarray]:
     """Synergy: ``y`` is the XOR of the signs of two independent channels of ``x``.
 
     ``x`` has two independent standard-normal channels and
@@ -479,7 +481,7 @@ def generate_xor_data(n_samples: int = 5000, noise: float = 0.1,
     noise
         Standard deviation of the Gaussian noise on ``y``.
     seed
-        Seed of the random generator.
+        Seed of the random generator (default 42, reproducible; ``None``: fresh draws).
 
     Returns
     -------
@@ -496,7 +498,7 @@ def generate_xor_data(n_samples: int = 5000, noise: float = 0.1,
 
 
 def generate_latent_factor_data(n_samples: int, latent_dim: int, n_channels: int,
-                                noise: float = 0.1, seed: int | None = None) -> np.ndarray:
+                                noise: float = 0.1, seed: int | None = 42) -> np.ndarray:
     """Channels driven by a few shared latent factors, for the dimensionality analysis.
 
     ``data = A z + noise * e`` with ``latent_dim`` independent standard-normal factors
@@ -515,7 +517,7 @@ def generate_latent_factor_data(n_samples: int, latent_dim: int, n_channels: int
     noise
         Standard deviation of the independent per-channel noise.
     seed
-        Seed of the random generator.
+        Seed of the random generator (default 42, reproducible; ``None``: fresh draws).
 
     Returns
     -------

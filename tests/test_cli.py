@@ -38,10 +38,11 @@ def test_plan_of_default_config_has_55_jobs_per_combination(capsys):
     assert lines[0].split() == ["session", "analysis", "mode", "combinations", "tasks",
                                 "train_jobs"]
     rows = {tuple(line.split()[:2]): line.split()[2:] for line in lines[1:-1]}
-    # rigorous, gamma 1..10, embedding_dim in [8, 16]: 2 combinations x 55 tasks, one job each.
-    assert rows[("demo_gauss", "rigorous")] == ["rigorous", "2", "110", "110"]
+    # rigorous, gamma 1..10: 55 tasks of one combination, one job each.
+    assert rows[("demo_gauss", "rigorous")] == ["rigorous", "1", "55", "55"]
     assert rows[("demo_lagged", "lag")] == ["lag", "1", "5", "5"]
-    assert lines[-1].split() == ["total", "115", "115"]
+    assert rows[("demo_gauss", "sweep_embedding")] == ["sweep", "3", "3", "3"]
+    assert lines[-1].split() == ["total", "63", "63"]
 
 
 def test_plan_reports_config_errors(tmp_path, capsys):
@@ -172,7 +173,10 @@ def test_aggregate_writes_summaries_with_the_fit(tmp_path):
                        "--confidence-level", "0.9"])
     assert status == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        "figure.png", "results.json", "summary.csv", "summary.nc", "tasks.nc"]
+        "figure.png", "results.json", "summary.csv", "summary.json", "summary.nc", "tasks.nc"]
+    headline = json.loads((out / "summary.json").read_text())
+    assert (headline["session"], headline["analysis"], headline["mode"]) == ("s", "rig", "rigorous")
+    assert headline["mi_corrected"] == pytest.approx(1 / math.log(2), rel=1e-9)
     meta = json.loads((out / "results.json").read_text())
     assert meta["params"]["session"] == "s" and meta["params"]["analysis"] == "rig"
     assert meta["params"]["fit"] == {"min_gamma_points": 3, "confidence_level": 0.9}

@@ -131,3 +131,12 @@ def test_latent_factor_data_rank():
     sv = np.linalg.svd(data - data.mean(1, keepdims=True), compute_uv=False)
     # 3 signal directions; the rest are noise (sd 0.1), far below the weakest factor
     assert sv[3] / sv[2] < 0.2
+
+
+def test_default_seed_makes_scripts_reproducible():
+    from neural_mi.datasets import generate_correlated_gaussians
+
+    a = generate_correlated_gaussians(50, 2, 1.0, use_torch=False)
+    b = generate_correlated_gaussians(50, 2, 1.0, use_torch=False)
+    c = generate_correlated_gaussians(50, 2, 1.0, use_torch=False, seed=None)
+    assert np.array_equal(a[0], b[0]) and not np.array_equal(a[0], c[0])

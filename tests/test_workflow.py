@@ -7,6 +7,8 @@ analysis with gamma 1..3 (6 tasks in 2 train jobs) and an estimate analysis (1 t
 
 from __future__ import annotations
 
+import json
+
 import os
 import re
 import shutil
@@ -182,6 +184,11 @@ def test_run_writes_every_output(finished_run):
         assert len(list((folder / "tasks").glob("*/*.zarr"))) == n_tasks
         for name in ("figure.png", "summary.csv", "summary.nc", "tasks.nc", "results.json"):
             assert (folder / name).is_file()
+    headline = json.loads((results / "tiny" / "rigorous" / "summary.json").read_text())
+    assert headline["mode"] == "rigorous" and headline["units"] == "bits"
+    assert np.isfinite(headline["mi_estimate"]) and headline["mi_estimate"] == headline["mi_corrected"]
+    assert headline["mi_error"] is None or headline["mi_error"] > 0
+    assert isinstance(headline["is_reliable"], bool)
     assert all(np.isfinite(list(task_mi(finished_run).values())))
 
 

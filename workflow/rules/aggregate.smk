@@ -6,6 +6,7 @@ rule aggregate:
         tasks=f"{RESULTS}/{{session}}/{{analysis}}/tasks.nc",
         summary=f"{RESULTS}/{{session}}/{{analysis}}/summary.nc",
         results=f"{RESULTS}/{{session}}/{{analysis}}/results.json",
+        headline=f"{RESULTS}/{{session}}/{{analysis}}/summary.json",
         table=report(
             f"{RESULTS}/{{session}}/{{analysis}}/summary.csv",
             caption="../report/summary_table.rst",
