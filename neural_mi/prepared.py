@@ -19,8 +19,6 @@ a half-written store.  Torch-free.
 from __future__ import annotations
 
 import os
-import shutil
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,7 @@ import numpy as np
 import zarr
 
 from .errors import DataShapeError, IncompleteStoreError
+from .store import write_atomically
 
 __all__ = ["write_prepared", "load_prepared"]
 
@@ -55,22 +54,15 @@ def write_prepared(path: str | os.PathLike[str], x: Any, y: Any | None,
     Path
         The written store.
     """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex}")
-    try:
+    def write(tmp: Path) -> None:
         group = zarr.open_group(tmp, mode="w")
         group.attrs["session"] = session
         _write_variable(group, "x", x, processor_type_x)
         if y is not None:
             _write_variable(group, "y", y, processor_type_y)
         group.attrs["complete"] = True
-        if target.exists():
-            shutil.rmtree(target)
-        os.rename(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    target = write_atomically(path, write)
     return target
 
 

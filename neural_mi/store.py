@@ -24,7 +24,7 @@ import os
 import shutil
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -85,17 +85,41 @@ def write_task(result: TaskResult, directory: str | os.PathLike[str]) -> Path:
             f"Task key {key!r} cannot name a store: it must be a non-empty file name without "
             "path separators that does not start with '.'."
         )
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / f"{key}.zarr"
-    tmp = directory / f".{key}.zarr.tmp-{uuid.uuid4().hex}"
+    target = write_atomically(Path(directory) / f"{key}.zarr",
+                              lambda tmp: _write_group(result, tmp))
+    logger.debug("Wrote task store %s", target)
+    return target
+
+
+def write_atomically(target: str | os.PathLike[str], write: Callable[[Path], None]) -> Path:
+    """Write a directory store under a temporary sibling name, then rename it into place.
+
+    A reader never sees a half-written ``target``: ``write(tmp)`` fills a hidden sibling
+    (``.<name>.tmp-<uuid>``), which is renamed to ``target`` only when ``write`` returned;
+    an existing ``target`` is moved aside first and deleted after the rename.  On any
+    error (or interruption) the temporary copy is removed and ``target`` is untouched.
+
+    Parameters
+    ----------
+    target
+        Final path of the store; parent directories are created.
+    write
+        Fills the store at the path it is given.
+
+    Returns
+    -------
+    Path
+        ``target``.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex}")
     try:
-        _write_group(result, tmp)
+        write(tmp)
         _move_into_place(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    logger.debug("Wrote task store %s", target)
     return target
 
 
