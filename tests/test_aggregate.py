@@ -14,17 +14,7 @@ from neural_mi.aggregate import fit_rigorous, summarize
 from neural_mi.errors import DataShapeError, DataValueError, ParameterError
 from neural_mi.params import UNIT_FACTORS
 from neural_mi.store import load_dataset, results_to_dataset, save_dataset
-from neural_mi.tasks import TaskResult, TaskSpec
-
-
-def make_result(key: str, combo: str, mode: str, mi: float, *, coords: dict | None = None,
-                extras: dict | None = None, **spec_fields) -> TaskResult:
-    """A hand-built TaskResult whose train and test MI are ``mi`` (nats)."""
-    spec = TaskSpec(key=key, combo=combo, params={"mode": mode, "run_seed": 1},
-                    coords=coords or {}, **spec_fields)
-    return TaskResult(spec=spec, train_mi=mi, test_mi=mi, best_epoch=0, n_epochs_run=1,
-                      history={"test_mi": np.array([mi])}, n_train=90, n_test=10,
-                      wall_time=0.1, versions={"numpy": "2"}, extras=extras or {})
+from factories import make_result
 
 
 def rigorous_gammas(max_gamma: int = 10) -> np.ndarray:

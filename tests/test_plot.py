@@ -14,19 +14,9 @@ from neural_mi import plot
 from neural_mi.aggregate import aggregate_rigorous, summarize
 from neural_mi.errors import ParameterError
 from neural_mi.store import results_to_dataset
-from neural_mi.tasks import TaskResult, TaskSpec
+from factories import make_result
 
 LN2 = math.log(2.0)
-
-
-def make_result(key: str, combo: str, mode: str, mi: float, *, coords: dict | None = None,
-                extras: dict | None = None, **spec_fields) -> TaskResult:
-    """A hand-built TaskResult whose train and test MI are ``mi`` (nats)."""
-    spec = TaskSpec(key=key, combo=combo, params={"mode": mode, "run_seed": 1},
-                    coords=coords or {}, **spec_fields)
-    return TaskResult(spec=spec, train_mi=mi, test_mi=mi, best_epoch=0, n_epochs_run=1,
-                      history={"test_mi": np.array([mi])}, n_train=90, n_test=10,
-                      wall_time=0.1, versions={"numpy": "2"}, extras=extras or {})
 
 
 def saves(fig: Figure, tmp_path) -> bool:
