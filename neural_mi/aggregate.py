@@ -258,6 +258,17 @@ def _str_dims(out: xr.Dataset) -> xr.Dataset:
                               if name in out.coords and out[name].dtype == object})
 
 
+def _with_combo_coords(out: xr.Dataset, ds: xr.Dataset) -> xr.Dataset:
+    """Attach the swept-parameter coordinates and order combos by their values.
+
+    Combination ids are hashes; ordering by the swept values puts the rows of a sweep in
+    the order a reader expects (and makes "the first combination" mean the smallest values).
+    """
+    coords = _per_combo_coords(ds)
+    out = out.assign_coords(coords)
+    return out.sortby(list(coords.values())) if coords else out
+
+
 def _per_combo_coords(ds: xr.Dataset) -> dict[str, xr.DataArray]:
     """Swept-parameter coordinates, one value per combo."""
     names = swept_coords(ds)
@@ -310,7 +321,7 @@ def aggregate_rigorous(ds: xr.Dataset, mi_var: str = "test_mi", **fit_kw: Any) -
     out["delta"] = ("combo", np.array([f.delta for f in ordered], dtype=float))
     out["gammas_used"] = ("combo", np.array([",".join(map(str, f.gammas_used))
                                              for f in ordered], dtype=str))
-    out = out.assign_coords(_per_combo_coords(ds))
+    out = _with_combo_coords(out, ds)
     out.attrs = {"mode": "rigorous", "units": "nats", "mi_var": mi_var, **settings}
     return _str_dims(out)
 
@@ -325,7 +336,7 @@ def aggregate_sweep(ds: xr.Dataset, mi_var: str = "test_mi") -> xr.Dataset:
         ``mi_std`` (nats; NaN for a single repeat) and ``n``.
     """
     mi = _mi_variable(ds, mi_var, ("combo",))
-    out = _summary_stats(mi.groupby("combo")).assign_coords(_per_combo_coords(ds))
+    out = _with_combo_coords(_summary_stats(mi.groupby("combo")), ds)
     out.attrs = {"mode": "sweep", "units": "nats", "mi_var": mi_var}
     return _str_dims(out)
 
@@ -348,7 +359,7 @@ def aggregate_lag(ds: xr.Dataset, mi_var: str = "test_mi") -> xr.Dataset:
     peak_lag.attrs = {}
     out["peak_lag"] = peak_lag
     out["mi_peak"] = _nats(out["mi_mean"].max("lag"))
-    out = out.assign_coords(_per_combo_coords(ds))
+    out = _with_combo_coords(out, ds)
     out.attrs = {"mode": "lag", "units": "nats", "mi_var": mi_var}
     return _str_dims(out)
 
@@ -426,8 +437,8 @@ def summarize(ds: xr.Dataset, mode: str, mi_var: str = "test_mi", output_units: 
         JSON-serialisable (plain ``float``/``int``/``bool``/``str``/``None``; NaN becomes
         ``None``): ``mode``, ``units``, ``mi_var``, ``n_tasks``, ``mi_estimate``,
         ``mi_error``, ``is_reliable``, ``peak_lag``, ``saturation_dim``.
-        ``mi_estimate`` is the value of the *first* parameter combination (first in the
-        sorted ``combo`` coordinate, or first along each other swept dimension): the
+        ``mi_estimate`` is the value of the *first* parameter combination (combinations
+        are ordered by their swept values, so: the smallest values): the
         corrected MI (rigorous), the mean MI (estimate, sweep), the MI at the peak lag
         (lag) or the peak mean MI (dimensionality).  ``mi_error`` (confidence half-width)
         and ``is_reliable`` are set in rigorous mode only, ``peak_lag`` in lag mode,

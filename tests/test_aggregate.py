@@ -234,3 +234,12 @@ def test_summarize_rejects_bad_requests():
         summarize(ds, "sweep", delta_threshold=0.2)
     with pytest.raises(ParameterError, match="mi_var"):
         summarize(ds, "sweep", mi_var="val_mi")
+
+
+def test_combinations_are_ordered_by_their_swept_values():
+    # Combination ids are hashes: "ca" sorts before "cb", but "cb" has the smaller value.
+    results = [make_result("ca-r00", "ca", "sweep", 1.0, coords={"embedding_dim": 8}),
+               make_result("cb-r00", "cb", "sweep", 0.5, coords={"embedding_dim": 4})]
+    summary, headline = summarize(results_to_dataset(results), "sweep", output_units="nats")
+    assert summary["embedding_dim"].values.tolist() == [4, 8]
+    assert headline["mi_estimate"] == pytest.approx(0.5)
