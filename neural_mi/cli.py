@@ -10,6 +10,11 @@ User commands:
 Rule steps (what the workflow's thin rules call): ``prepare``, ``train-tasks``,
 ``aggregate``, ``collect``.
 
+Test hook: when the environment variable ``NEURAL_MI_FAIL_ONCE`` names a file that does not
+exist, ``train-tasks`` creates that file and fails (exit status 1) before training; once
+the file exists, ``train-tasks`` runs normally.  The workflow tests use it to check that
+a failed train job is resubmitted (``tests/test_slurm_workflow.py``).  It has no other use.
+
 ``run`` uses the workflow of the checkout this package is installed from (an editable
 install, ``pip install -e .``): ``<repo>/workflow/Snakefile`` and ``<repo>/profiles/local``,
 where ``<repo>`` is the parent of the ``neural_mi`` package directory.  It runs Snakemake in
@@ -28,7 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, NeuralMIError
+from .errors import ConfigError, NeuralMIError, TrainingError
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +41,9 @@ logger = logging.getLogger(__name__)
 REPO_DIR = Path(__file__).resolve().parent.parent
 SNAKEFILE = REPO_DIR / "workflow" / "Snakefile"
 LOCAL_PROFILE = REPO_DIR / "profiles" / "local"
+
+#: Test hook of ``train-tasks`` (see the module docstring): names a marker file.
+FAIL_ONCE_ENV = "NEURAL_MI_FAIL_ONCE"
 
 #: Columns of the cross-session table ``<results_dir>/summary.csv``.
 SUMMARY_COLUMNS = ("session", "analysis", "mode", "mi", "mi_error", "is_reliable", "units")
@@ -133,6 +141,32 @@ def prepare_session(config: str | Path, session: str, out: str | Path) -> Path:
         validate_data(y, s.y.type, name=f"session {session!r} y")
     return write_prepared(out, x, y, s.x.type, None if s.y is None else s.y.type,
                           session=session)
+
+
+def fail_once_hook() -> None:
+    """Test hook of ``train-tasks``: fail once while ``NEURAL_MI_FAIL_ONCE`` is set.
+
+    When the environment variable :data:`FAIL_ONCE_ENV` names a file that does not exist,
+    the file is created (atomically: of several concurrent calls exactly one creates it)
+    and :class:`~neural_mi.errors.TrainingError` is raised; ``neural-mi train-tasks`` then
+    exits with status 1.  Otherwise nothing happens.  Used only by the tests, to make one
+    train job fail once and check that it is resubmitted.
+
+    Raises
+    ------
+    TrainingError
+        This call created the marker file.
+    """
+    marker = os.environ.get(FAIL_ONCE_ENV)
+    if not marker:
+        return
+    try:
+        with open(marker, "x"):
+            pass
+    except FileExistsError:
+        return
+    raise TrainingError(f"test hook {FAIL_ONCE_ENV}: created {marker!r} and failed this "
+                        "attempt on purpose; the next attempt trains.")
 
 
 def train_pack(config: str | Path, session: str, analysis: str, pack: str, data: str | Path,
@@ -398,6 +432,7 @@ def _dispatch(args: argparse.Namespace, extra: Sequence[str]) -> int:
     elif args.command == "prepare":
         prepare_session(args.config, args.session, args.out)
     elif args.command == "train-tasks":
+        fail_once_hook()
         train_pack(args.config, args.session, args.analysis, args.pack, args.data, args.out,
                    digest=args.digest, device=args.device)
     elif args.command == "aggregate":

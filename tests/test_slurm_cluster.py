@@ -1,135 +1,28 @@
 """Live single-node SLURM cluster brought up by scripts/slurm/up.sh.
 
-The session fixture ``slurm_cluster`` starts the cluster (munged, MariaDB, slurmdbd, slurmctld,
-slurmd inside the loopback-only network namespace ``nmi-slurm``) and stops it at teardown. It
-skips where the machine cannot host it (not root, no apt for missing packages, no network
-namespaces); any other start failure fails the tests, with the daemons' log tails in the message.
-Set NMI_SLURM_STATE_DIR to use that state directory instead of a fresh temporary one (a cluster
-already running from it is reused, and stopped at the end of the session).
+The session fixture ``slurm_cluster`` (tests/conftest.py) starts the cluster and stops it at
+teardown; it skips where the machine cannot host it.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
+if TYPE_CHECKING:
+    from conftest import SlurmCluster
+
 pytestmark = pytest.mark.slurm
 
-REPO = Path(__file__).resolve().parents[1]
-UP_SH = REPO / "scripts" / "slurm" / "up.sh"
-DOWN_SH = REPO / "scripts" / "slurm" / "down.sh"
 NETNS = "nmi-slurm"
 DAEMONS = ("munged", "mariadbd", "slurmdbd", "slurmctld", "slurmd")
 # Every process name the cluster can start; none may survive down.sh.
 CLUSTER_PROCESSES = (*DAEMONS, "slurmstepd", "slurmscriptd")
-EXIT_UNSUPPORTED = 3  # up.sh: this machine cannot host the cluster
-UP_TIMEOUT_S = 600  # generous: a first run may apt-get install the packages
-DOWN_TIMEOUT_S = 120
-
-
-@dataclass(frozen=True)
-class SlurmCluster:
-    """Handle on the running test cluster.
-
-    Attributes
-    ----------
-    state_dir : Path
-        Directory with configs, logs, PID files and ``env.sh``.
-    env : dict[str, str]
-        Process environment for SLURM clients (``SLURM_CONF`` set).
-    exec_prefix : tuple[str, ...]
-        Command prefix that runs a client inside the cluster's network namespace.
-    partition : str
-        Name of the default partition.
-    """
-
-    state_dir: Path
-    env: dict[str, str]
-    exec_prefix: tuple[str, ...]
-    partition: str
-
-    def run(
-        self, *args: str, cwd: Path | None = None, timeout: float = 60
-    ) -> subprocess.CompletedProcess[str]:
-        """Run a client command inside the namespace; returns the finished process (text output)."""
-        return subprocess.run(
-            [*self.exec_prefix, *args],
-            cwd=cwd,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-
-
-def _run_script(script: Path, state_dir: Path, timeout: float) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", str(script), str(state_dir)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def _read_env_sh(state_dir: Path) -> dict[str, str]:
-    """Parse the ``export NAME=VALUE`` lines of ``env.sh`` (values may be double-quoted)."""
-    exports = {}
-    for line in (state_dir / "env.sh").read_text().splitlines():
-        match = re.fullmatch(r'export (\w+)=(?:"(.*)"|(\S*))', line)
-        if match:
-            exports[match[1]] = match[2] if match[2] is not None else match[3]
-    return exports
-
-
-def _start(state_dir: Path) -> SlurmCluster:
-    result = _run_script(UP_SH, state_dir, UP_TIMEOUT_S)
-    output = f"{result.stdout}\n{result.stderr}".strip()
-    if result.returncode == EXIT_UNSUPPORTED:
-        pytest.skip(f"SLURM test cluster cannot start here: {result.stderr.strip()}")
-    if result.returncode != 0:
-        pytest.fail(f"scripts/slurm/up.sh failed (exit {result.returncode}):\n{output}")
-    exports = _read_env_sh(state_dir)
-    return SlurmCluster(
-        state_dir=state_dir,
-        env={**os.environ, "SLURM_CONF": exports["SLURM_CONF"]},
-        exec_prefix=tuple(exports["NMI_SLURM_EXEC"].split()),
-        partition=exports["NMI_SLURM_PARTITION"],
-    )
-
-
-@pytest.fixture(scope="session")
-def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmCluster]:
-    """A running single-node SLURM cluster with accounting; stopped again after the session."""
-    if os.geteuid() != 0:
-        pytest.skip("SLURM test cluster needs root (daemons run as root in a network namespace)")
-    state_dir = Path(os.environ.get("NMI_SLURM_STATE_DIR") or tmp_path_factory.mktemp("slurm"))
-    cluster = _start(state_dir)
-    yield cluster
-    result = _run_script(DOWN_SH, state_dir, DOWN_TIMEOUT_S)
-    assert result.returncode == 0, f"down.sh failed:\n{result.stdout}\n{result.stderr}"
-
-
-def _sacct_state(cluster: SlurmCluster, job_id: str, timeout_s: float = 60) -> str:
-    """Poll sacct until it reports a final state for ``job_id``; return the last state seen."""
-    state = ""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        out = cluster.run("sacct", "-n", "-X", "-P", "-j", job_id, "-o", "State")
-        state = out.stdout.strip()
-        if state and state not in {"PENDING", "RUNNING", "COMPLETING"}:
-            break
-        time.sleep(0.5)
-    return state
 
 
 def _running(pid: int) -> bool:
@@ -145,7 +38,7 @@ def test_up_is_idempotent_when_healthy(slurm_cluster: SlurmCluster) -> None:
     pids_before = {
         name: (slurm_cluster.state_dir / "pids" / f"{name}.pid").read_text() for name in DAEMONS
     }
-    result = _run_script(UP_SH, slurm_cluster.state_dir, 60)
+    result = slurm_cluster.up_sh(timeout=60)
     assert result.returncode == 0, result.stderr
     assert "already up and healthy" in result.stdout
     pids_after = {
@@ -163,7 +56,7 @@ def test_sbatch_job_completes_and_is_accounted(slurm_cluster: SlurmCluster) -> N
     assert submitted.returncode == 0, submitted.stderr
     job_id = submitted.stdout.strip().split(";")[0]
     assert job_id.isdigit(), submitted.stdout
-    assert _sacct_state(slurm_cluster, job_id) == "COMPLETED"
+    assert slurm_cluster.sacct_state(job_id) == "COMPLETED"
     assert out_file.read_text().strip() == f"probe-{job_id}"
 
 
@@ -195,7 +88,7 @@ def test_snakemake_slurm_executor_runs_a_rule(slurm_cluster: SlurmCluster, tmp_p
     assert result.returncode == 0, result.stderr[-4000:]
     job_id = (tmp_path / "done.txt").read_text().strip()
     assert job_id.isdigit(), "rule did not run inside a SLURM job"
-    assert _sacct_state(slurm_cluster, job_id) == "COMPLETED"
+    assert slurm_cluster.sacct_state(job_id) == "COMPLETED"
 
 
 def _comm(pid: int) -> str:
@@ -223,7 +116,7 @@ def test_down_leaves_no_process_and_up_restarts(slurm_cluster: SlurmCluster) -> 
     ours |= {int((slurm_cluster.state_dir / "pids" / f"{n}.pid").read_text()) for n in DAEMONS}
     assert {_comm(pid) for pid in ours} >= set(DAEMONS)
 
-    result = _run_script(DOWN_SH, slurm_cluster.state_dir, DOWN_TIMEOUT_S)
+    result = slurm_cluster.down_sh()
     assert result.returncode == 0, result.stderr
 
     assert [pid for pid in ours if _running(pid)] == []
@@ -241,10 +134,11 @@ def test_down_leaves_no_process_and_up_restarts(slurm_cluster: SlurmCluster) -> 
     assert NETNS not in netns.stdout.split()
     assert list((slurm_cluster.state_dir / "pids").glob("*.pid")) == []
     # down.sh is idempotent.
-    assert _run_script(DOWN_SH, slurm_cluster.state_dir, DOWN_TIMEOUT_S).returncode == 0
+    assert slurm_cluster.down_sh().returncode == 0
 
     # Restart on the kept state (MariaDB data, munge key) so later users of the fixture still
     # have a cluster.
-    restarted = _start(slurm_cluster.state_dir)
-    node = restarted.run("sinfo", "-h", "-n", "localhost", "-o", "%T")
+    restarted = slurm_cluster.up_sh()
+    assert restarted.returncode == 0, f"{restarted.stdout}\n{restarted.stderr}"
+    node = slurm_cluster.run("sinfo", "-h", "-n", "localhost", "-o", "%T")
     assert node.stdout.strip() == "idle", node.stderr
