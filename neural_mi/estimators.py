@@ -6,6 +6,10 @@ Every estimator takes ``scores`` of shape ``(batch, batch)`` with
 marginals ``q = p(x) p(y)``.  Each returns a scalar tensor whose *value* is the MI
 estimate in nats and whose *gradient* is the training signal to **maximise**.
 
+A stack of score matrices ``(..., batch, batch)`` (several critics trained together) gives
+one estimate per matrix, shape ``(...)``; every reduction runs along the last axis, so the
+estimate of one matrix does not depend on the others in the stack.
+
 References
 ----------
 van den Oord, Li & Vinyals (2018), "Representation learning with contrastive predictive
@@ -32,25 +36,30 @@ Estimator = Callable[[Tensor], Tensor]
 
 
 def _check_scores(scores: Tensor) -> int:
-    """Return the batch size of a valid ``(batch, batch)`` score matrix."""
-    if scores.ndim != 2 or scores.shape[0] != scores.shape[1] or scores.shape[0] < 2:
+    """Return the batch size of a valid ``(..., batch, batch)`` stack of score matrices."""
+    if scores.ndim < 2 or scores.shape[-1] != scores.shape[-2] or scores.shape[-1] < 2:
         raise DataShapeError(
-            f"scores must be a square (batch, batch) matrix with batch >= 2, got shape "
-            f"{tuple(scores.shape)}."
+            f"scores must be a square (batch, batch) matrix (or a stack of them, "
+            f"(..., batch, batch)) with batch >= 2, got shape {tuple(scores.shape)}."
         )
-    return scores.shape[0]
+    return scores.shape[-1]
+
+
+def _diagonal(scores: Tensor) -> Tensor:
+    """The ``batch`` joint-sample scores, shape ``(..., batch)``."""
+    return scores.diagonal(dim1=-2, dim2=-1)
 
 
 def _off_diagonal(scores: Tensor) -> Tensor:
-    """The ``batch * (batch - 1)`` off-diagonal entries, flattened."""
-    mask = ~torch.eye(scores.shape[0], dtype=torch.bool, device=scores.device)
-    return scores[mask]
+    """The ``batch * (batch - 1)`` off-diagonal entries, shape ``(..., batch * (batch - 1))``."""
+    mask = ~torch.eye(scores.shape[-1], dtype=torch.bool, device=scores.device)
+    return scores[..., mask]
 
 
 def _log_mean_exp_off_diagonal(scores: Tensor) -> Tensor:
     """``log E_q[exp(f)]`` over the off-diagonal entries, computed stably."""
     off = _off_diagonal(scores)
-    return torch.logsumexp(off, dim=0) - math.log(off.numel())
+    return torch.logsumexp(off, dim=-1) - math.log(off.shape[-1])
 
 
 def _js_fgan(scores: Tensor) -> Tensor:
@@ -58,7 +67,8 @@ def _js_fgan(scores: Tensor) -> Tensor:
 
     Its maximiser is ``f = log p(x, y) / (p(x) p(y))``.
     """
-    return -F.softplus(-scores.diagonal()).mean() - F.softplus(_off_diagonal(scores)).mean()
+    return (-F.softplus(-_diagonal(scores)).mean(-1)
+            - F.softplus(_off_diagonal(scores)).mean(-1))
 
 
 def _with_gradient_of(value: Tensor, training_term: Tensor) -> Tensor:
@@ -70,19 +80,21 @@ def infonce(scores: Tensor) -> Tensor:
     """InfoNCE bound (van den Oord et al. 2018).
 
     ``mean_i [f_ii - logsumexp_j f_ij] + log(batch)``; never exceeds ``log(batch)``.
+    Computed as ``log(batch) + mean_i log_softmax(f_i)_i`` (the same quantity; one fused
+    log-softmax per row, whose backward is cheaper than that of ``logsumexp``).
 
     Parameters
     ----------
     scores
-        Shape ``(batch, batch)``.
+        Shape ``(batch, batch)``, or ``(..., batch, batch)``.
 
     Returns
     -------
     Tensor
-        Scalar, nats.
+        Scalar (shape ``(...)`` for a stack), nats.
     """
     batch = _check_scores(scores)
-    return (scores.diagonal() - torch.logsumexp(scores, dim=1)).mean() + math.log(batch)
+    return math.log(batch) + _diagonal(F.log_softmax(scores, dim=-1)).mean(-1)
 
 
 def nwj(scores: Tensor) -> Tensor:
@@ -93,15 +105,15 @@ def nwj(scores: Tensor) -> Tensor:
     Parameters
     ----------
     scores
-        Shape ``(batch, batch)``.
+        Shape ``(batch, batch)``, or ``(..., batch, batch)``.
 
     Returns
     -------
     Tensor
-        Scalar, nats.
+        Scalar (shape ``(...)`` for a stack), nats.
     """
     _check_scores(scores)
-    return scores.diagonal().mean() - torch.exp(_log_mean_exp_off_diagonal(scores) - 1.0)
+    return _diagonal(scores).mean(-1) - torch.exp(_log_mean_exp_off_diagonal(scores) - 1.0)
 
 
 def tuba(scores: Tensor) -> Tensor:
@@ -112,15 +124,15 @@ def tuba(scores: Tensor) -> Tensor:
     Parameters
     ----------
     scores
-        Shape ``(batch, batch)``.
+        Shape ``(batch, batch)``, or ``(..., batch, batch)``.
 
     Returns
     -------
     Tensor
-        Scalar, nats.
+        Scalar (shape ``(...)`` for a stack), nats.
     """
     _check_scores(scores)
-    return 1.0 + scores.diagonal().mean() - torch.exp(_log_mean_exp_off_diagonal(scores))
+    return 1.0 + _diagonal(scores).mean(-1) - torch.exp(_log_mean_exp_off_diagonal(scores))
 
 
 def js(scores: Tensor) -> Tensor:
@@ -132,12 +144,12 @@ def js(scores: Tensor) -> Tensor:
     Parameters
     ----------
     scores
-        Shape ``(batch, batch)``.
+        Shape ``(batch, batch)``, or ``(..., batch, batch)``.
 
     Returns
     -------
     Tensor
-        Scalar, nats.
+        Scalar (shape ``(...)`` for a stack), nats.
     """
     _check_scores(scores)
     return _with_gradient_of(nwj(scores + 1.0), _js_fgan(scores))
@@ -153,18 +165,18 @@ def smile(scores: Tensor, clip: float | None = 5.0) -> Tensor:
     Parameters
     ----------
     scores
-        Shape ``(batch, batch)``.
+        Shape ``(batch, batch)``, or ``(..., batch, batch)``.
     clip
         Clipping threshold ``tau > 0`` of the scores in the partition term, or ``None``.
 
     Returns
     -------
     Tensor
-        Scalar, nats.
+        Scalar (shape ``(...)`` for a stack), nats.
     """
     _check_scores(scores)
     clipped = scores if clip is None else scores.clamp(-clip, clip)
-    value = scores.diagonal().mean() - _log_mean_exp_off_diagonal(clipped)
+    value = _diagonal(scores).mean(-1) - _log_mean_exp_off_diagonal(clipped)
     return _with_gradient_of(value, _js_fgan(scores))
 
 

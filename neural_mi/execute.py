@@ -11,14 +11,21 @@ the run seed and the task's identifiers:
   split)``, shared by every combination as well;
 - the channel halves of a dimensionality split from ``(run seed, "channels", split)``;
 - weight initialisation and batch order from the task's own seed.
+
+Tasks that differ only in their subset or repeat (:func:`group_tasks`) have the same
+critic shape and split sizes; :func:`run_group` trains them together through
+:func:`~neural_mi.train.train_critics`, which gives every task the numbers it would get
+alone, so how tasks are grouped (in-process, in a pool, in a workflow pack) never changes
+a result.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,9 +45,10 @@ from .data import (
 from .errors import DataShapeError, InsufficientDataError, ParameterError
 from .estimators import get_estimator
 from .models import BaseCritic, build_critic
+from .models.stacked import stackable
 from .plan import derive_seed
 from .tasks import TaskResult, TaskSpec
-from .train import resolve_device, train_critic
+from .train import TrainOutcome, resolve_device, train_critic, train_critics
 
 logger = logging.getLogger(__name__)
 
@@ -184,6 +192,53 @@ def task_split(spec: TaskSpec, n_samples: int, gap: int,
     return chunk[train], chunk[test]
 
 
+#: Most tasks trained together in one group.
+MAX_GROUP_SIZE = 16
+
+
+def group_tasks(specs: Sequence[TaskSpec], min_groups: int = 1,
+                max_size: int = MAX_GROUP_SIZE) -> list[list[TaskSpec]]:
+    """Cut tasks into groups that can be trained together, in plan order.
+
+    Tasks share a group when they differ only in ``subset`` or ``repeat`` (same
+    combination, gamma, lag and channel split: the same critic shape and split sizes).
+    Groups hold at most ``max_size`` tasks (larger ones are cut into near-equal parts), and
+    the largest groups are halved until there are at least ``min_groups`` groups (or every
+    group holds one task), so that a pool of ``min_groups`` workers has work for each.
+
+    Parameters
+    ----------
+    specs
+        Planned tasks.
+    min_groups
+        Fewest groups wanted (e.g. the number of workers).
+    max_size
+        Most tasks per group.
+
+    Returns
+    -------
+    list of list of TaskSpec
+        Every task exactly once.
+    """
+    by_key: dict[tuple[Any, ...], list[TaskSpec]] = {}
+    for spec in specs:
+        by_key.setdefault((spec.combo, spec.gamma, spec.lag, spec.split), []).append(spec)
+    groups = [part for members in by_key.values()
+              for part in _split_evenly(members, math.ceil(len(members) / max_size))]
+    while len(groups) < min_groups and max(len(g) for g in groups) > 1:
+        largest = max(range(len(groups)), key=lambda i: len(groups[i]))
+        group = groups.pop(largest)
+        groups[largest:largest] = _split_evenly(group, 2)
+    return groups
+
+
+def _split_evenly(items: Sequence[TaskSpec], n_parts: int) -> list[list[TaskSpec]]:
+    """``items`` in ``n_parts`` consecutive parts whose sizes differ by at most one."""
+    size, extra = divmod(len(items), n_parts)
+    bounds = np.cumsum([0] + [size + (i < extra) for i in range(n_parts)])
+    return [list(items[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
 def run_task(spec: TaskSpec, data: SessionData, context: TaskContext | None = None) -> TaskResult:
     """Train the critic of one task and return its result (MI in nats).
 
@@ -202,38 +257,104 @@ def run_task(spec: TaskSpec, data: SessionData, context: TaskContext | None = No
     """
     context = context or TaskContext()
     start = time.perf_counter()
+    x, y, splits, critics, device = _prepare([spec], data, context)
     p, base = spec.params, spec.params["base"]
-    x, y, gap = task_data(spec, data)
-    train_idx, test_idx = task_split(spec, len(x), gap, context)
-    if len(train_idx) < 2:
-        raise InsufficientDataError(
-            f"Task {spec.key}: only {len(train_idx)} training sample(s) (gamma={spec.gamma}, "
-            f"{len(x)} samples in all); at least 2 are needed per batch."
-        )
-    device = resolve_device(context.device)
-    torch.manual_seed(spec.seed)
-    critic = _critic(base, x, y, context)
     estimator = get_estimator(p["estimator"], **p["estimator_params"])
-    outcome = train_critic(critic, estimator, x, y, train_idx, test_idx, base, seed=spec.seed,
-                           device=device, eval_batch_size=_eval_batch_size(base, context),
+    train_idx, test_idx = splits[0]
+    outcome = train_critic(critics[0], estimator, x, y, train_idx, test_idx, base,
+                           seed=spec.seed, device=device,
+                           eval_batch_size=_eval_batch_size(base, context),
                            progress=context.progress, description=spec.key)
-    extras = {}
-    if p["mode"] == "dimensionality":
-        extras["participation_ratio"] = participation_ratio(critic, x, y, test_idx, device)
     if context.save_best_model_path is not None:
         torch.save(outcome.state_dict, context.save_best_model_path)
+    return _finish([spec], [outcome], critics, x, y, splits, device, start)[0]
+
+
+def run_group(specs: Sequence[TaskSpec], data: SessionData,
+              context: TaskContext | None = None) -> list[TaskResult]:
+    """Train the critics of the tasks of one group (:func:`group_tasks`) together.
+
+    Each task gets exactly the result :func:`run_task` would give it; ``wall_time`` is
+    the group's time shared equally.  Tasks whose critics cannot share kernels (custom,
+    concat, recurrent... critics) are trained one after another with :func:`run_task`.
+
+    Parameters
+    ----------
+    specs
+        Tasks that differ only in subset or repeat.
+    data, context
+        As for :func:`run_task` (``save_best_model_path`` applies to single tasks only).
+
+    Returns
+    -------
+    list of TaskResult
+        In the order of ``specs``.
+    """
+    context = context or TaskContext()
+    if len(specs) == 1 or context.custom_critic is not None:
+        return [run_task(spec, data, context) for spec in specs]
+    start = time.perf_counter()
+    x, y, splits, critics, device = _prepare(specs, data, context)
+    if not (all(stackable(c) for c in critics)
+            and len({(len(a), len(b)) for a, b in splits}) == 1):
+        return [run_task(spec, data, context) for spec in specs]
+    p, base = specs[0].params, specs[0].params["base"]
+    estimator = get_estimator(p["estimator"], **p["estimator_params"])
+    outcomes = train_critics(critics, estimator, x, y, splits, base,
+                             seeds=[spec.seed for spec in specs], device=device,
+                             eval_batch_size=_eval_batch_size(base, context),
+                             descriptions=[spec.key for spec in specs])
+    return _finish(specs, outcomes, critics, x, y, splits, device, start)
+
+
+def _prepare(specs: Sequence[TaskSpec], data: SessionData, context: TaskContext
+             ) -> tuple[torch.Tensor, torch.Tensor, list[tuple[np.ndarray, np.ndarray]],
+                        list[torch.nn.Module], torch.device]:
+    """Data, splits and seeded critics of tasks that share their data (one group)."""
+    x, y, gap = task_data(specs[0], data)
+    splits = [task_split(spec, len(x), gap, context) for spec in specs]
+    for spec, (train_idx, _) in zip(specs, splits):
+        if len(train_idx) < 2:
+            raise InsufficientDataError(
+                f"Task {spec.key}: only {len(train_idx)} training sample(s) (gamma={spec.gamma}, "
+                f"{len(x)} samples in all); at least 2 are needed per batch."
+            )
+    device = resolve_device(context.device)
+    critics = []
+    for spec in specs:
+        torch.manual_seed(spec.seed)
+        critics.append(_critic(spec.params["base"], x, y, context))
+    return x, y, splits, critics, device
+
+
+def _finish(specs: Sequence[TaskSpec], outcomes: Sequence[TrainOutcome],
+            critics: Sequence[torch.nn.Module], x: torch.Tensor, y: torch.Tensor,
+            splits: Sequence[tuple[np.ndarray, np.ndarray]], device: torch.device,
+            start: float) -> list[TaskResult]:
+    """Task results (with mode extras); the elapsed time is shared equally."""
+    extras: list[dict[str, float]] = [{} for _ in specs]
+    for spec, extra, critic, (_, test_idx) in zip(specs, extras, critics, splits):
+        if spec.params["mode"] == "dimensionality":
+            extra["participation_ratio"] = participation_ratio(critic, x, y, test_idx, device)
+    share = (time.perf_counter() - start) / len(specs)
+    return [_result(spec, outcome, share, extra)
+            for spec, outcome, extra in zip(specs, outcomes, extras)]
+
+
+def _result(spec: TaskSpec, outcome: TrainOutcome, wall_time: float,
+            extras: dict[str, float]) -> TaskResult:
     return TaskResult(
         spec=spec, train_mi=outcome.train_mi, test_mi=outcome.test_mi,
         best_epoch=outcome.best_epoch, n_epochs_run=outcome.n_epochs_run,
         history=outcome.history, n_train=outcome.n_train, n_test=outcome.n_test,
-        wall_time=time.perf_counter() - start, versions=versions(), extras=extras)
+        wall_time=wall_time, versions=versions(), extras=extras)
 
 
 def run_tasks(specs: Iterable[TaskSpec], data: SessionData,
               context: TaskContext | None = None) -> Iterator[TaskResult]:
-    """Run tasks one after another in this process, yielding each result."""
-    for spec in specs:
-        yield run_task(spec, data, context)
+    """Run tasks in this process, group by group (:func:`group_tasks`), yielding each result."""
+    for group in group_tasks(list(specs)):
+        yield from run_group(group, data, context)
 
 
 def _eval_batch_size(base: Mapping[str, Any], context: TaskContext) -> int:

@@ -19,7 +19,15 @@ from tqdm.auto import tqdm
 from . import store as task_store
 from .aggregate import summarize
 from .errors import InsufficientDataError, ParameterError
-from .execute import SessionData, TaskContext, run_task, task_data, task_split
+from .execute import (
+    SessionData,
+    TaskContext,
+    group_tasks,
+    run_group,
+    run_task,
+    task_data,
+    task_split,
+)
 from .params import MODES, OUTPUT_UNITS, check_choice
 from .plan import plan_tasks
 from .results import Results
@@ -291,19 +299,25 @@ def _finished(specs: Sequence[TaskSpec], store: str | Path) -> dict[str, TaskRes
 
 def _train_all(specs: Sequence[TaskSpec], data: SessionData, context: TaskContext,
                n_workers: int) -> Iterator[TaskResult]:
+    """Train the tasks: one at a time in this process (each result can be stored as soon as
+    it exists), or in a pool of ``n_workers`` forked processes that train whole groups
+    (:func:`~neural_mi.execute.group_tasks`), the most expensive first (cost: tasks / gamma).
+    Grouping never changes a task's numbers."""
     if n_workers == 1 or len(specs) <= 1:
         with _single_thread():
             for spec in specs:
                 yield run_task(spec, data, context)
         return
+    groups = sorted(group_tasks(specs, min_groups=n_workers),
+                    key=lambda group: -len(group) / group[0].gamma)
     ctx = _pool_context()
     if ctx.get_start_method() != "fork":
         _check_picklable(context)
-    with ProcessPoolExecutor(max_workers=min(n_workers, len(specs)), mp_context=ctx,
+    with ProcessPoolExecutor(max_workers=min(n_workers, len(groups)), mp_context=ctx,
                              initializer=_init_worker, initargs=(data, context)) as pool:
-        futures = [pool.submit(_run_in_worker, spec) for spec in specs]
+        futures = [pool.submit(_run_in_worker, group) for group in groups]
         for future in as_completed(futures):
-            yield future.result()
+            yield from future.result()
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
@@ -342,5 +356,5 @@ def _init_worker(data: SessionData, context: TaskContext) -> None:
     _WORKER["data"], _WORKER["context"] = data, context
 
 
-def _run_in_worker(spec: TaskSpec) -> TaskResult:
-    return run_task(spec, _WORKER["data"], _WORKER["context"])
+def _run_in_worker(group: list[TaskSpec]) -> list[TaskResult]:
+    return run_group(group, _WORKER["data"], _WORKER["context"])
