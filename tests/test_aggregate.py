@@ -14,7 +14,7 @@ from neural_mi.aggregate import fit_rigorous, summarize
 from neural_mi.errors import DataShapeError, DataValueError, ParameterError
 from neural_mi.params import UNIT_FACTORS
 from neural_mi.store import load_dataset, results_to_dataset, save_dataset
-from factories import make_result
+from helpers import make_result
 
 
 def rigorous_gammas(max_gamma: int = 10) -> np.ndarray:

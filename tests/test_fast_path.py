@@ -72,8 +72,8 @@ def reference_train(critic, x, y, train_idx, test_idx, params, seed):
     limit = params["max_eval_samples"]
     test_eval = (torch.arange(n_test) if n_test <= limit
                  else torch.randperm(n_test, generator=generator)[:limit].sort().values)
-    train_eval = (torch.arange(n_train) if n_train <= len(test_eval) else
-                  torch.randperm(n_train, generator=generator)[:len(test_eval)].sort().values)
+    if n_train > len(test_eval):  # draw the training-evaluation subset as the fast path does
+        torch.randperm(n_train, generator=generator)  # (keeps the batch order in step)
     optimizer = torch.optim.Adam(critic.parameters(), lr=params["learning_rate"])
     n_batches = math.ceil(n_train / min(params["batch_size"], n_train))
     curve, best, best_epoch = [], -math.inf, -1

@@ -14,7 +14,7 @@ from neural_mi import plot
 from neural_mi.aggregate import aggregate_rigorous, summarize
 from neural_mi.errors import ParameterError
 from neural_mi.store import results_to_dataset
-from factories import make_result
+from helpers import make_result
 
 LN2 = math.log(2.0)
 

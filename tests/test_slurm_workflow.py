@@ -38,7 +38,8 @@ import yaml
 from neural_mi.cli import FAIL_ONCE_ENV, fail_once_hook, main
 from neural_mi.config import load_config, pack_tasks, plan_config
 from neural_mi.errors import TrainingError
-from neural_mi.store import find_task_stores, load_dataset
+from neural_mi.store import find_task_stores
+from helpers import task_mi
 
 if TYPE_CHECKING:
     from conftest import SlurmCluster
@@ -161,16 +162,6 @@ def sacct_jobs(cluster: SlurmCluster, run_id: str) -> list[SlurmJob]:
             assert target, f"step {job_id} runs no Snakemake job: {submit_line}"
             jobs[int(main_id)].steps[target[1]] = state.split()[0]
     return sorted(jobs.values(), key=lambda job: job.job_id)
-
-
-def task_mi(workdir: Path) -> dict[str, float]:
-    """``{analysis/key: test_mi}`` of every task of a finished run."""
-    values = {}
-    for analysis in ("rigorous", "quick"):
-        ds = load_dataset(workdir / "results" / "tiny" / analysis / "tasks.nc")
-        values.update({f"{analysis}/{k}": float(v)
-                       for k, v in zip(ds["key"].values, ds["test_mi"].values)})
-    return values
 
 
 def _stop(process: subprocess.Popen, cluster: SlurmCluster, log: Path) -> None:

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import yaml
 
-from neural_mi.store import load_dataset
+from helpers import task_mi
 
 REPO = Path(__file__).resolve().parent.parent
 SNAKEFILE = REPO / "workflow" / "Snakefile"
@@ -72,16 +72,6 @@ def write_config(path: Path, edit=None) -> Path:
         edit(config)
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
-
-
-def task_mi(workdir: Path) -> dict[str, float]:
-    """``{analysis/key: test_mi}`` of every task of a finished run."""
-    values = {}
-    for analysis in ("rigorous", "quick"):
-        ds = load_dataset(workdir / "results" / "tiny" / analysis / "tasks.nc")
-        values.update({f"{analysis}/{k}": float(v)
-                       for k, v in zip(ds["key"].values, ds["test_mi"].values)})
-    return values
 
 
 @pytest.fixture(scope="module")
