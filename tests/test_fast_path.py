@@ -143,7 +143,7 @@ def _assert_same(a, b):
 
 
 @pytest.mark.parametrize("case", [
-    # 37 x 20 activations per slot (not a multiple of 32: SiLU slot by slot); patience 0
+    # 37 x 20 activations per slot (not a multiple of 32: activation slot by slot); patience 0
     # stops critics at different epochs (critics are dropped from the stack mid-training).
     dict(params=dict(hidden_dim=20, batch_size=37, patience=0, smoothing_window=1),
          dims=(3, 3)),

@@ -17,13 +17,32 @@ from torch import Tensor, nn
 from ..errors import ParameterError
 from .base import BaseEmbedding
 
+#: ``alpha`` of the CELU activation of MLP embeddings (see :func:`make_mlp`).
+CELU_ALPHA = 2.0
+
 
 def make_mlp(in_dim: int, hidden_dim: int, out_dim: int, n_layers: int) -> nn.Sequential:
-    """``n_layers`` hidden ``(Linear, SiLU)`` blocks of width ``hidden_dim``, then ``Linear``.
+    """``n_layers`` hidden ``(Linear, CELU)`` blocks of width ``hidden_dim``, then ``Linear``.
 
-    SiLU rather than ReLU: the log density ratio a critic has to learn is smooth (quadratic
-    for Gaussians), and with the tutorial's settings SiLU MLPs fit it from fewer samples
-    (mean error over seeds 0-4 on 5-d Gaussians at 2 bits: 0.07 vs 0.12 bit).
+    The activation is ``CELU(alpha=2)`` (:data:`CELU_ALPHA`): smooth, linear for positive
+    inputs and saturating at ``-alpha`` for negative ones.  It was chosen by measurement
+    (``nmi.run`` estimates, seeds 0-4, split 'random', mean absolute error in bits):
+
+    =========================  =========  =========  ===========  =========
+    activation                 Gauss 0.5  Gauss 2.0  Gauss 4.0    latent
+    =========================  =========  =========  ===========  =========
+    CELU(alpha=2)              0.040      0.076      0.136        0.222
+    SiLU                       0.040      0.077      0.132        0.40
+    ELU                        0.040      0.081      0.152        0.230
+    tanh                                             0.188        0.278
+    SELU                                             0.184        0.272
+    =========================  =========  =========  ===========  =========
+
+    (Gauss: ``generate_correlated_gaussians(5000, 5, mi)`` with the seed tutorial's
+    parameters; latent: ``generate_nonlinear_from_latent(2500, 10, 100, 3.0)`` with hidden
+    256 x 3.)  With saturating negative parts the wide critics of the latent benchmark also
+    peak on held-out data about twice as early (epoch ~25 rather than ~55) and overfit
+    less; ReLU, GELU and softplus did worse than SiLU there.
 
     Parameters
     ----------
@@ -40,14 +59,14 @@ def make_mlp(in_dim: int, hidden_dim: int, out_dim: int, n_layers: int) -> nn.Se
     layers: list[nn.Module] = []
     width = in_dim
     for _ in range(n_layers):
-        layers += [nn.Linear(width, hidden_dim), nn.SiLU()]
+        layers += [nn.Linear(width, hidden_dim), nn.CELU(CELU_ALPHA)]
         width = hidden_dim
     layers.append(nn.Linear(width, out_dim))
     return nn.Sequential(*layers)
 
 
 class MLPEmbedding(BaseEmbedding):
-    """Flatten, then ``n_layers`` hidden ``(Linear, SiLU)`` layers, then ``Linear``.
+    """Flatten, then ``n_layers`` hidden ``(Linear, CELU)`` layers, then ``Linear``.
 
     Parameters
     ----------

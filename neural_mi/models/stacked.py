@@ -17,7 +17,7 @@ leading *slot* axis and evaluates every layer of every MLP with one batched prod
 Per-critic arithmetic does not depend on how many critics share the stacks (on the CPU,
 with one torch thread): batched products and row-wise reductions treat every slot alike,
 and the optimiser updates every slot as its own tensor.  The one trap is element-wise
-kernels (SiLU and its gradient): PyTorch runs them over a whole tensor with a vectorised
+kernels (the activation and its gradient): PyTorch runs them over a whole tensor with a vectorised
 body and a scalar tail of a few elements, which round differently, so a slot's last
 elements could land in the tail in one stack and in the body in another.  The activation
 is therefore applied to the whole stack only when each slot holds a multiple of
@@ -36,7 +36,7 @@ from torch import Tensor, nn
 
 from ..errors import ParameterError
 from .critics import BilinearCritic, SeparableCritic
-from .embeddings import MLPEmbedding
+from .embeddings import CELU_ALPHA, MLPEmbedding
 
 #: Element-wise CPU kernels advance 2 vectors at a time (2 x 16 float32 lanes with
 #: AVX-512); a slot of a multiple of this many elements never meets the scalar tail.
@@ -65,11 +65,11 @@ def _widths(embedding: MLPEmbedding) -> tuple[int, ...]:
     return (layers[0].in_features, *(layer.out_features for layer in layers))
 
 
-def _silu(h: Tensor) -> Tensor:
-    """SiLU of a stack ``(slots, ...)`` with per-slot arithmetic independent of ``slots``."""
+def _activation(h: Tensor) -> Tensor:
+    """CELU of a stack ``(slots, ...)`` with per-slot arithmetic independent of ``slots``."""
     if h[0].numel() % ELEMENTWISE_MULTIPLE == 0:
-        return F.silu(h)
-    return torch.stack([F.silu(slot) for slot in h.unbind(0)])
+        return F.celu(h, CELU_ALPHA)
+    return torch.stack([F.celu(slot, CELU_ALPHA) for slot in h.unbind(0)])
 
 
 class StackedMLPCritics:
@@ -152,7 +152,7 @@ class StackedMLPCritics:
         for index, (weight, bias) in enumerate(zip(weights, biases)):
             h = torch.baddbmm(bias, h, weight)
             if index < last:
-                h = _silu(h)
+                h = _activation(h)
         return h
 
     def embed(self, inputs: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
