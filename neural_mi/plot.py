@@ -71,13 +71,15 @@ def _combo_label(summary: xr.Dataset, combo: Any) -> str:
 
 def plot_training(history: Mapping[str, np.ndarray], best_epoch: int, units: str = "bits",
                   *, ax: Axes | None = None) -> Figure:
-    """Train and held-out MI per epoch, with the kept (best) epoch marked.
+    """Training and held-out MI per epoch, with the kept (best) epoch marked.
 
     Parameters
     ----------
     history
         ``TaskResult.history``: curves of shape ``(n_epochs_run,)`` in nats; the ones
-        drawn are ``train_mi``, ``test_mi`` and ``test_mi_smoothed`` (those present).
+        drawn are ``test_mi``, ``test_mi_smoothed`` and minus the training ``loss`` (the
+        training bound over the epoch's batches), or ``train_mi`` instead of the loss in
+        histories that have it.
     best_epoch
         0-based epoch whose state was kept.
     units
@@ -90,14 +92,16 @@ def plot_training(history: Mapping[str, np.ndarray], best_epoch: int, units: str
     matplotlib.figure.Figure
     """
     check_choice(units, OUTPUT_UNITS, "units")
-    curves = [(name, label) for name, label in _HISTORY_CURVES if name in history]
+    curves = [(np.asarray(history[name], dtype=float), label)
+              for name, label in _HISTORY_CURVES if name in history]
     if not curves:
         raise ParameterError(f"history has none of the MI curves "
                              f"{[name for name, _ in _HISTORY_CURVES]}; got {sorted(history)}.")
+    if "train_mi" not in history and "loss" in history:
+        curves.insert(0, (-np.asarray(history["loss"], dtype=float), "training batches (-loss)"))
     fig, ax = _figure_and_axes(ax)
     factor = UNIT_FACTORS[units]
-    for name, label in curves:
-        curve = np.asarray(history[name], dtype=float)
+    for curve, label in curves:
         ax.plot(np.arange(curve.size), curve * factor, label=label)
     ax.axvline(best_epoch, color="k", linestyle=":", label=f"best epoch ({best_epoch})")
     ax.set_xlabel("epoch")

@@ -45,6 +45,14 @@ def test_training_curves_in_bits_with_best_epoch(tmp_path):
         plot.plot_training({"loss": np.ones(3)}, best_epoch=0)
 
 
+def test_training_curves_show_minus_the_loss_when_there_is_no_train_mi_curve():
+    history = {"test_mi": np.linspace(0.0, 1.5, 20), "loss": -np.linspace(0.0, 2.0, 20)}
+    fig = plot.plot_training(history, best_epoch=5, units="nats")
+    lines = fig.axes[0].get_lines()
+    assert [line.get_label() for line in lines[:2]] == ["training batches (-loss)", "held-out"]
+    np.testing.assert_allclose(lines[0].get_ydata(), np.linspace(0.0, 2.0, 20))
+
+
 def rigorous_tasks():
     results = [make_result(f"{combo}-g{g:02d}-s{s:02d}", combo, "rigorous",
                            base - 0.04 * g + 0.01 * (s % 2), gamma=g, subset=s,
