@@ -504,13 +504,12 @@ def generate_latent_factor_data(n_samples: int, latent_dim: int, n_channels: int
     ``data = A z + noise * e`` with ``latent_dim`` independent standard-normal factors
     ``z`` and a random mixing matrix ``A`` (``N(0, 1 / latent_dim)`` entries), so the
     channels span a ``latent_dim``-dimensional signal subspace.  Two halves of the channels
-    share ``latent_dim`` dimensions of information, but the log density ratio of the
+    share ``latent_dim`` dimensions of information; the log density ratio of the
     (Gaussian) halves is a rank-``latent_dim`` bilinear term plus a quadratic term in each
-    half alone: a separable critic represents it exactly with ``latent_dim + 1`` embedding
-    dimensions under InfoNCE (which cancels the term in X alone) and ``latent_dim + 2``
-    under SMILE/NWJ, so that is where the estimated MI levels off.  The MI between halves
-    grows fast as ``noise`` falls (for 4 factors over 20 channels about 12 bits at 0.1,
-    6.4 at 0.3, 4 at 0.5); choose ``noise`` so that it stays measurable.
+    half alone, which the dimensionality mode's critics represent with their marginal
+    terms (see :class:`~neural_mi.models.SeparableCritic`).  The MI between halves grows
+    fast as ``noise`` falls (for 4 factors over 20 channels about 12 bits at 0.1, 6.4 at
+    0.3, 4 at 0.5); choose ``noise`` so that it stays measurable.
 
     Parameters
     ----------

@@ -323,7 +323,8 @@ def _prepare(specs: Sequence[TaskSpec], data: SessionData, context: TaskContext
     critics = []
     for spec in specs:
         torch.manual_seed(spec.seed)
-        critics.append(_critic(spec.params["base"], x, y, context))
+        critics.append(_critic(spec.params["base"], x, y, context,
+                               marginal_terms=spec.params["mode"] == "dimensionality"))
     return x, y, splits, critics, device
 
 
@@ -366,11 +367,14 @@ def _eval_batch_size(base: Mapping[str, Any], context: TaskContext) -> int:
 
 
 def _critic(base: Mapping[str, Any], x: torch.Tensor, y: torch.Tensor,
-            context: TaskContext) -> torch.nn.Module:
+            context: TaskContext, marginal_terms: bool) -> torch.nn.Module:
+    """The task's critic; dimensionality tasks get marginal terms, so that
+    ``embedding_dim`` counts the dimensions of the interaction only."""
     if context.custom_critic is not None:
         return context.custom_critic
     return build_critic(dict(base), tuple(x.shape[1:]), tuple(y.shape[1:]),
-                        custom_embedding_cls=context.custom_embedding_cls)
+                        custom_embedding_cls=context.custom_embedding_cls,
+                        marginal_terms=marginal_terms)
 
 
 def participation_ratio(critic: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,

@@ -19,6 +19,7 @@ from neural_mi.models import (
     VariationalMLPEmbedding,
     build_critic,
 )
+from neural_mi.models.stacked import stackable
 from neural_mi.params import resolve_base_params
 
 SMALL = {"hidden_dim": 8, "embedding_dim": 4, "n_layers": 2}
@@ -111,6 +112,26 @@ def test_separable_and_bilinear_scores_by_hand():
     expected = 2 * zx[:, :1] @ zy[:, 1:].T + zx[:, 1:] @ zy[:, :1].T
     torch.testing.assert_close(bilinear(x, y)[0], expected)
 
+
+
+@pytest.mark.parametrize("critic_type", ["separable", "bilinear"])
+def test_marginal_terms_add_one_scalar_per_variable(critic_type):
+    # Embeddings get embedding_dim + 1 outputs; the last one of each is a term of its
+    # variable alone: scores[i, j] = zx_i . zy_j + a(x_i) + b(y_j).
+    base = resolve_base_params({**SMALL, "critic_type": critic_type})
+    torch.manual_seed(0)
+    critic = build_critic(base, (1, 3), (2, 2), marginal_terms=True)
+    assert critic.embed_dim == 4 and critic.embed_x.embed_dim == 5
+    assert not stackable(critic)
+    x, y = _data((1, 3)), _data((2, 2), 1)
+    critic.eval()
+    fx, fy = critic.embed_x(x), critic.embed_y(y)
+    zx, zy = critic.embed(x, y)
+    assert zx.shape == zy.shape == (BATCH, 4)
+    expected = zx @ zy.T + fx[:, 4:] + fy[:, 4][None, :]
+    torch.testing.assert_close(critic(x, y)[0], expected)
+    if critic_type == "separable":
+        torch.testing.assert_close(zx, fx[:, :4])
 
 def test_mlp_embedding_layer_count():
     emb = MLPEmbedding((2, 3), hidden_dim=7, embed_dim=4, n_layers=3)

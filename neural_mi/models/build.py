@@ -132,8 +132,8 @@ def _check_combination(params: Mapping[str, Any], custom: bool) -> None:
 
 
 def build_critic(base_params: Mapping[str, Any], x_shape: tuple[int, int],
-                 y_shape: tuple[int, int], custom_embedding_cls: type | None = None
-                 ) -> BaseCritic:
+                 y_shape: tuple[int, int], custom_embedding_cls: type | None = None,
+                 marginal_terms: bool = False) -> BaseCritic:
     """Build the critic described by ``base_params`` for data of the given shapes.
 
     Parameters
@@ -151,6 +151,11 @@ def build_critic(base_params: Mapping[str, Any], x_shape: tuple[int, int],
         ``input_dim = n_channels * n_features``; it receives the flattened
         ``(batch, input_dim)`` input and must return ``(batch, embed_dim)``.  Its ``kl``
         (if any) is added to the critic's KL term.
+    marginal_terms
+        Give separable and bilinear critics a scalar term per variable (see
+        :class:`~neural_mi.models.SeparableCritic`): their embeddings are built with
+        ``embedding_dim + 1`` outputs.  No effect on the concat critic, which scores
+        pairs jointly anyway.
 
     Returns
     -------
@@ -169,16 +174,18 @@ def build_critic(base_params: Mapping[str, Any], x_shape: tuple[int, int],
     if base_params["critic_type"] == "concat":
         return ConcatCritic(tuple(x_shape), tuple(y_shape), base_params["hidden_dim"],
                             base_params["n_layers"])
+    params = dict(base_params)
+    params["embedding_dim"] += int(marginal_terms)
     embeddings = []
     for variable, shape in (("X", tuple(x_shape)), ("Y", tuple(y_shape))):
         if custom:
             embeddings.append(_custom_embedding(
-                custom_embedding_cls, shape, base_params["hidden_dim"],
-                base_params["embedding_dim"], base_params["n_layers"], variable))
+                custom_embedding_cls, shape, params["hidden_dim"], params["embedding_dim"],
+                params["n_layers"], variable))
         else:
-            embeddings.append(_builtin_embedding(base_params, shape))
-    critic_cls = BilinearCritic if base_params["critic_type"] == "bilinear" else SeparableCritic
-    critic = critic_cls(*embeddings)
+            embeddings.append(_builtin_embedding(params, shape))
+    critic_cls = BilinearCritic if params["critic_type"] == "bilinear" else SeparableCritic
+    critic = critic_cls(*embeddings, marginal=marginal_terms)
     logger.debug("Built %s with %d parameters for X %s, Y %s.", type(critic).__name__,
                  sum(p.numel() for p in critic.parameters()), x_shape, y_shape)
     return critic

@@ -14,18 +14,33 @@ from .embeddings import make_mlp
 
 
 class SeparableCritic(BaseCritic):
-    """``scores = embed_x(x) @ embed_y(y).T``.
+    """``scores = embed_x(x) @ embed_y(y).T``, optionally plus marginal terms.
+
+    With ``marginal=True`` each embedding gives one output more than the critic's
+    :attr:`embed_dim`; that last output is a scalar term of its variable alone, and
+    ``scores[i, j] = zx_i . zy_j + a(x_i) + b(y_j)``.  The log density ratio of jointly
+    Gaussian variables sharing ``k`` dimensions is a rank-``k`` bilinear term plus a
+    quadratic term in each variable alone; without the marginal terms a separable critic
+    spends one (InfoNCE) or two (SMILE, NWJ) embedding dimensions on those, so the MI
+    levels off at ``k + 1`` or ``k + 2``.  With them, ``embed_dim`` counts only the
+    dimensions of the interaction (the dimensionality mode uses this).
 
     Parameters
     ----------
     embed_x, embed_y
-        Embeddings of X and Y with the same ``embed_dim``.
+        Embeddings of X and Y with the same ``embed_dim`` (``embed_dim + 1`` outputs each
+        when ``marginal``).
+    marginal
+        Read the last output of each embedding as a marginal term.
     """
 
-    def __init__(self, embed_x: BaseEmbedding, embed_y: BaseEmbedding) -> None:
+    def __init__(self, embed_x: BaseEmbedding, embed_y: BaseEmbedding,
+                 marginal: bool = False) -> None:
         super().__init__()
         self.embed_x = embed_x
         self.embed_y = embed_y
+        self.marginal = marginal
+        self.embed_dim = embed_x.embed_dim - int(marginal)
 
     def _pair(self, zx: Tensor, zy: Tensor) -> tuple[Tensor, Tensor]:
         """Map the two embeddings so that ``scores = zx @ zy.T``."""
@@ -33,16 +48,28 @@ class SeparableCritic(BaseCritic):
 
     def forward(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         """Scores ``(batch, batch)`` and the summed KL term (scalar) of both embeddings."""
-        zx, zy = self._pair(self.embed_x(x), self.embed_y(y))
-        return zx @ zy.T, self.embed_x.kl + self.embed_y.kl
+        zx, zy = self.embed_x(x), self.embed_y(y)
+        kl = self.embed_x.kl + self.embed_y.kl
+        if not self.marginal:
+            zx, zy = self._pair(zx, zy)
+            return zx @ zy.T, kl
+        (zx, a), (zy, b) = self._split(zx), self._split(zy)
+        zx, zy = self._pair(zx, zy)
+        return zx @ zy.T + a[:, None] + b[None, :], kl
+
+    def _split(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        return z[:, :self.embed_dim], z[:, self.embed_dim]
 
     def embed(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         """Deterministic embeddings ``(zx, zy)``, each ``(batch, embed_dim)``.
 
         Variational embeddings give their means.  In eval mode ``zx @ zy.T`` equals the
-        scores of :meth:`forward`.
+        scores of :meth:`forward` (less the marginal terms, if any).
         """
-        return self._pair(self.embed_x.mean_embedding(x), self.embed_y.mean_embedding(y))
+        zx, zy = self.embed_x.mean_embedding(x), self.embed_y.mean_embedding(y)
+        if self.marginal:
+            zx, zy = self._split(zx)[0], self._split(zy)[0]
+        return self._pair(zx, zy)
 
 
 class BilinearCritic(SeparableCritic):
@@ -54,13 +81,14 @@ class BilinearCritic(SeparableCritic):
 
     Parameters
     ----------
-    embed_x, embed_y
-        Embeddings of X and Y with the same ``embed_dim``.
+    embed_x, embed_y, marginal
+        As for :class:`SeparableCritic`.
     """
 
-    def __init__(self, embed_x: BaseEmbedding, embed_y: BaseEmbedding) -> None:
-        super().__init__(embed_x, embed_y)
-        self.weight = nn.Parameter(torch.eye(embed_x.embed_dim))
+    def __init__(self, embed_x: BaseEmbedding, embed_y: BaseEmbedding,
+                 marginal: bool = False) -> None:
+        super().__init__(embed_x, embed_y, marginal)
+        self.weight = nn.Parameter(torch.eye(self.embed_dim))
 
     def _pair(self, zx: Tensor, zy: Tensor) -> tuple[Tensor, Tensor]:
         return zx, zy @ self.weight.T

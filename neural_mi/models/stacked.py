@@ -47,9 +47,10 @@ def stackable(critic: nn.Module) -> bool:
     """Whether ``critic`` can be trained by :class:`StackedMLPCritics`.
 
     True for a :class:`SeparableCritic` or :class:`BilinearCritic` (exactly these classes)
-    whose two embeddings are plain :class:`MLPEmbedding` instances with equal output size.
+    without marginal terms whose two embeddings are plain :class:`MLPEmbedding` instances
+    with equal output size.
     """
-    if type(critic) not in (SeparableCritic, BilinearCritic):
+    if type(critic) not in (SeparableCritic, BilinearCritic) or critic.marginal:
         return False
     embeddings = (critic.embed_x, critic.embed_y)
     return (all(type(e) is MLPEmbedding for e in embeddings)
