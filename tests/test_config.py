@@ -293,6 +293,27 @@ def test_synthetic_plan_never_imports_torch():
     assert out.returncode == 0, out.stderr
 
 
+@pytest.mark.parametrize("source", ["file", "synthetic"])
+def test_prepare_step_validates_and_writes_without_torch(tmp_path, source):
+    # The workflow's prepare step (one process per session) never pays torch's import.
+    if source == "file":
+        import yaml
+
+        config = tmp_path / "config.yaml"
+        config.write_text(yaml.safe_dump(_file_config(tmp_path)))
+        session = "rec"
+    else:
+        config, session = REPO / "config" / "test_tiny.yaml", load_config(
+            REPO / "config" / "test_tiny.yaml").sessions[0].name
+    out = tmp_path / "data.zarr"
+    code = ("import sys; from neural_mi.cli import prepare_session;"
+            f"prepare_session({str(config)!r}, {session!r}, {str(out)!r});"
+            "assert 'torch' not in sys.modules, 'torch was imported'")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert out.is_dir()
+
+
 # --------------------------------------------------------------------------------------
 # Planning and packing
 # --------------------------------------------------------------------------------------

@@ -6,18 +6,31 @@ Processed data is always a torch float32 tensor of shape
 
 from __future__ import annotations
 
-from .align import align_samples
+from importlib import import_module
+from typing import Any
+
 from .loaders import load_array, load_spike_times
-from .processors import (
-    CategoricalProcessor,
-    ContinuousProcessor,
-    SpikeProcessor,
-    as_processed,
-    find_max_spikes_per_window,
-    process,
-)
 from .splits import overlap_gap, subset_indices, train_test_split
 from .validate import validate_data
+
+#: Names from modules that need torch, imported on first use (validation, loading and
+#: splits work without torch: the workflow's prepare step uses only those).
+_TORCH_NAMES = {
+    "align_samples": "align",
+    "CategoricalProcessor": "processors",
+    "ContinuousProcessor": "processors",
+    "SpikeProcessor": "processors",
+    "as_processed": "processors",
+    "find_max_spikes_per_window": "processors",
+    "process": "processors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TORCH_NAMES:
+        return getattr(import_module(f".{_TORCH_NAMES[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CategoricalProcessor",

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import sys
+
 import numpy as np
-import torch
 
 from ..errors import DataShapeError, DataValueError, InsufficientDataError
 from ..params import PROCESSOR_TYPES, check_choice
@@ -64,7 +65,10 @@ def validate_data(data: Any, processor_type: str | None, name: str = "x_data") -
 
 
 def _as_numpy(data: Any, name: str) -> np.ndarray:
-    if isinstance(data, torch.Tensor):
+    # A torch tensor exists only if torch was imported: checking needs no import (the
+    # workflow's prepare step validates data without loading torch).
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(data, torch.Tensor):
         tensor = data.detach().cpu()
         if tensor.dtype == torch.bfloat16:
             tensor = tensor.float()
