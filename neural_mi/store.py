@@ -27,15 +27,17 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import xarray as xr
 import zarr
 
 from .errors import IncompleteStoreError, InsufficientDataError, ParameterError
 from .params import MODES, check_choice
 from .tasks import TaskResult, TaskSpec
+
+if TYPE_CHECKING:  # xarray is imported where datasets are built: train jobs never pay it
+    import xarray as xr
 
 logger = logging.getLogger(__name__)
 
@@ -331,6 +333,8 @@ def results_to_dataset(results: Sequence[TaskResult], mode: str | None = None) -
     if run_seeds:
         attrs["run_seed"] = int(run_seeds.pop())
     attrs["versions"] = _versions_json(results)
+    import xarray as xr
+
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)
 
 
@@ -460,6 +464,8 @@ def load_dataset(path: str | os.PathLike[str]) -> xr.Dataset:
     String variables come back as numpy ``str`` arrays (not ``object``), so that a saved
     and reloaded dataset is identical to the original.
     """
+    import xarray as xr
+
     return _strings_as_str(xr.load_dataset(path, engine="h5netcdf"))
 
 
