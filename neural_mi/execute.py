@@ -197,7 +197,7 @@ MAX_GROUP_SIZE = 16
 
 
 def group_tasks(specs: Sequence[TaskSpec], min_groups: int = 1,
-                max_size: int = MAX_GROUP_SIZE) -> list[list[TaskSpec]]:
+                max_size: int = MAX_GROUP_SIZE, parts: int = 1) -> list[list[TaskSpec]]:
     """Cut tasks into groups that can be trained together, in plan order.
 
     Tasks share a group when they differ only in ``subset`` or ``repeat`` (same
@@ -214,6 +214,9 @@ def group_tasks(specs: Sequence[TaskSpec], min_groups: int = 1,
         Fewest groups wanted (e.g. the number of workers).
     max_size
         Most tasks per group.
+    parts
+        Finally cut every group into this many near-equal parts (fewer if it has fewer
+        tasks): smaller units balance a pool's load better at the end of a run.
 
     Returns
     -------
@@ -229,7 +232,7 @@ def group_tasks(specs: Sequence[TaskSpec], min_groups: int = 1,
         largest = max(range(len(groups)), key=lambda i: len(groups[i]))
         group = groups.pop(largest)
         groups[largest:largest] = _split_evenly(group, 2)
-    return groups
+    return [part for group in groups for part in _split_evenly(group, min(parts, len(group)))]
 
 
 def _split_evenly(items: Sequence[TaskSpec], n_parts: int) -> list[list[TaskSpec]]:

@@ -283,3 +283,7 @@ def test_group_tasks():
     sweep = plan_tasks("sweep", random_seed=1, base_params=base,
                        sweep_grid={"embedding_dim": [2, 4]}, n_repeats=3)
     assert sorted(len(g) for g in group_tasks(sweep)) == [3, 3]
+    # parts=2 halves every group of two or more tasks, keeping plan order inside each.
+    assert [[s.key[-7:] for s in g] for g in group_tasks(specs, parts=2)] == [
+        ["g01-s00"], ["g02-s00"], ["g02-s01"], [f"g05-s{i:02d}" for i in range(3)],
+        ["g05-s03", "g05-s04"]]
