@@ -17,8 +17,8 @@ leading *slot* axis and evaluates every layer of every MLP with one batched prod
 Per-critic arithmetic does not depend on how many critics share the stacks (on the CPU,
 with one torch thread): batched products and row-wise reductions treat every slot alike,
 and the optimiser updates every slot as its own tensor.  The one trap is element-wise
-kernels (the activation and its gradient): PyTorch runs them over a whole tensor with a vectorised
-body and a scalar tail of a few elements, which round differently, so a slot's last
+kernels (the activation and its gradient): PyTorch runs them over a whole tensor with a
+vectorised body and a scalar tail of a few elements, which round differently, so a slot's last
 elements could land in the tail in one stack and in the body in another.  The activation
 is therefore applied to the whole stack only when each slot holds a multiple of
 :data:`ELEMENTWISE_MULTIPLE` elements (no slot straddles a tail), and slot by slot
