@@ -329,25 +329,31 @@ def _eval_positions(n: int, limit: int, generator: torch.Generator) -> torch.Ten
     return torch.randperm(n, generator=generator)[:limit].sort().values
 
 
+def _eval_chunks(positions: Tensor, eval_batch_size: int) -> tuple[Tensor, ...]:
+    """``positions`` cut along the last axis into near-equal batches of at most
+    ``eval_batch_size``."""
+    n_chunks = max(1, math.ceil(positions.shape[-1] / eval_batch_size))
+    return torch.tensor_split(positions, n_chunks, dim=-1)
+
+
 def _evaluate(engine: _ModuleEngine | _StackedEngine, split: _Split, positions: Tensor,
               eval_batch_size: int) -> list[float]:
     """Mean bound per critic over near-equal batches of at most ``eval_batch_size``."""
-    n_chunks = max(1, math.ceil(positions.shape[1] / eval_batch_size))
-    total = sum(engine.evaluate(split.take(chunk))
-                for chunk in torch.tensor_split(positions, n_chunks, dim=1))
-    return (total / n_chunks).tolist()
+    chunks = _eval_chunks(positions, eval_batch_size)
+    total = sum(engine.evaluate(split.take(chunk)) for chunk in chunks)
+    return (total / len(chunks)).tolist()
 
 
 def _module_mi(critic: torch.nn.Module, estimator: Callable[[Tensor], Tensor], x: Tensor,
                y: Tensor, rows: Tensor, eval_batch_size: int, device: torch.device) -> float:
     """Mean bound of ``critic`` (in eval mode) over near-equal batches of ``rows``."""
     critic.eval()
-    n_chunks = max(1, math.ceil(len(rows) / eval_batch_size))
+    chunks = _eval_chunks(rows, eval_batch_size)
     with torch.no_grad():
         values = [estimator(critic(x.index_select(0, chunk).to(device),
                                    y.index_select(0, chunk).to(device))[0])
-                  for chunk in torch.tensor_split(rows, n_chunks)]
-    return float(sum(values) / n_chunks)
+                  for chunk in chunks]
+    return float(sum(values) / len(chunks))
 
 
 def train_critic(

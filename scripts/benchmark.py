@@ -148,11 +148,17 @@ def _row(seconds: float, results: Any, base: Mapping[str, Any], dims: tuple[int,
             "gflops": flops / 1e9, "estimate": estimate, "truth": truth}
 
 
+def _single_run(data: Callable[[], tuple[Any, Any]], mode: str, base: dict[str, Any],
+                dims: tuple[int, int], truth: float) -> list[dict[str, Any]]:
+    """One ``nmi.run`` of ``mode`` on ``data()`` (split 'random'), as one table row."""
+    x, y = data()
+    seconds, res = _timed_run(x, y, mode=mode, processor_params=WINDOW, base_params=base,
+                              split_mode="random")
+    return [_row(seconds, res, base, dims, truth)]
+
+
 def seed_estimate() -> list[dict[str, Any]]:
-    x, y = _gauss()
-    seconds, res = _timed_run(x, y, mode="estimate", processor_params=WINDOW,
-                              base_params=GAUSS_PARAMS, split_mode="random")
-    return [_row(seconds, res, GAUSS_PARAMS, (5, 5), 2.0)]
+    return _single_run(_gauss, "estimate", GAUSS_PARAMS, (5, 5), 2.0)
 
 
 def sweep_embed() -> list[dict[str, Any]]:
@@ -168,17 +174,11 @@ def sweep_embed() -> list[dict[str, Any]]:
 
 
 def rigorous_gauss() -> list[dict[str, Any]]:
-    x, y = _gauss()
-    seconds, res = _timed_run(x, y, mode="rigorous", processor_params=WINDOW,
-                              base_params=GAUSS_PARAMS, split_mode="random")
-    return [_row(seconds, res, GAUSS_PARAMS, (5, 5), 2.0)]
+    return _single_run(_gauss, "rigorous", GAUSS_PARAMS, (5, 5), 2.0)
 
 
 def rigorous_latent() -> list[dict[str, Any]]:
-    x, y = _latent()
-    seconds, res = _timed_run(x, y, mode="rigorous", processor_params=WINDOW,
-                              base_params=LATENT_PARAMS, split_mode="random")
-    return [_row(seconds, res, LATENT_PARAMS, (100, 100), 3.0)]
+    return _single_run(_latent, "rigorous", LATENT_PARAMS, (100, 100), 3.0)
 
 
 def _workflow_config(name: str, synthetic: dict[str, Any], base: dict[str, Any]) -> dict:
