@@ -8,7 +8,8 @@ units and returns a JSON-serialisable headline next to the summary.
 The rigorous (bias-corrected) estimate rests on :func:`fit_rigorous`: MI estimated on
 ``1/gamma`` of the data is biased roughly linearly in ``gamma``, so a weighted linear fit of
 MI against ``gamma`` extrapolated to ``gamma = 0`` estimates the infinite-data MI.  This
-module is torch-free; statsmodels is imported on the first fit.
+module is torch-free, and light to import: the workflow's aggregate step starts a fresh
+process per analysis.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
+from scipy.special import stdtrit
 
 from .errors import DataShapeError, DataValueError, ParameterError
 from .params import MODES, OUTPUT_UNITS, UNIT_FACTORS, check_choice, check_keys
@@ -121,10 +123,13 @@ def fit_rigorous(gammas: Sequence[float] | np.ndarray,
 
     Notes
     -----
-    The fit is statsmodels ``WLS`` of MI on ``[1, gamma]`` where each of the ``n_k``
-    values at gamma ``k`` has weight ``1 / n_k`` (with ``k`` chunks per gamma that is
-    ``1 / k``), so every gamma carries the same total weight.  The interval is the
-    t-based ``conf_int`` of the intercept.
+The fit is weighted least squares of MI on ``[1, gamma]`` (:func:`numpy.polyfit`)
+    where each of the ``n_k`` values at gamma ``k`` has weight ``1 / n_k`` (with ``k``
+    chunks per gamma that is ``1 / k``), so every gamma carries the same total weight.
+    The interval is Student-t based: the intercept's standard error, from the covariance
+    scaled by the weighted residual variance on ``n - 2`` degrees of freedom, times the
+    t quantile of ``confidence_level`` (the same numbers as statsmodels' ``WLS`` and
+    ``conf_int``).
 
     Curvature test: the same weighted fit with a quadratic term gives a second intercept
     ``b0_quad``; ``delta = |b0_quad - b0_lin| / max(|b0_lin|, CURVATURE_SCALE_FLOOR)``
@@ -210,25 +215,20 @@ def _as_tuple(values: np.ndarray) -> tuple[float, ...]:
 def _linear_fit(g: np.ndarray, y: np.ndarray, w: np.ndarray,
                 confidence_level: float) -> tuple[float, float, float]:
     """Intercept, slope and intercept CI half-width of the weighted linear fit."""
-    from statsmodels.regression.linear_model import WLS
-
-    fit = WLS(y, np.vander(g, 2, increasing=True), weights=w).fit()
-    intercept, slope = (float(p) for p in fit.params)
-    if fit.df_resid > 0:
-        low, high = fit.conf_int(alpha=1.0 - confidence_level)[0]
-        error = float(high - low) / 2.0
-    else:
-        error = math.nan
-    return intercept, slope, error
+    # polyfit weights multiply residuals, so they are the square roots of the WLS weights.
+    if g.size <= 2:  # a line through two points has no residual degrees of freedom
+        slope, intercept = np.polyfit(g, y, 1, w=np.sqrt(w))
+        return float(intercept), float(slope), math.nan
+    (slope, intercept), cov = np.polyfit(g, y, 1, w=np.sqrt(w), cov=True)
+    quantile = stdtrit(g.size - 2, 0.5 + confidence_level / 2.0)
+    return float(intercept), float(slope), float(quantile * math.sqrt(cov[1, 1]))
 
 
 def _curvature_delta(g: np.ndarray, y: np.ndarray, w: np.ndarray, intercept_lin: float,
                      n_gammas: int) -> float:
     if n_gammas < 3:
         return math.nan
-    from statsmodels.regression.linear_model import WLS
-
-    intercept_quad = float(WLS(y, np.vander(g, 3, increasing=True), weights=w).fit().params[0])
+    intercept_quad = float(np.polyfit(g, y, 2, w=np.sqrt(w))[-1])
     return abs(intercept_quad - intercept_lin) / max(abs(intercept_lin), CURVATURE_SCALE_FLOOR)
 
 
