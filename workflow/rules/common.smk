@@ -2,6 +2,7 @@
 # Rules call the `neural-mi` console script: the environment holding neural_mi must be on
 # PATH (`neural-mi run` sees to it).
 import json
+import threading
 
 import neural_mi
 from snakemake.utils import validate
@@ -73,3 +74,10 @@ def fit_flags(wildcards):
 def all_results(name):
     return [f"{RESULTS}/{s}/{a}/{name}" for s, a in PACKS]
 
+
+
+def cancel_pending_timers():
+    """Cancel pending ``threading.Timer`` threads (see the Snakefile's ``onsuccess``)."""
+    for thread in threading.enumerate():
+        if isinstance(thread, threading.Timer):
+            thread.cancel()
