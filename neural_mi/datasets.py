@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.special import xlogy
 
 from .errors import ParameterError
 
@@ -316,6 +315,8 @@ def categorical_mi_bits(n_categories: int, p_copy: float) -> float:
     float
         MI in bits, in ``[0, log2 K]``.
     """
+    from scipy.special import xlogy  # here, not at the top: the workflow's parse imports this module
+
     _check_probability_and_k(n_categories, p_copy)
     k = n_categories
     a = p_copy + (1.0 - p_copy) / k
