@@ -7,6 +7,7 @@ on those it names)::
     seed: 42                    # run seed: task seeds and synthetic data seeds derive from it
     results_dir: results        # where every output goes (relative to the working directory)
     tasks_per_job: 1            # training tasks per train job (1: one job per task)
+    threads_per_job: 1          # cores per train job (n > 1: a pool of n worker processes)
     sessions:
       - name: demo_gauss
         synthetic: {generator: correlated_gaussians, n_samples: 5000, dim: 5, mi: 2.0}
@@ -251,6 +252,12 @@ class Config(_Strict):
     tasks_per_job: int = Field(default=1, ge=1)
     """Training tasks per train job: 1 gives one job per task; k > 1 packs the tasks of each
     session x analysis into ceil(n_tasks / k) jobs of about equal cost."""
+
+    threads_per_job: int = Field(default=1, ge=1)
+    """Cores of each train job: 1 trains a pack's tasks one group after another; n > 1
+    trains them in a pool of n worker processes that takes the next group as soon as a
+    worker is free (on SLURM: --cpus-per-task).  One pack per session x analysis with
+    threads_per_job equal to the cores runs like nmi.run with that many workers."""
 
     sessions: list[SessionConfig] = Field(min_length=1)
     """The recordings or synthetic data sets."""

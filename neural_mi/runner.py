@@ -5,11 +5,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import logging
-import multiprocessing
-import pickle
-import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +18,13 @@ from .errors import InsufficientDataError, ParameterError
 from .execute import (
     SessionData,
     TaskContext,
-    group_tasks,
-    run_group,
     run_task,
     task_data,
     task_split,
 )
 from .params import MODES, OUTPUT_UNITS, check_choice
 from .plan import plan_tasks
+from .pool import single_thread, train_in_pool
 from .results import Results
 from .tasks import TaskResult, TaskSpec
 
@@ -300,64 +295,10 @@ def _finished(specs: Sequence[TaskSpec], store: str | Path) -> dict[str, TaskRes
 def _train_all(specs: Sequence[TaskSpec], data: SessionData, context: TaskContext,
                n_workers: int) -> Iterator[TaskResult]:
     """Train the tasks: one at a time in this process (each result can be stored as soon as
-    it exists), or in a pool of ``n_workers`` forked processes that train whole groups
-    (:func:`~neural_mi.execute.group_tasks`, each halved), the most expensive first (cost:
-    tasks / gamma).  Halving costs small, overhead-bound critics a little (rigorous on the
-    seed's Gaussians: 4.0 s -> 4.4 s) and saves wide, arithmetic-bound ones more, because
-    the pool's last groups finish closer together (the nonlinear-latent rigorous
-    benchmark: 31.0 s -> 29.2 s).  Grouping never changes a task's numbers."""
+    it exists), or in a pool of ``n_workers`` processes (:func:`~neural_mi.pool.train_in_pool`)."""
     if n_workers == 1 or len(specs) <= 1:
-        with _single_thread():
+        with single_thread():
             for spec in specs:
                 yield run_task(spec, data, context)
         return
-    groups = sorted(group_tasks(specs, min_groups=n_workers, parts=2),
-                    key=lambda group: -len(group) / group[0].gamma)
-    ctx = _pool_context()
-    if ctx.get_start_method() != "fork":
-        _check_picklable(context)
-    with ProcessPoolExecutor(max_workers=min(n_workers, len(groups)), mp_context=ctx,
-                             initializer=_init_worker, initargs=(data, context)) as pool:
-        futures = [pool.submit(_run_in_worker, group) for group in groups]
-        for future in as_completed(futures):
-            yield from future.result()
-
-
-def _pool_context() -> multiprocessing.context.BaseContext:
-    """Fork on Linux (workers inherit the data; scripts need no ``__main__`` guard) unless
-    CUDA is initialised, which does not survive a fork; spawn elsewhere."""
-    if sys.platform.startswith("linux") and not torch.cuda.is_initialized():
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("spawn")
-
-
-class _single_thread:
-    """Run torch on one thread (same arithmetic in-process, in a pool and in the workflow)."""
-
-    def __enter__(self) -> None:
-        self._threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-
-    def __exit__(self, *exc: object) -> None:
-        torch.set_num_threads(self._threads)
-
-
-def _check_picklable(context: TaskContext) -> None:
-    try:
-        pickle.dumps(context)
-    except Exception as err:
-        raise ParameterError(
-            "custom_critic/custom_embedding_cls cannot be sent to worker processes "
-            f"({err}); define them in an importable module or use n_workers=1.") from None
-
-
-_WORKER: dict[str, Any] = {}
-
-
-def _init_worker(data: SessionData, context: TaskContext) -> None:
-    torch.set_num_threads(1)
-    _WORKER["data"], _WORKER["context"] = data, context
-
-
-def _run_in_worker(group: list[TaskSpec]) -> list[TaskResult]:
-    return run_group(group, _WORKER["data"], _WORKER["context"])
+    yield from train_in_pool(specs, data, context, n_workers)

@@ -224,6 +224,20 @@ def test_deleting_a_pack_reruns_one_train_job_with_the_same_numbers(finished_run
     assert task_mi(workdir) == task_mi(finished_run)
 
 
+def test_one_pack_on_a_pool_of_two_workers_gives_the_same_numbers(finished_run, tmp_path):
+    def one_pack(config):
+        config.update(tasks_per_job=6, threads_per_job=2)
+    workdir = tmp_path / "pool"
+    workdir.mkdir()
+    out = snakemake(workdir, write_config(workdir / "config.yaml", one_pack))
+    assert out.returncode == 0, out.output[-5000:]
+    assert [p.name for p in (workdir / "results" / "tiny" / "rigorous" / "tasks").iterdir()] == [
+        "p000"]
+    log = (workdir / "logs" / "train" / "tiny" / "rigorous" / "p000.log").read_text()
+    assert "Training 6 task(s) of pack p000 with 2 worker process(es)." in log
+    assert task_mi(workdir) == task_mi(finished_run)
+
+
 def test_report(finished_run, tmp_path):
     workdir = copy_run(finished_run, tmp_path)
     out = snakemake(workdir, workdir / "config.yaml", "--report", "report.html")

@@ -16,8 +16,8 @@ rule train:
         "logs/train/{session}/{analysis}/{pack}.log",
     group:
         "train"
-    threads: 1
+    threads: CFG.threads_per_job
     shell:
         "neural-mi train-tasks --config {CONFIG_FILE:q} --session {wildcards.session:q}"
         " --analysis {wildcards.analysis:q} --pack {wildcards.pack:q} --data {input.data:q}"
-        " --out {output:q} --digest {params.digest} > {log:q} 2>&1"
+        " --out {output:q} --digest {params.digest} --workers {threads} > {log:q} 2>&1"
