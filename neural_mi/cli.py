@@ -79,6 +79,11 @@ def run_workflow(config: str | Path, cores: str = "all",
                  extra: Sequence[str] = ()) -> tuple[int, Path | None]:
     """Run the workflow in the current directory.
 
+    Snakemake starts first; while it parses the config and builds the DAG, this process
+    reads the config too (for the results folder) and imports pandas (for the table), so
+    neither adds to the run's wall time.  Errors in the config are Snakemake's to report.
+    A Ctrl-C reaches Snakemake too; this process then waits for it to stop its jobs.
+
     Returns
     -------
     status : int
@@ -86,17 +91,32 @@ def run_workflow(config: str | Path, cores: str = "all",
     table : Path or None
         ``<results_dir>/summary.csv`` when the run succeeded and was not a dry run.
     """
-    from .config import load_config
-
-    results_dir = Path(load_config(config).results_dir)
+    if not Path(config).is_file():
+        raise ConfigError(f"config file {str(config)!r} not found.")
     # The rules call `neural-mi`: make this environment's scripts directory come first.
     env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent),
                                                   os.environ.get("PATH", "")])}
-    status = subprocess.run(snakemake_command(config, cores, extra), env=env,
-                            check=False).returncode
+    process = subprocess.Popen(snakemake_command(config, cores, extra), env=env)
+    try:
+        table = _summary_path(config)
+        status = process.wait()
+    except KeyboardInterrupt:
+        status = process.wait()
     dry_run = any(arg in ("-n", "--dry-run", "--dryrun") for arg in extra)
-    table = results_dir / "summary.csv"
-    return status, table if status == 0 and not dry_run and table.is_file() else None
+    ok = status == 0 and not dry_run and table is not None and table.is_file()
+    return status, table if ok else None
+
+
+def _summary_path(config: str | Path) -> Path | None:
+    """``<results_dir>/summary.csv`` of ``config``; None if the config is invalid."""
+    import pandas  # noqa: F401  (for format_summary, imported while Snakemake works)
+
+    from .config import load_config
+
+    try:
+        return Path(load_config(config).results_dir) / "summary.csv"
+    except (NeuralMIError, OSError):
+        return None
 
 
 def describe_plan(config: str | Path) -> str:

@@ -73,6 +73,13 @@ def test_run_passes_snakemake_arguments_through():
     assert command[-3:] == ["-n", "--forcerun", "train"]
 
 
+def test_run_refuses_a_missing_config_before_starting_snakemake(tmp_path, capsys):
+    assert cli.main(["run", str(tmp_path / "missing.yaml")]) == 1
+    err = capsys.readouterr().err
+    assert f"neural-mi run: error: config file '{tmp_path / 'missing.yaml'}' not found." in err
+    assert "Snakemake" not in err
+
+
 def test_show_prints_the_summary_table(tmp_path, capsys):
     pd.DataFrame({"session": ["a"], "analysis": ["rig"], "mi": [1.25]}).to_csv(
         tmp_path / "summary.csv", index=False)
