@@ -25,6 +25,11 @@ scratch.  Per workload the table shows medians over the repeats of:
   over ``wall s``;
 - the estimate (bits), the truth and the error.
 
+Repeats go round the chosen workloads, and each workflow workload that runs next to its
+in-process twin gets a ratio line: the median over repeats of workflow wall time over the
+twin's ``wall s`` (the ``nmi.run`` call alone) and over its ``proc s`` (the whole script:
+interpreter, imports, data generation and the call, which the workflow also has to do).
+
 Workloads (2 workers where tasks can run in parallel):
 
 - ``seed_estimate``: 5-d correlated Gaussians, 5000 samples, 2 bits, one estimate;
@@ -321,6 +326,23 @@ def summarise(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     return table
 
 
+#: Workflow workloads and the in-process workloads they repeat.
+WORKFLOW_PAIRS = {"workflow_rigorous_latent": "rigorous_latent",
+                  "workflow_rigorous_gauss": "rigorous_gauss"}
+
+
+def format_ratio(workflow: str, in_process: str, workflow_runs: list[list[dict[str, Any]]],
+                 in_process_runs: list[list[dict[str, Any]]]) -> str:
+    """Median over repeats of the workflow's wall time over the in-process run's, paired by
+    repeat: against the ``nmi.run`` call (``wall s``) and against its whole process
+    (``proc s``: interpreter, imports and data generation too, as the workflow has)."""
+    pairs = [(w[0], p[0]) for w, p in zip(workflow_runs, in_process_runs)]
+    call = statistics.median(w["seconds"] / p["seconds"] for w, p in pairs)
+    whole = statistics.median(w["seconds"] / p["proc_seconds"] for w, p in pairs)
+    return (f"{workflow} / {in_process} (median of {len(pairs)} paired repeats): "
+            f"x{call:.3f} of the nmi.run call, x{whole:.3f} of its whole process")
+
+
 def format_table(table: list[dict[str, Any]]) -> str:
     """Aligned text table of summarised rows."""
     header = ["workload", "n", "wall s", "proc s", "cpu s", "peak MB", "raw MB", "fits",
@@ -365,16 +387,21 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [name for name in names if name not in WORKLOADS]
     if unknown:
         parser.error(f"unknown workload(s) {', '.join(unknown)}; choose from {', '.join(WORKLOADS)}")
-    table = []
-    for name in names:
-        runs = []
-        for repeat in range(args.repeats):
-            runs.append(run_child(name))
+    # Repeats go round the workloads (1st run of each, then 2nd...): slow drifts in the speed
+    # of a shared machine then hit every workload alike, and paired ratios compare runs
+    # made minutes apart.
+    runs: dict[str, list[list[dict[str, Any]]]] = {name: [] for name in names}
+    for repeat in range(args.repeats):
+        for name in names:
+            runs[name].append(run_child(name))
             print(f"{name} run {repeat + 1}/{args.repeats}: "
-                  + ", ".join(f"{r['label']} {r['seconds']:.2f} s" for r in runs[-1]),
+                  + ", ".join(f"{r['label']} {r['seconds']:.2f} s" for r in runs[name][-1]),
                   file=sys.stderr, flush=True)
-        table.extend(summarise(runs))
+    table = [row for name in names for row in summarise(runs[name])]
     print(format_table(table))
+    for workflow, in_process in WORKFLOW_PAIRS.items():
+        if workflow in runs and in_process in runs:
+            print(format_ratio(workflow, in_process, runs[workflow], runs[in_process]))
     if args.json:
         Path(args.json).write_text(json.dumps(table, indent=2))
     return 0
