@@ -97,11 +97,11 @@ def run_workflow(config: str | Path, cores: str = "all",
     env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent),
                                                   os.environ.get("PATH", "")])}
     process = subprocess.Popen(snakemake_command(config, cores, extra), env=env)
+    table = None
     try:
         table = _summary_path(config)
-        status = process.wait()
-    except KeyboardInterrupt:
-        status = process.wait()
+    finally:
+        status = _wait(process)
     dry_run = any(arg in ("-n", "--dry-run", "--dryrun") for arg in extra)
     ok = status == 0 and not dry_run and table is not None and table.is_file()
     return status, table if ok else None
@@ -110,13 +110,23 @@ def run_workflow(config: str | Path, cores: str = "all",
 def _summary_path(config: str | Path) -> Path | None:
     """``<results_dir>/summary.csv`` of ``config``; None if the config is invalid."""
     import pandas  # noqa: F401  (for format_summary, imported while Snakemake works)
+    import yaml
 
     from .config import load_config
 
     try:
         return Path(load_config(config).results_dir) / "summary.csv"
-    except (NeuralMIError, OSError):
+    except (NeuralMIError, OSError, yaml.YAMLError):
         return None
+
+
+def _wait(process: subprocess.Popen) -> int:
+    """Snakemake's exit status; a Ctrl-C reaches Snakemake too, so keep waiting for it."""
+    while True:
+        try:
+            return process.wait()
+        except KeyboardInterrupt:
+            continue
 
 
 def describe_plan(config: str | Path) -> str:
@@ -213,14 +223,14 @@ def train_pack(config: str | Path, session: str, analysis: str, pack: str, data:
     workers
         1: train the tasks in this process, group by group; more: in a pool of that many
         processes (:func:`neural_mi.pool.train_in_pool`), which balances the load as
-        ``nmi.run`` does.  Either way each store is written as soon as its task is done.
+        ``nmi.run`` does.  Either way a task's store is written as soon as the group holding
+        it is done.
 
     Returns
     -------
     list of Path
         The written stores.
     """
-
     from . import store
     from .config import load_config, pack_tasks, plan_analysis, specs_digest
     from .execute import SessionData, TaskContext, run_tasks

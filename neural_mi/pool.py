@@ -11,9 +11,9 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import pickle
+import signal
 import sys
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
 import torch
@@ -55,16 +55,17 @@ def train_in_pool(specs: Sequence[TaskSpec], data: SessionData, context: TaskCon
     ctx = _pool_context()
     if ctx.get_start_method() != "fork":
         _check_picklable(context)
-    # Objects that exist before the fork are frozen out of the garbage collector: the
-    # workers' collections (their final one at exit took 0.4 s each, with torch loaded)
-    # skip them and leave their memory pages shared with this process.
+    # Objects that exist before the fork are frozen out of the garbage collector, so that
+    # the workers' collections skip them and leave their memory pages shared with this
+    # process.  Leaving the pool (done, an error, a Ctrl-C, or the caller stopping)
+    # terminates the workers at once; they ignore SIGINT, so a Ctrl-C to the whole
+    # process group is this process's to handle.
     gc.freeze()
     try:
-        with ProcessPoolExecutor(max_workers=min(n_workers, len(groups)), mp_context=ctx,
-                                 initializer=_init_worker, initargs=(data, context)) as pool:
-            futures = [pool.submit(_run_in_worker, group) for group in groups]
-            for future in as_completed(futures):
-                yield from future.result()
+        with ctx.Pool(min(n_workers, len(groups)), initializer=_init_worker,
+                      initargs=(data, context)) as pool:
+            for results in pool.imap_unordered(_run_in_worker, groups):
+                yield from results
     finally:
         gc.unfreeze()
 
@@ -101,6 +102,7 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(data: SessionData, context: TaskContext) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(1)
     _WORKER["data"], _WORKER["context"] = data, context
 
