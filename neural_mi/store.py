@@ -9,7 +9,8 @@ Every finished task is written as one small zarr (v3) group, ``<directory>/<key>
 
 A store is written under a hidden temporary name and renamed into place, so a reader never
 sees a half-written ``<key>.zarr``; a group without ``complete: true`` (an interrupted write
-by other means) is refused by :func:`read_task` and skipped by :func:`read_results`.
+by other means) is refused by :func:`read_task` and skipped by :func:`read_results`, which
+reads its stores concurrently.
 
 :func:`results_to_dataset` turns results into a dataset with one row per task (dimension
 ``task``), ordered by key so that the dataset does not depend on completion order.  This
@@ -18,6 +19,7 @@ module is torch-free.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -31,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import zarr
+import zarr.api.asynchronous as zarr_async
+from zarr.core.sync import sync
 
 from .errors import IncompleteStoreError, InsufficientDataError, ParameterError
 from .params import MODES, check_choice
@@ -49,6 +53,9 @@ _SCALARS: dict[str, type] = {"train_mi": float, "test_mi": float, "best_epoch": 
                              "n_epochs_run": int, "n_train": int, "n_test": int,
                              "wall_time": float}
 _HISTORY_GROUP = "history"
+#: Most task stores :func:`read_results` reads at once: bounds its open files even where
+#: zarr's thread pool, which does the file reads, is made larger (``threading.max_workers``).
+_MAX_CONCURRENT_READS = 64
 
 
 # --------------------------------------------------------------------------------------
@@ -169,7 +176,11 @@ def _open_group(path: Path) -> zarr.Group:
     try:
         return zarr.open_group(path, mode="r")
     except (OSError, ValueError) as exc:
-        raise IncompleteStoreError(f"Task store {str(path)!r} cannot be opened: {exc}") from exc
+        raise _unopenable(path, exc) from exc
+
+
+def _unopenable(path: Path, exc: Exception) -> IncompleteStoreError:
+    return IncompleteStoreError(f"Task store {str(path)!r} cannot be opened: {exc}")
 
 
 def is_complete(path: str | os.PathLike[str]) -> bool:
@@ -200,23 +211,51 @@ def read_task(path: str | os.PathLike[str]) -> TaskResult:
     IncompleteStoreError
         If the store cannot be opened or lacks ``complete: true`` (interrupted write).
     """
-    path = Path(path)
-    group = _open_group(path)
+    # zarr 3.1 has no public way to run a coroutine: ``zarr.core.sync.sync`` runs it on
+    # zarr's own IO loop, which (unlike ``asyncio.run``) works under a running loop too.
+    return sync(_read_task_async(Path(path)))
+
+
+async def _read_task_async(path: Path) -> TaskResult:
+    """:func:`read_task` as a coroutine, for zarr's event loop."""
+    try:
+        group = await zarr_async.open_group(store=path, mode="r")
+    except (OSError, ValueError) as exc:
+        raise _unopenable(path, exc) from exc
     attrs = dict(group.attrs)
     if attrs.get("complete") is not True:
         raise IncompleteStoreError(
             f"Task store {str(path)!r} is incomplete (no 'complete: true' attribute): its "
             "write was interrupted. Delete it and rerun the task."
         )
-    history_group = group[_HISTORY_GROUP]
-    history = {name: np.asarray(array[...]) for name, array in history_group.arrays()}
+    history_group = await group.getitem(_HISTORY_GROUP)
+    arrays = [(name, array) async for name, array in history_group.arrays()]
+    curves = await asyncio.gather(*(array.getitem(...) for _, array in arrays))
     return TaskResult(
         spec=TaskSpec(**attrs["spec"]),
-        history=history,
+        history={name: np.asarray(curve) for (name, _), curve in zip(arrays, curves)},
         versions=dict(attrs["versions"]),
         extras=dict(attrs["extras"]),
         **{name: kind(attrs[name]) for name, kind in _SCALARS.items()},
     )
+
+
+async def _read_tasks_async(paths: Sequence[Path]) -> list[TaskResult | BaseException]:
+    """Read ``paths`` concurrently, at most :data:`_MAX_CONCURRENT_READS` at once.
+
+    Returns
+    -------
+    list
+        In the order of ``paths``: each store's :class:`TaskResult`, or the exception that
+        reading it raised.
+    """
+    limit = asyncio.Semaphore(_MAX_CONCURRENT_READS)
+
+    async def read(path: Path) -> TaskResult:
+        async with limit:
+            return await _read_task_async(path)
+
+    return await asyncio.gather(*(read(path) for path in paths), return_exceptions=True)
 
 
 def _candidate_stores(directory: Path) -> list[Path]:
@@ -413,8 +452,9 @@ def read_results(directory_or_paths: str | os.PathLike[str] | Iterable[str | os.
 
     Notes
     -----
-    Incomplete or unreadable stores are skipped with a WARNING naming them; they are
-    never read as results.
+    The stores are read concurrently on zarr's event loop.  Incomplete or unreadable
+    stores are skipped with a WARNING naming them, in path order; they are never read as
+    results.  Any other error reading a store is raised (the first in path order).
     """
     if isinstance(directory_or_paths, (str, os.PathLike)):
         where = str(directory_or_paths)
@@ -423,11 +463,13 @@ def read_results(directory_or_paths: str | os.PathLike[str] | Iterable[str | os.
         paths = [Path(p) for p in directory_or_paths]
         where = f"{len(paths)} given path(s)"
     results = []
-    for path in paths:
-        try:
-            results.append(read_task(path))
-        except IncompleteStoreError as exc:
-            logger.warning("Skipping task store %s: %s", path, exc)
+    for path, outcome in zip(paths, sync(_read_tasks_async(paths))):
+        if isinstance(outcome, IncompleteStoreError):
+            logger.warning("Skipping task store %s: %s", path, outcome)
+        elif isinstance(outcome, BaseException):
+            raise outcome
+        else:
+            results.append(outcome)
     if not results:
         raise InsufficientDataError(f"No complete task store found in {where}.")
     return results_to_dataset(results)

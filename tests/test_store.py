@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
@@ -214,6 +215,57 @@ def test_read_results_from_paths_equals_from_directory(tmp_path):
     from_dir = store.read_results(tmp_path)
     xr.testing.assert_identical(store.read_results(paths[::-1]), from_dir)
     xr.testing.assert_identical(from_dir, store.results_to_dataset(_mixed_results()))
+
+
+def test_read_results_skips_each_bad_store_with_a_warning_in_path_order(tmp_path, caplog):
+    paths = [store.write_task(r, tmp_path) for r in _mixed_results()]
+    _write_incomplete(tmp_path / "c1-g01-s01.zarr")
+    (tmp_path / "c1-g02-s02.zarr").mkdir()
+    bad = ("c1-g01-s01.zarr", "c1-g02-s02.zarr")
+    with caplog.at_level(logging.WARNING, logger="neural_mi.store"):
+        ds = store.read_results(tmp_path)
+    xr.testing.assert_identical(ds, store.read_results(paths))
+    skipped = [name for rec in caplog.records if rec.levelno == logging.WARNING
+               for name in bad if name in rec.getMessage()]
+    assert skipped == list(bad)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="neural_mi.store"):
+        store.read_results(sorted(tmp_path.glob("*.zarr"), reverse=True))
+    skipped = [name for rec in caplog.records if rec.levelno == logging.WARNING
+               for name in bad if name in rec.getMessage()]
+    assert skipped == list(bad[::-1])
+
+
+def test_read_results_reads_concurrently_up_to_the_cap(tmp_path, monkeypatch):
+    paths = [store.write_task(make_result(f"c1-g{i:02d}-s00", gamma=i), tmp_path)
+             for i in range(6)]
+    read_one = store._read_task_async
+    running, most = 0, 0
+
+    async def counting(path):
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        try:
+            await asyncio.sleep(0.01)
+            return await read_one(path)
+        finally:
+            running -= 1
+
+    monkeypatch.setattr(store, "_MAX_CONCURRENT_READS", 2)
+    monkeypatch.setattr(store, "_read_task_async", counting)
+    ds = store.read_results(paths[::-1])
+    assert ds["key"].values.tolist() == [p.stem for p in paths]
+    assert most == 2
+
+
+def test_read_task_works_inside_a_running_event_loop(tmp_path):
+    path = store.write_task(make_result(), tmp_path)
+
+    async def read():
+        return store.read_task(path)
+
+    assert asyncio.run(read()).test_mi == 1.0
 
 
 def test_netcdf_round_trip_keeps_strings_bools_and_dict_attrs(tmp_path):
