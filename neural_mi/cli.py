@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, NeuralMIError, TrainingError
+from .preload import preload_server, run_step
 
 logger = logging.getLogger(__name__)
 
@@ -75,14 +76,26 @@ def snakemake_command(config: str | Path, cores: str, extra: Sequence[str]) -> l
             "--cores", str(cores), *extra]
 
 
-def run_workflow(config: str | Path, cores: str = "all",
-                 extra: Sequence[str] = ()) -> tuple[int, Path | None]:
+def run_workflow(config: str | Path, cores: str = "all", extra: Sequence[str] = (),
+                 preload: bool = True) -> tuple[int, Path | None]:
     """Run the workflow in the current directory.
 
     Snakemake starts first; while it parses the config and builds the DAG, this process
     reads the config too (for the results folder) and imports pandas (for the table), so
     neither adds to the run's wall time.  Errors in the config are Snakemake's to report.
     A Ctrl-C reaches Snakemake too; this process then waits for it to stop its jobs.
+
+    Parameters
+    ----------
+    config
+        Workflow config file.
+    cores
+        Value of Snakemake's ``--cores``.
+    extra
+        Further Snakemake arguments, passed through unchanged.
+    preload
+        Start the rules' steps from a preload server (:mod:`neural_mi.preload`; Linux,
+        not for dry runs) instead of a fresh interpreter each.
 
     Returns
     -------
@@ -96,13 +109,15 @@ def run_workflow(config: str | Path, cores: str = "all",
     # The rules call `neural-mi`: make this environment's scripts directory come first.
     env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent),
                                                   os.environ.get("PATH", "")])}
-    process = subprocess.Popen(snakemake_command(config, cores, extra), env=env)
-    table = None
-    try:
-        table = _summary_path(config)
-    finally:
-        status = _wait(process)
     dry_run = any(arg in ("-n", "--dry-run", "--dryrun") for arg in extra)
+    with preload_server(enabled=preload and not dry_run) as preload_env:
+        process = subprocess.Popen(snakemake_command(config, cores, extra),
+                                   env={**env, **preload_env})
+        table = None
+        try:
+            table = _summary_path(config)
+        finally:
+            status = _wait(process)
     ok = status == 0 and not dry_run and table is not None and table.is_file()
     return status, table if ok else None
 
@@ -405,6 +420,9 @@ def build_parser() -> argparse.ArgumentParser:
                   "cross-session table; further arguments go to snakemake.")
     run.add_argument("config", help="workflow config YAML")
     run.add_argument("--cores", default="all", help="cores for snakemake (default: all)")
+    run.add_argument("--no-preload", dest="preload", action="store_false",
+                     help="start every rule step in a fresh interpreter instead of forking it "
+                     "from a preload server")
 
     plan = command("plan", "Print the tasks and train jobs of every session x analysis.")
     plan.add_argument("config", help="workflow config YAML")
@@ -467,7 +485,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace, extra: Sequence[str]) -> int:
     if args.command == "run":
-        status, table = run_workflow(args.config, args.cores, extra)
+        status, table = run_workflow(args.config, args.cores, extra, preload=args.preload)
         if table is not None:
             print(format_summary(table))
         return status
@@ -496,11 +514,18 @@ def _dispatch(args: argparse.Namespace, extra: Sequence[str]) -> int:
 def console_main() -> int:
     """Entry point of the ``neural-mi`` console script: :func:`main`, then a quick exit.
 
+    A rule step (``prepare``, ``train-tasks``, ``aggregate``, ``collect``) started by
+    ``neural-mi run`` is handed to its preload server (:func:`neural_mi.preload.run_step`),
+    which runs it in a process that has its imports already.
+
     The process ends right after, and the interpreter's final garbage collection walks
     every object of every imported module: 0.4 s with torch imported, paid by each
     workflow step.  Freezing them first (:func:`gc.freeze`) leaves that collection nothing
     to walk.  Nothing is lost: files are closed and logs flushed by then.
     """
+    status = run_step(sys.argv[1:])
+    if status is not None:
+        return status
     status = main()
     gc.freeze()
     return status

@@ -224,6 +224,29 @@ def test_deleting_a_pack_reruns_one_train_job_with_the_same_numbers(finished_run
     assert task_mi(workdir) == task_mi(finished_run)
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="preload runs on Linux only")
+def test_neural_mi_run_forks_its_steps_from_a_preload_server_with_the_same_numbers(
+        finished_run, tmp_path):
+    workdir = tmp_path / "preloaded"
+    workdir.mkdir()
+    write_config(workdir / "config.yaml")
+    neural_mi = Path(sys.executable).parent / "neural-mi"
+    # Every fresh interpreter logs its imports to stderr (a rule's log for a step).
+    out = subprocess.run([str(neural_mi), "run", "config.yaml", "--cores", "2"], cwd=workdir,
+                         capture_output=True, text=True, timeout=600, check=False,
+                         env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"})
+    assert out.returncode == 0, (out.stdout + out.stderr)[-5000:]
+    # The train jobs' `neural-mi` started, imported the client and handed the step to the
+    # server, whose fork had torch imported already (finished_run ran plain snakemake).
+    logs = sorted((workdir / "logs" / "train").rglob("*.log"))
+    assert len(logs) == 3
+    for log in logs:
+        imports = [line.rsplit("|", 1)[-1].strip() for line in log.read_text().splitlines()
+                   if line.startswith("import time:")]
+        assert "neural_mi.preload" in imports and "torch" not in imports, log
+    assert task_mi(workdir) == task_mi(finished_run)
+
+
 def test_one_pack_on_a_pool_of_two_workers_gives_the_same_numbers(finished_run, tmp_path):
     def one_pack(config):
         config.update(tasks_per_job=6, threads_per_job=2)

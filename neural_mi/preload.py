@@ -1,0 +1,343 @@
+"""Run the workflow's steps in processes forked from one that has imported them already.
+
+Every job of the workflow is a shell command (``neural-mi prepare``, ``train-tasks``,
+``aggregate``, ``collect``), so a run starts Python once per job, and each job imports
+what its step needs again: torch for a train job (1-2 s), xarray, pandas, zarr and
+matplotlib for aggregate and collect (about 1 s).  On Linux, ``neural-mi run`` therefore
+starts a *preload server* next to Snakemake (:func:`preload_server`): one process that
+imports all of it once, on the second core while Snakemake parses the workflow, and then
+forks one process per step on request.  The ``neural-mi`` command started by a rule hands
+the server its arguments, working directory, environment and standard streams
+(:func:`run_step`), waits, and exits with the step's status.  When no server answers, the
+command runs the step itself, as it always does under plain ``snakemake`` (SLURM jobs
+included), so the server changes how fast a step starts, never what it computes.
+
+Protocol, one Unix stream connection per step: the client sends an 8-byte payload length
+with its descriptors 0, 1 and 2 attached (``SCM_RIGHTS``), then the JSON payload
+``{"argv", "cwd", "env"}``; the server answers the pid of the step's process (8 bytes)
+and, once that process has ended, its exit status (4 bytes, as
+:func:`os.waitstatus_to_exitcode`: minus the signal number if a signal ended it).
+
+Signals: a Ctrl-C at the terminal reaches the step's process directly (it is in the
+terminal's process group), so the client ignores SIGINT; SIGTERM and SIGHUP sent to the
+client are passed on to the step.  The server ignores SIGINT, and when ``neural-mi run``
+closes its standard input (or dies) it terminates the steps still running and exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import importlib
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Iterator, Sequence
+
+#: Environment variable naming the server's socket (set by ``neural-mi run``).
+ENV_VAR = "NEURAL_MI_PRELOAD"
+
+#: ``neural-mi`` subcommands that the server runs (the workflow's rule steps).
+STEPS = frozenset({"prepare", "train-tasks", "aggregate", "collect"})
+
+#: What the server imports before it serves: everything the steps import.
+#: In the order the workflow needs them: prepare's first, then train's, then the rest.
+PRELOAD_MODULES = (
+    "neural_mi.cli", "neural_mi.config", "neural_mi.data", "neural_mi.prepared",
+    "neural_mi.store", "torch", "neural_mi.execute", "neural_mi.pool", "pandas", "xarray",
+    "neural_mi.aggregate", "neural_mi.results", "h5netcdf", "matplotlib.figure",
+    "matplotlib.backends.backend_agg", "neural_mi.plot",
+)
+
+#: Seconds the server gives its steps to stop after SIGTERM when it shuts down.
+SHUTDOWN_GRACE = 10.0
+
+_LENGTH = struct.Struct("!Q")
+_PID = struct.Struct("!q")
+_STATUS = struct.Struct("!i")
+
+
+# --------------------------------------------------------------------------------------
+# Client: the `neural-mi` command of a rule
+# --------------------------------------------------------------------------------------
+
+def run_step(argv: Sequence[str]) -> int | None:
+    """Run ``neural-mi ARGV`` in a process forked by the preload server, if there is one.
+
+    Parameters
+    ----------
+    argv
+        The command's arguments (without the program name).
+
+    Returns
+    -------
+    int or None
+        The step's exit status (``128 + N`` if signal ``N`` ended it, as a shell
+        reports it); None when ``argv`` is not a rule step or no server answers
+        (:data:`ENV_VAR` unset, nobody listening on its socket (a warning on stderr says
+        so), or a SLURM job): the caller then runs the step itself.
+    """
+    path = os.environ.get(ENV_VAR)
+    # A SLURM job runs its step itself, inside the resources SLURM gave it.
+    if not path or not argv or argv[0] not in STEPS or "SLURM_JOB_ID" in os.environ:
+        return None
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+    except OSError as exc:
+        sock.close()
+        print(f"neural-mi: warning: {ENV_VAR} names {path!r}, but no preload server answers "
+              f"({exc.strerror}); the step starts in this process.", file=sys.stderr)
+        return None
+    with sock:
+        payload = json.dumps({"argv": list(argv), "cwd": os.getcwd(),
+                              "env": dict(os.environ)}).encode()
+        socket.send_fds(sock, [_LENGTH.pack(len(payload))], [0, 1, 2])
+        sock.sendall(payload)
+        pid = _receive(sock, _PID)
+        if pid is None:
+            return _lost()
+
+        def forward(signum: int, frame: object) -> None:
+            _kill(pid, signum)
+
+        handlers = {signal.SIGINT: signal.SIG_IGN, signal.SIGTERM: forward,
+                    signal.SIGHUP: forward}
+        previous = {signum: signal.signal(signum, handler)
+                    for signum, handler in handlers.items()}
+        try:
+            status = _receive(sock, _STATUS)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+    if status is None:
+        return _lost()
+    return status if status >= 0 else 128 - status
+
+
+def _lost() -> int:
+    print("neural-mi: error: the preload server stopped before the step ended.",
+          file=sys.stderr)
+    return 1
+
+
+def _kill(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signum)
+
+
+def _receive(sock: socket.socket, fmt: struct.Struct) -> int | None:
+    """One integer of format ``fmt``; None if the connection closed first."""
+    try:
+        return fmt.unpack(_exactly(sock, fmt.size))[0]
+    except ConnectionError:
+        return None
+
+
+def _exactly(sock: socket.socket, size: int) -> bytes:
+    """``size`` bytes from ``sock``; ConnectionError if it closes first."""
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError(f"connection closed after {len(data)} of {size} bytes")
+        data += chunk
+    return data
+
+
+# --------------------------------------------------------------------------------------
+# Server
+# --------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def preload_server(enabled: bool = True) -> Iterator[dict[str, str]]:
+    """Run a preload server for the duration of the block (Linux only).
+
+    Parameters
+    ----------
+    enabled
+        False: start nothing (the block's steps start Python themselves).
+
+    Yields
+    ------
+    dict
+        Environment variables that point the steps at the server (:data:`ENV_VAR`);
+        empty when no server was started.
+    """
+    if not enabled or not sys.platform.startswith("linux"):
+        yield {}
+        return
+    folder = tempfile.mkdtemp(prefix="neural-mi-preload-")
+    path = os.path.join(folder, "socket")
+    # Bound and listening before any step can ask: early clients wait in the backlog.
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(path)
+        listener.listen(64)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "neural_mi.preload", str(listener.fileno())],
+            stdin=subprocess.PIPE, pass_fds=[listener.fileno()])
+    try:
+        yield {ENV_VAR: path}
+    finally:
+        server.stdin.close()
+        try:
+            server.wait(timeout=SHUTDOWN_GRACE + 5)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def serve(listener_fd: int) -> None:
+    """Fork a process per step asked for on the listening socket ``listener_fd`` until
+    standard input closes.
+
+    The server preloads :data:`PRELOAD_MODULES` one by one and serves the requests that
+    arrive meanwhile between two imports, so a step never waits for more than one of
+    them (it imports the rest itself).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    listener = socket.socket(fileno=listener_fd)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+    server = _Server(listener, wake_r, wake_w)
+    try:
+        for name in PRELOAD_MODULES:
+            importlib.import_module(name)
+            if not server.poll(timeout=0):
+                return
+        # Imported objects stay out of the steps' garbage collections (and their pages
+        # shared); each step ends with os._exit, without a final collection either.
+        gc.freeze()
+        while server.poll(timeout=None):
+            pass
+    finally:
+        server.stop()
+        listener.close()
+
+
+class _Server:
+    """The server's descriptors and running steps (pid -> connection to its client)."""
+
+    def __init__(self, listener: socket.socket, wake_r: int, wake_w: int) -> None:
+        self.listener, self.wake_r, self.wake_w = listener, wake_r, wake_w
+        self.stdin = sys.stdin.fileno()
+        self.steps: dict[int, socket.socket] = {}
+
+    def poll(self, timeout: float | None) -> bool:
+        """Handle what is ready within ``timeout`` seconds; False once stdin has closed."""
+        ready = select.select([self.listener, self.wake_r, self.stdin], [], [], timeout)[0]
+        if self.wake_r in ready:
+            os.read(self.wake_r, 4096)
+            _reap(self.steps, block=False)
+        if self.listener in ready:
+            conn = self.listener.accept()[0]
+            pid = os.fork()
+            if pid == 0:
+                _step(conn, closing=(self.listener, self.wake_r, self.wake_w, self.stdin))
+            self.steps[pid] = conn
+            with contextlib.suppress(OSError):
+                conn.sendall(_PID.pack(pid))
+        return not (self.stdin in ready and not os.read(self.stdin, 4096))
+
+    def stop(self) -> None:
+        """Terminate the steps still running (SIGTERM; SIGKILL after
+        :data:`SHUTDOWN_GRACE` seconds) and send their statuses."""
+        for pid in self.steps:
+            _kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + SHUTDOWN_GRACE
+        while self.steps and time.monotonic() < deadline:
+            _reap(self.steps, block=False)
+            time.sleep(0.05)
+        for pid in self.steps:
+            _kill(pid, signal.SIGKILL)
+        _reap(self.steps, block=True)
+
+
+def _reap(steps: dict[int, socket.socket], block: bool) -> None:
+    """Send the exit status of every ended step to its client."""
+    while steps:
+        try:
+            pid, status = os.waitpid(-1, 0 if block else os.WNOHANG)
+        except ChildProcessError:
+            steps.clear()
+            return
+        if pid == 0:
+            return
+        conn = steps.pop(pid, None)
+        if conn is not None:
+            with contextlib.suppress(OSError):
+                conn.sendall(_STATUS.pack(os.waitstatus_to_exitcode(status)))
+            conn.close()
+
+
+def _step(conn: socket.socket, closing: tuple) -> None:
+    """In the forked process: become ``neural-mi ARGV`` as the client asked, run, exit."""
+    status = 1
+    try:
+        listener, *fds = closing
+        listener.close()
+        for fd in fds:
+            os.close(fd)
+        signal.set_wakeup_fd(-1)
+        for signum in (signal.SIGCHLD, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        argv, cwd, env = _request(conn)
+        conn.close()
+        os.chdir(cwd)
+        os.environ.clear()
+        os.environ.update(env)
+        sys.argv = ["neural-mi", *argv]
+        from .cli import main
+
+        status = main(argv)
+    except SystemExit as exc:  # argparse's errors (status 2), sys.exit(...)
+        if isinstance(exc.code, int):
+            status = exc.code
+        elif exc.code is None:
+            status = 0
+        else:
+            print(exc.code, file=sys.stderr)
+    except KeyboardInterrupt:
+        status = 128 + signal.SIGINT
+    except BaseException:  # noqa: BLE001  (a forked step must never return to the server)
+        traceback.print_exc()
+        status = 1
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(int(status))
+
+
+def _request(conn: socket.socket) -> tuple[list[str], str, dict[str, str]]:
+    """Receive a client's request; its descriptors become this process' 0, 1 and 2."""
+    header, fds, _, _ = socket.recv_fds(conn, _LENGTH.size, 3)
+    if len(fds) != 3:
+        raise ConnectionError(f"preload request with {len(fds)} descriptors instead of 3")
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+        os.close(fd)
+    length = _LENGTH.unpack(header + _exactly(conn, _LENGTH.size - len(header)))[0]
+    data = _exactly(conn, length)
+    request = json.loads(data)
+    return request["argv"], request["cwd"], request["env"]
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]))
+    # Skip the interpreter's teardown of everything preloaded (0.15 s that `neural-mi run`
+    # would wait for).
+    os._exit(0)

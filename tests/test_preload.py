@@ -1,0 +1,137 @@
+"""The preload server (``neural_mi.preload``): rule steps forked from a process that has
+imported them already, with the client's arguments, directory, environment, streams and
+signals, and the same numbers as a step run in a fresh process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from neural_mi import cli
+from neural_mi.config import load_config, pack_tasks, plan_analysis
+from neural_mi.preload import ENV_VAR, SHUTDOWN_GRACE, preload_server, run_step
+from neural_mi.store import read_results
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                reason="the preload server runs on Linux only")
+
+REPO = Path(__file__).resolve().parent.parent
+TINY = REPO / "config" / "test_tiny.yaml"
+NEURAL_MI = Path(sys.executable).parent / "neural-mi"
+
+
+@pytest.fixture(scope="module")
+def server() -> str:
+    """Socket path of a preload server that lives as long as this module's tests."""
+    with preload_server() as env:
+        yield env[ENV_VAR]
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch) -> Path:
+    """A folder holding the tiny config (the current directory during the test)."""
+    config = yaml.safe_load(TINY.read_text())
+    # The estimate analysis trains long enough to be interrupted (1 task, 1 pack).
+    config["analyses"][1]["base_params"].update(n_epochs=100_000, patience=100_000)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def pack_args(analysis: str, out: str) -> list[str]:
+    cfg = load_config("config.yaml")
+    pack = next(iter(pack_tasks(plan_analysis(cfg, "tiny", analysis), cfg.tasks_per_job)))
+    return ["train-tasks", "--config", "config.yaml", "--session", "tiny", "--analysis",
+            analysis, "--pack", pack, "--data", "data.zarr", "--out", out]
+
+
+PREPARE = ["prepare", "--config", "config.yaml", "--session", "tiny", "--out", "data.zarr"]
+
+
+def test_a_step_gets_the_clients_directory_environment_and_streams(server, workdir, monkeypatch,
+                                                                   capfd):
+    monkeypatch.setenv(ENV_VAR, server)
+    # Relative paths: the step works in the client's directory.
+    assert run_step(PREPARE) == 0
+    assert (workdir / "data.zarr").is_dir()
+    # The test hook reads the client's environment; the error reaches the client's stderr.
+    marker = workdir / "failed-once"
+    monkeypatch.setenv(cli.FAIL_ONCE_ENV, str(marker))
+    assert run_step(pack_args("rigorous", "forked")) == 1
+    assert marker.exists()
+    err = capfd.readouterr().err
+    assert "neural-mi train-tasks: error: test hook NEURAL_MI_FAIL_ONCE" in err
+
+
+def test_a_forked_step_gives_the_numbers_of_a_step_in_a_fresh_process(server, workdir,
+                                                                       monkeypatch):
+    monkeypatch.setenv(ENV_VAR, server)
+    assert run_step(PREPARE) == 0
+    assert run_step(pack_args("rigorous", "forked")) == 0
+    monkeypatch.delenv(ENV_VAR)
+    fresh = subprocess.run([str(NEURAL_MI), *pack_args("rigorous", "fresh")], cwd=workdir,
+                           capture_output=True, text=True, timeout=300, check=False)
+    assert fresh.returncode == 0, fresh.stderr[-3000:]
+    forked, fresh = read_results(workdir / "forked"), read_results(workdir / "fresh")
+    assert forked.sizes["task"] == 3
+    assert list(forked["key"].values) == list(fresh["key"].values)
+    assert (forked["test_mi"].values == fresh["test_mi"].values).all()
+
+
+def test_exit_statuses_and_what_is_not_served(server, workdir, monkeypatch, capfd):
+    monkeypatch.setenv(ENV_VAR, server)
+    assert run_step(["aggregate"]) == 2  # argparse: missing arguments
+    assert "the following arguments are required" in capfd.readouterr().err
+    assert run_step(["plan", "config.yaml"]) is None  # not a rule step
+    monkeypatch.setenv("SLURM_JOB_ID", "1")
+    assert run_step(PREPARE) is None  # a SLURM job keeps its step in its own allocation
+    monkeypatch.delenv("SLURM_JOB_ID")
+    monkeypatch.setenv(ENV_VAR, str(workdir / "no-such-socket"))
+    assert run_step(PREPARE) is None  # no server: the caller runs the step itself
+    assert "no preload server answers" in capfd.readouterr().err
+
+
+def _start_long_step(workdir: Path, env: dict[str, str]) -> subprocess.Popen:
+    """A client running the long estimate task; returns once training has begun."""
+    assert run_step(PREPARE) in (0, None) and (workdir / "data.zarr").is_dir()
+    log = workdir / "long.log"
+    with log.open("w") as out:
+        client = subprocess.Popen([str(NEURAL_MI), *pack_args("quick", "long")], cwd=workdir,
+                                  env={**os.environ, **env}, stdout=out, stderr=out)
+    deadline = time.monotonic() + 120
+    while "Training 1 task(s)" not in log.read_text():
+        assert client.poll() is None, log.read_text()
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    return client
+
+
+def test_sigterm_to_the_client_ends_the_step(server, workdir, monkeypatch):
+    monkeypatch.setenv(ENV_VAR, server)
+    client = _start_long_step(workdir, {ENV_VAR: server})
+    client.send_signal(signal.SIGTERM)
+    # The step died of the forwarded SIGTERM, reported as a shell does: 128 + 15.
+    assert client.wait(timeout=30) == 128 + signal.SIGTERM
+    assert not any((workdir / "long").glob("*.zarr"))
+
+
+def test_closing_the_server_ends_the_steps_still_running(workdir, monkeypatch):
+    with preload_server() as env:
+        monkeypatch.setenv(ENV_VAR, env[ENV_VAR])
+        client = _start_long_step(workdir, env)
+        start = time.monotonic()
+    assert time.monotonic() - start < SHUTDOWN_GRACE
+    assert client.wait(timeout=30) == 128 + signal.SIGTERM
+    assert not Path(env[ENV_VAR]).exists()
+
+
+def test_no_server_is_started_when_disabled():
+    with preload_server(enabled=False) as env:
+        assert env == {}
