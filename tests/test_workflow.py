@@ -270,31 +270,40 @@ def test_report(finished_run, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("interrupt", ["sigterm_snakemake", "ctrl_c"])
+@pytest.mark.parametrize("interrupt", ["sigterm_snakemake", "ctrl_c", "ctrl_c_neural_mi_run"])
 def test_interrupted_run_resumes_to_the_same_numbers(finished_run, tmp_path, interrupt):
     """Interrupt a run while a train job runs, run again: the numbers of an uninterrupted run.
 
     ``sigterm_snakemake``: SIGTERM to snakemake alone (it lets running jobs finish, then
     stops).  ``ctrl_c``: SIGINT to snakemake and its jobs, as a terminal's Ctrl-C sends it
-    (the running train jobs die half-way).  A second full run each: about 30 s.
+    (the running train jobs die half-way).  ``ctrl_c_neural_mi_run``: the same to
+    ``neural-mi run``, its preload server and the steps forked from it, which must all
+    be gone when the command returns.  A second full run each: about 30 s.
     """
     workdir = tmp_path / "interrupted"
     workdir.mkdir()
     config = write_config(workdir / "config.yaml")
-    process = subprocess.Popen(snakemake_args(workdir, config), env=ENV,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+    command = snakemake_args(workdir, config)
+    if interrupt == "ctrl_c_neural_mi_run":
+        command = [str(Path(sys.executable).parent / "neural-mi"), "run", str(config),
+                   "--cores", "2", "--directory", str(workdir)]
+    process = subprocess.Popen(command, env=ENV, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
     train_logs = workdir / "logs" / "train"
     deadline = time.monotonic() + 300
     while not (train_logs.exists() and any(train_logs.rglob("*.log"))):
         assert process.poll() is None, "snakemake ended before any train job started"
         assert time.monotonic() < deadline
         time.sleep(0.2)
-    if interrupt == "ctrl_c":
+    if interrupt.startswith("ctrl_c"):
         os.killpg(process.pid, signal.SIGINT)
     else:
         process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=120) != 0
+    if interrupt == "ctrl_c_neural_mi_run":
+        time.sleep(1)
+        with pytest.raises(ProcessLookupError):  # nothing left in its process group
+            os.killpg(process.pid, 0)
     assert not (workdir / "results" / "summary.csv").exists()
     out = snakemake(workdir, config)
     assert out.returncode == 0, out.output[-5000:]
