@@ -315,13 +315,14 @@ def aggregate_analysis(pack_dirs: Sequence[str | Path], session: str, analysis: 
     from .aggregate import summarize
     from .results import Results
 
-    paths = [path for directory in pack_dirs for path in store.find_task_stores(directory)]
-    tasks = store.read_results(paths)
+    # Incomplete stores (a write cut short) are skipped with a warning naming them.
+    tasks = store.read_results([path for directory in pack_dirs
+                                for path in store.task_store_paths(directory)])
     summary, headline = summarize(tasks, mode, mi_var=mi_source, output_units=output_units,
                                   **fit)
     params = {"session": session, "analysis": analysis, "mode": mode,
               "output_units": output_units, "mi_source": mi_source, "fit": fit,
-              "n_tasks": len(paths)}
+              "n_tasks": int(tasks.sizes["task"])}
     results = Results(mode=mode, params=params, headline=headline, summary_dataset=summary,
                       tasks=tasks)
     out_dir = results.save(out_dir)

@@ -258,9 +258,10 @@ async def _read_tasks_async(paths: Sequence[Path]) -> list[TaskResult | BaseExce
     return await asyncio.gather(*(read(path) for path in paths), return_exceptions=True)
 
 
-def _candidate_stores(directory: Path) -> list[Path]:
-    """Every visible ``*.zarr`` folder of ``directory`` (temporary names are hidden)."""
-    return sorted(p for p in directory.glob("*.zarr")
+def task_store_paths(directory: str | os.PathLike[str]) -> list[Path]:
+    """Every visible ``*.zarr`` folder of ``directory``, sorted (temporary names are hidden);
+    complete or not (see :func:`find_task_stores`)."""
+    return sorted(p for p in Path(directory).glob("*.zarr")
                   if p.is_dir() and not p.name.startswith("."))
 
 
@@ -270,7 +271,7 @@ def find_task_stores(directory: str | os.PathLike[str]) -> list[Path]:
     Temporary names of writes in progress and stores without ``complete: true`` are left
     out.
     """
-    return [p for p in _candidate_stores(Path(directory)) if is_complete(p)]
+    return [p for p in task_store_paths(directory) if is_complete(p)]
 
 
 # --------------------------------------------------------------------------------------
@@ -458,7 +459,7 @@ def read_results(directory_or_paths: str | os.PathLike[str] | Iterable[str | os.
     """
     if isinstance(directory_or_paths, (str, os.PathLike)):
         where = str(directory_or_paths)
-        paths = _candidate_stores(Path(directory_or_paths))
+        paths = task_store_paths(directory_or_paths)
     else:
         paths = [Path(p) for p in directory_or_paths]
         where = f"{len(paths)} given path(s)"

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+import zarr
 
 from neural_mi import cli
 from neural_mi.config import load_config, load_session_arrays
@@ -168,18 +169,22 @@ def _fake_result(spec, test_mi: float) -> TaskResult:
                       n_train=100, n_test=10, wall_time=0.1, versions={"neural_mi": "0"})
 
 
-def test_aggregate_writes_summaries_with_the_fit(tmp_path):
+def test_aggregate_writes_summaries_with_the_fit(tmp_path, caplog):
     # MI = 1 - 0.1 * gamma nats, exactly linear: the fit extrapolates to 1 nat at gamma 0,
     # i.e. 1 / ln 2 = 1.4427 bits.
     specs = plan_tasks("rigorous", random_seed=1, gamma_range=[1, 2, 3])
     packs = [tmp_path / "tasks" / "p000", tmp_path / "tasks" / "p001"]
     for i, spec in enumerate(specs):
         write_task(_fake_result(spec, 1.0 - 0.1 * spec.gamma), packs[i % 2])
+    # A store whose write was cut short is skipped, with a warning naming it.
+    zarr.open_group(packs[1] / "half.zarr", mode="w").attrs["test_mi"] = 5.0
     out = tmp_path / "out"
     status = cli.main(["aggregate", *map(str, packs), "--session", "s", "--analysis", "rig",
                        "--mode", "rigorous", "--out-dir", str(out), "--min-gamma-points", "3",
                        "--confidence-level", "0.9"])
     assert status == 0
+    assert any("half.zarr" in r.getMessage() and r.levelname == "WARNING"
+               for r in caplog.records)
     assert sorted(p.name for p in out.iterdir()) == [
         "figure.png", "results.json", "summary.csv", "summary.json", "summary.nc", "tasks.nc"]
     headline = json.loads((out / "summary.json").read_text())
@@ -188,6 +193,7 @@ def test_aggregate_writes_summaries_with_the_fit(tmp_path):
     meta = json.loads((out / "results.json").read_text())
     assert meta["params"]["session"] == "s" and meta["params"]["analysis"] == "rig"
     assert meta["params"]["fit"] == {"min_gamma_points": 3, "confidence_level": 0.9}
+    assert meta["params"]["n_tasks"] == 6
     assert meta["headline"]["units"] == "bits"
     assert meta["headline"]["mi_estimate"] == pytest.approx(1 / math.log(2), rel=1e-9)
     from neural_mi.results import Results
