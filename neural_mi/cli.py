@@ -2,8 +2,9 @@
 
 User commands:
 
-- ``neural-mi run CONFIG [--cores N] [snakemake args...]``: run the Snakemake workflow on
-  CONFIG with ``profiles/local``, then print the cross-session table;
+- ``neural-mi run CONFIG [--cores N] [--no-preload] [snakemake args...]``: run the
+  Snakemake workflow on CONFIG with ``profiles/local`` (its steps forked from a preload
+  server, :mod:`neural_mi.preload`), then print the cross-session table;
 - ``neural-mi plan CONFIG``: tasks and train jobs per session × analysis (no torch);
 - ``neural-mi show RESULTS_DIR``: print ``RESULTS_DIR/summary.csv``.
 

@@ -9,8 +9,9 @@ imports all of it once, on the second core while Snakemake parses the workflow, 
 forks one process per step on request.  The ``neural-mi`` command started by a rule hands
 the server its arguments, working directory, environment and standard streams
 (:func:`run_step`), waits, and exits with the step's status.  When no server answers, the
-command runs the step itself, as it always does under plain ``snakemake`` (SLURM jobs
-included), so the server changes how fast a step starts, never what it computes.
+command runs the step itself, as it always does under plain ``snakemake``; so does every
+SLURM job, which must run inside its own allocation.  The server changes how fast a step
+starts, never what it computes.
 
 Protocol, one Unix stream connection per step: the client sends an 8-byte payload length
 with its descriptors 0, 1 and 2 attached (``SCM_RIGHTS``), then the JSON payload
@@ -49,8 +50,9 @@ ENV_VAR = "NEURAL_MI_PRELOAD"
 #: ``neural-mi`` subcommands that the server runs (the workflow's rule steps).
 STEPS = frozenset({"prepare", "train-tasks", "aggregate", "collect"})
 
-#: What the server imports before it serves: everything the steps import.
-#: In the order the workflow needs them: prepare's first, then train's, then the rest.
+#: What the server imports (everything the steps import), one by one, serving the requests
+#: that arrive in between; in the order the workflow needs them: prepare's modules first,
+#: then train's, then those of aggregate and collect.
 PRELOAD_MODULES = (
     "neural_mi.cli", "neural_mi.config", "neural_mi.data", "neural_mi.prepared",
     "neural_mi.store", "torch", "neural_mi.execute", "neural_mi.pool", "pandas", "xarray",
