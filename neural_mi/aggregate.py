@@ -123,7 +123,7 @@ def fit_rigorous(gammas: Sequence[float] | np.ndarray,
 
     Notes
     -----
-The fit is weighted least squares of MI on ``[1, gamma]`` (:func:`numpy.polyfit`)
+    The fit is weighted least squares of MI on ``[1, gamma]`` (:func:`numpy.polyfit`)
     where each of the ``n_k`` values at gamma ``k`` has weight ``1 / n_k`` (with ``k``
     chunks per gamma that is ``1 / k``), so every gamma carries the same total weight.
     The interval is Student-t based: the intercept's standard error, from the covariance

@@ -81,9 +81,9 @@ def run_workflow(config: str | Path, cores: str = "all", extra: Sequence[str] = 
                  preload: bool = True) -> tuple[int, Path | None]:
     """Run the workflow in the current directory.
 
-    Snakemake starts first; while it parses the config and builds the DAG, this process
-    reads the config too (for the results folder) and imports pandas (for the table), so
-    neither adds to the run's wall time.  Errors in the config are Snakemake's to report.
+    The preload server and Snakemake start first; while Snakemake parses the config and
+    builds the DAG, this process reads the config too (for the results folder) and imports
+    pandas (for the table), so neither adds to the run's wall time.  Errors in the config are Snakemake's to report.
     A Ctrl-C reaches Snakemake too; this process then waits for it to stop its jobs.
 
     Parameters

@@ -75,7 +75,6 @@ def all_results(name):
     return [f"{RESULTS}/{s}/{a}/{name}" for s, a in PACKS]
 
 
-
 def cancel_pending_timers():
     """Cancel pending ``threading.Timer`` threads (see the Snakefile's ``onsuccess``)."""
     for thread in threading.enumerate():
