@@ -21,8 +21,19 @@ _LAZY_ATTRS = {
     "run": ("neural_mi.runner", "run"),
     "Results": ("neural_mi.results", "Results"),
 }
-_LAZY_MODULES = ("data", "datasets", "models", "estimators", "errors", "plan", "store",
-                 "aggregate", "params", "tasks", "plot")
+_LAZY_MODULES = (
+    "data",
+    "datasets",
+    "models",
+    "estimators",
+    "errors",
+    "plan",
+    "store",
+    "aggregate",
+    "params",
+    "tasks",
+    "plot",
+)
 
 __all__ = ["__version__", *_LAZY_ATTRS, *_LAZY_MODULES]
 

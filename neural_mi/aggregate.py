@@ -50,6 +50,7 @@ DEFAULT_STRICTNESS: tuple[float, ...] = (0.8, 0.9, 0.95)
 # The rigorous fit
 # --------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True, eq=False)
 class RigorousFit:
     """Result of :func:`fit_rigorous` (MI-valued fields in the units of the input).
@@ -84,13 +85,14 @@ class RigorousFit:
     per_gamma: pd.DataFrame
 
 
-def fit_rigorous(gammas: Sequence[float] | np.ndarray,
-                 mi: Sequence[float] | np.ndarray,
-                 *,
-                 delta_threshold: float = RIGOROUS_FIT_DEFAULTS["delta_threshold"],
-                 min_gamma_points: int = RIGOROUS_FIT_DEFAULTS["min_gamma_points"],
-                 confidence_level: float = RIGOROUS_FIT_DEFAULTS["confidence_level"],
-                 ) -> RigorousFit:
+def fit_rigorous(
+    gammas: Sequence[float] | np.ndarray,
+    mi: Sequence[float] | np.ndarray,
+    *,
+    delta_threshold: float = RIGOROUS_FIT_DEFAULTS["delta_threshold"],
+    min_gamma_points: int = RIGOROUS_FIT_DEFAULTS["min_gamma_points"],
+    confidence_level: float = RIGOROUS_FIT_DEFAULTS["confidence_level"],
+) -> RigorousFit:
     """Extrapolate MI to infinite data by weighted least squares of MI against gamma.
 
     Parameters
@@ -145,13 +147,21 @@ def fit_rigorous(gammas: Sequence[float] | np.ndarray,
     g, y = _check_fit_data(gammas, mi)
     distinct, inverse, counts = np.unique(g, return_inverse=True, return_counts=True)
     weights = 1.0 / counts[inverse]
-    per_gamma = (pd.DataFrame({"gamma": np.asarray(gammas).ravel(), "mi": y}).groupby("gamma")["mi"]
-                 .agg(["mean", "std", "count"]).rename(columns={"count": "n"}).reset_index())
+    per_gamma = (
+        pd.DataFrame({"gamma": np.asarray(gammas).ravel(), "mi": y})
+        .groupby("gamma")["mi"]
+        .agg(["mean", "std", "count"])
+        .rename(columns={"count": "n"})
+        .reset_index()
+    )
     if distinct.size < 2:
-        logger.warning("Rigorous fit needs at least 2 distinct gammas, got %s; the "
-                       "corrected MI is undefined.", _as_tuple(distinct))
-        return RigorousFit(math.nan, math.nan, math.nan, False, _as_tuple(distinct),
-                           math.nan, per_gamma)
+        logger.warning(
+            "Rigorous fit needs at least 2 distinct gammas, got %s; the corrected MI is undefined.",
+            _as_tuple(distinct),
+        )
+        return RigorousFit(
+            math.nan, math.nan, math.nan, False, _as_tuple(distinct), math.nan, per_gamma
+        )
 
     n_used = distinct.size
     while True:
@@ -160,8 +170,12 @@ def fit_rigorous(gammas: Sequence[float] | np.ndarray,
         delta = _curvature_delta(g[keep], y[keep], weights[keep], intercept, n_used)
         if not (delta > delta_threshold and n_used > min_gamma_points):
             break
-        logger.debug("Curvature delta %.3g > %.3g: dropping gamma %s", delta, delta_threshold,
-                     distinct[n_used - 1])
+        logger.debug(
+            "Curvature delta %.3g > %.3g: dropping gamma %s",
+            delta,
+            delta_threshold,
+            distinct[n_used - 1],
+        )
         n_used -= 1
 
     finite = all(math.isfinite(v) for v in (intercept, slope, error, delta))
@@ -176,15 +190,18 @@ def fit_rigorous(gammas: Sequence[float] | np.ndarray,
     )
 
 
-def _check_fit_settings(delta_threshold: Any, min_gamma_points: Any,
-                        confidence_level: Any) -> None:
+def _check_fit_settings(delta_threshold: Any, min_gamma_points: Any, confidence_level: Any) -> None:
     if not _is_number(delta_threshold) or not delta_threshold > 0:
-        raise ParameterError(f"delta_threshold must be a positive number, got "
-                             f"{delta_threshold!r}.")
-    if (isinstance(min_gamma_points, bool) or not isinstance(min_gamma_points, (int, np.integer))
-            or min_gamma_points < 2):
-        raise ParameterError(f"min_gamma_points must be an integer >= 2 (a line needs two "
-                             f"points), got {min_gamma_points!r}.")
+        raise ParameterError(f"delta_threshold must be a positive number, got {delta_threshold!r}.")
+    if (
+        isinstance(min_gamma_points, bool)
+        or not isinstance(min_gamma_points, (int, np.integer))
+        or min_gamma_points < 2
+    ):
+        raise ParameterError(
+            f"min_gamma_points must be an integer >= 2 (a line needs two "
+            f"points), got {min_gamma_points!r}."
+        )
     if not _is_number(confidence_level) or not 0 < confidence_level < 1:
         raise ParameterError(f"confidence_level must be in (0, 1), got {confidence_level!r}.")
 
@@ -193,8 +210,10 @@ def _check_fit_data(gammas: Any, mi: Any) -> tuple[np.ndarray, np.ndarray]:
     g = np.asarray(gammas, dtype=float)
     y = np.asarray(mi, dtype=float)
     if g.ndim != 1 or g.shape != y.shape or g.size == 0:
-        raise DataShapeError(f"gammas and mi must be 1-D arrays of the same non-zero length, "
-                             f"got shapes {g.shape} and {y.shape}.")
+        raise DataShapeError(
+            f"gammas and mi must be 1-D arrays of the same non-zero length, "
+            f"got shapes {g.shape} and {y.shape}."
+        )
     if not (np.all(np.isfinite(g)) and np.all(np.isfinite(y))):
         raise DataValueError("gammas and mi must be finite; found NaN or Inf.")
     if np.any(g <= 0):
@@ -203,8 +222,7 @@ def _check_fit_data(gammas: Any, mi: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value,
-                                                                                      bool)
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 def _as_tuple(values: np.ndarray) -> tuple[float, ...]:
@@ -212,8 +230,9 @@ def _as_tuple(values: np.ndarray) -> tuple[float, ...]:
     return tuple(int(v) if float(v).is_integer() else float(v) for v in values)
 
 
-def _linear_fit(g: np.ndarray, y: np.ndarray, w: np.ndarray,
-                confidence_level: float) -> tuple[float, float, float]:
+def _linear_fit(
+    g: np.ndarray, y: np.ndarray, w: np.ndarray, confidence_level: float
+) -> tuple[float, float, float]:
     """Intercept, slope and intercept CI half-width of the weighted linear fit."""
     # polyfit weights multiply residuals, so they are the square roots of the WLS weights.
     if g.size <= 2:  # a line through two points has no residual degrees of freedom
@@ -224,8 +243,9 @@ def _linear_fit(g: np.ndarray, y: np.ndarray, w: np.ndarray,
     return float(intercept), float(slope), float(quantile * math.sqrt(cov[1, 1]))
 
 
-def _curvature_delta(g: np.ndarray, y: np.ndarray, w: np.ndarray, intercept_lin: float,
-                     n_gammas: int) -> float:
+def _curvature_delta(
+    g: np.ndarray, y: np.ndarray, w: np.ndarray, intercept_lin: float, n_gammas: int
+) -> float:
     if n_gammas < 3:
         return math.nan
     intercept_quad = float(np.polyfit(g, y, 2, w=np.sqrt(w))[-1])
@@ -236,14 +256,19 @@ def _curvature_delta(g: np.ndarray, y: np.ndarray, w: np.ndarray, intercept_lin:
 # Per-mode aggregation
 # --------------------------------------------------------------------------------------
 
+
 def _mi_variable(ds: xr.Dataset, mi_var: str, needed: Sequence[str]) -> xr.DataArray:
     if mi_var not in ds.data_vars:
-        raise ParameterError(f"mi_var {mi_var!r} is not a variable of the task dataset; "
-                             f"choose one of {sorted(map(str, ds.data_vars))}.")
+        raise ParameterError(
+            f"mi_var {mi_var!r} is not a variable of the task dataset; "
+            f"choose one of {sorted(map(str, ds.data_vars))}."
+        )
     missing = [name for name in needed if name not in ds.coords]
     if missing:
-        raise DataShapeError(f"The task dataset lacks the coordinate(s) {missing} needed for "
-                             "this summary; build it with neural_mi.store.results_to_dataset.")
+        raise DataShapeError(
+            f"The task dataset lacks the coordinate(s) {missing} needed for "
+            "this summary; build it with neural_mi.store.results_to_dataset."
+        )
     return ds[mi_var]
 
 
@@ -254,8 +279,13 @@ def _nats(da: xr.DataArray) -> xr.DataArray:
 
 def _str_dims(out: xr.Dataset) -> xr.Dataset:
     """Cast object-dtype (string) index coordinates left by groupby to numpy ``str``."""
-    return out.assign_coords({name: out[name].astype(str) for name in out.dims
-                              if name in out.coords and out[name].dtype == object})
+    return out.assign_coords(
+        {
+            name: out[name].astype(str)
+            for name in out.dims
+            if name in out.coords and out[name].dtype == object
+        }
+    )
 
 
 def _with_combo_coords(out: xr.Dataset, ds: xr.Dataset) -> xr.Dataset:
@@ -279,8 +309,13 @@ def _per_combo_coords(ds: xr.Dataset) -> dict[str, xr.DataArray]:
 
 
 def _summary_stats(grouped: Any) -> xr.Dataset:
-    return xr.Dataset({"mi_mean": _nats(grouped.mean()), "mi_std": _nats(grouped.std(ddof=1)),
-                       "n": grouped.count()})
+    return xr.Dataset(
+        {
+            "mi_mean": _nats(grouped.mean()),
+            "mi_std": _nats(grouped.std(ddof=1)),
+            "n": grouped.count(),
+        }
+    )
 
 
 def aggregate_rigorous(ds: xr.Dataset, mi_var: str = "test_mi", **fit_kw: Any) -> xr.Dataset:
@@ -309,18 +344,24 @@ def aggregate_rigorous(ds: xr.Dataset, mi_var: str = "test_mi", **fit_kw: Any) -
     settings = {**RIGOROUS_FIT_DEFAULTS, **fit_kw}
     mi = _mi_variable(ds, mi_var, ("combo", "gamma"))
     out = _summary_stats(mi.groupby(["combo", "gamma"]))
-    fits = {combo: fit_rigorous(sub["gamma"].values, sub.values, **settings)
-            for combo, sub in mi.groupby("combo")}
+    fits = {
+        combo: fit_rigorous(sub["gamma"].values, sub.values, **settings)
+        for combo, sub in mi.groupby("combo")
+    }
     ordered = [fits[combo] for combo in out["combo"].values]
     out["mi_corrected"] = _nats(xr.DataArray([f.mi_corrected for f in ordered], dims="combo"))
     out["mi_error"] = _nats(xr.DataArray([f.mi_error for f in ordered], dims="combo"))
     out["slope"] = _nats(xr.DataArray([f.slope for f in ordered], dims="combo"))
     out["is_reliable"] = ("combo", np.array([f.is_reliable for f in ordered], dtype=bool))
-    out["n_gammas_used"] = ("combo", np.array([len(f.gammas_used) for f in ordered],
-                                              dtype=np.int64))
+    out["n_gammas_used"] = (
+        "combo",
+        np.array([len(f.gammas_used) for f in ordered], dtype=np.int64),
+    )
     out["delta"] = ("combo", np.array([f.delta for f in ordered], dtype=float))
-    out["gammas_used"] = ("combo", np.array([",".join(map(str, f.gammas_used))
-                                             for f in ordered], dtype=str))
+    out["gammas_used"] = (
+        "combo",
+        np.array([",".join(map(str, f.gammas_used)) for f in ordered], dtype=str),
+    )
     out = _with_combo_coords(out, ds)
     out.attrs = {"mode": "rigorous", "units": "nats", "mi_var": mi_var, **settings}
     return _str_dims(out)
@@ -364,8 +405,9 @@ def aggregate_lag(ds: xr.Dataset, mi_var: str = "test_mi") -> xr.Dataset:
     return _str_dims(out)
 
 
-def aggregate_dimensionality(ds: xr.Dataset, mi_var: str = "test_mi",
-                             strictness: Sequence[float] = DEFAULT_STRICTNESS) -> xr.Dataset:
+def aggregate_dimensionality(
+    ds: xr.Dataset, mi_var: str = "test_mi", strictness: Sequence[float] = DEFAULT_STRICTNESS
+) -> xr.Dataset:
     """MI against embedding dimension over random channel splits, and where it saturates.
 
     Parameters
@@ -389,8 +431,9 @@ def aggregate_dimensionality(ds: xr.Dataset, mi_var: str = "test_mi",
     """
     values = np.asarray(strictness, dtype=float)
     if values.ndim != 1 or values.size == 0 or np.any(~((values > 0) & (values <= 1))):
-        raise ParameterError(f"strictness must be a non-empty sequence of fractions in (0, 1], "
-                             f"got {strictness!r}.")
+        raise ParameterError(
+            f"strictness must be a non-empty sequence of fractions in (0, 1], got {strictness!r}."
+        )
     mi = _mi_variable(ds, mi_var, ("embedding_dim",))
     keys = [name for name in swept_coords(ds) if name != "embedding_dim"] + ["embedding_dim"]
     out = _summary_stats(mi.groupby(keys))
@@ -410,8 +453,10 @@ def aggregate_dimensionality(ds: xr.Dataset, mi_var: str = "test_mi",
 # Dispatch, units and the headline
 # --------------------------------------------------------------------------------------
 
-def summarize(ds: xr.Dataset, mode: str, mi_var: str = "test_mi", output_units: str = "bits",
-              **fit_kw: Any) -> tuple[xr.Dataset, dict[str, Any]]:
+
+def summarize(
+    ds: xr.Dataset, mode: str, mi_var: str = "test_mi", output_units: str = "bits", **fit_kw: Any
+) -> tuple[xr.Dataset, dict[str, Any]]:
     """Summarise a task dataset for its mode, in the requested units.
 
     Parameters
@@ -448,8 +493,10 @@ def summarize(ds: xr.Dataset, mode: str, mi_var: str = "test_mi", output_units: 
     check_choice(mode, MODES, "mode")
     check_choice(output_units, OUTPUT_UNITS, "output_units")
     if fit_kw and mode != "rigorous":
-        raise ParameterError(f"Rigorous fit options {sorted(fit_kw)} were given for mode "
-                             f"{mode!r}; they apply to mode 'rigorous' only.")
+        raise ParameterError(
+            f"Rigorous fit options {sorted(fit_kw)} were given for mode "
+            f"{mode!r}; they apply to mode 'rigorous' only."
+        )
     if mode == "rigorous":
         summary = aggregate_rigorous(ds, mi_var, **fit_kw)
     elif mode == "lag":
@@ -461,11 +508,22 @@ def summarize(ds: xr.Dataset, mode: str, mi_var: str = "test_mi", output_units: 
         summary.attrs["mode"] = mode
     summary = _convert_units(summary, output_units)
 
-    first = summary.isel({dim: 0 for dim in summary.dims
-                          if dim not in ("gamma", "lag", "embedding_dim", "strictness")})
+    first = summary.isel(
+        {
+            dim: 0
+            for dim in summary.dims
+            if dim not in ("gamma", "lag", "embedding_dim", "strictness")
+        }
+    )
     headline: dict[str, Any] = {
-        "mode": mode, "units": output_units, "mi_var": mi_var, "n_tasks": int(ds.sizes["task"]),
-        "mi_estimate": None, "mi_error": None, "is_reliable": None, "peak_lag": None,
+        "mode": mode,
+        "units": output_units,
+        "mi_var": mi_var,
+        "n_tasks": int(ds.sizes["task"]),
+        "mi_estimate": None,
+        "mi_error": None,
+        "is_reliable": None,
+        "peak_lag": None,
         "saturation_dim": None,
     }
     if mode == "rigorous":
@@ -477,8 +535,10 @@ def summarize(ds: xr.Dataset, mode: str, mi_var: str = "test_mi", output_units: 
         headline["peak_lag"] = _plain(first["peak_lag"])
     elif mode == "dimensionality":
         headline["mi_estimate"] = _plain(first["mi_mean"].max("embedding_dim"))
-        headline["saturation_dim"] = {str(float(s)): _plain_dim(first["saturation_dim"].sel(
-            strictness=s)) for s in first["strictness"].values}
+        headline["saturation_dim"] = {
+            str(float(s)): _plain_dim(first["saturation_dim"].sel(strictness=s))
+            for s in first["strictness"].values
+        }
     else:
         headline["mi_estimate"] = _plain(first["mi_mean"])
     return summary, headline
@@ -486,8 +546,11 @@ def summarize(ds: xr.Dataset, mode: str, mi_var: str = "test_mi", output_units: 
 
 def _convert_units(summary: xr.Dataset, output_units: str) -> xr.Dataset:
     factor = UNIT_FACTORS[output_units]
-    converted = {name: (var * factor).assign_attrs(var.attrs, units=output_units)
-                 for name, var in summary.data_vars.items() if var.attrs.get("units") == "nats"}
+    converted = {
+        name: (var * factor).assign_attrs(var.attrs, units=output_units)
+        for name, var in summary.data_vars.items()
+        if var.attrs.get("units") == "nats"
+    }
     return summary.assign(converted).assign_attrs(units=output_units)
 
 

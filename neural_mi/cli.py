@@ -56,6 +56,7 @@ SUMMARY_COLUMNS = ("session", "analysis", "mode", "mi", "mi_error", "is_reliable
 # User commands
 # --------------------------------------------------------------------------------------
 
+
 def snakemake_command(config: str | Path, cores: str, extra: Sequence[str]) -> list[str]:
     """The Snakemake command line ``neural-mi run`` executes.
 
@@ -71,19 +72,33 @@ def snakemake_command(config: str | Path, cores: str, extra: Sequence[str]) -> l
     if not SNAKEFILE.is_file():
         raise ConfigError(
             f"neural-mi run needs the workflow at {str(SNAKEFILE)!r}; install neural_mi from a "
-            "checkout of its repository with `pip install -e .`.")
-    return [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE),
-            "--configfile", str(config), "--profile", str(LOCAL_PROFILE),
-            "--cores", str(cores), *extra]
+            "checkout of its repository with `pip install -e .`."
+        )
+    return [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(SNAKEFILE),
+        "--configfile",
+        str(config),
+        "--profile",
+        str(LOCAL_PROFILE),
+        "--cores",
+        str(cores),
+        *extra,
+    ]
 
 
-def run_workflow(config: str | Path, cores: str = "all", extra: Sequence[str] = (),
-                 preload: bool = True) -> tuple[int, Path | None]:
+def run_workflow(
+    config: str | Path, cores: str = "all", extra: Sequence[str] = (), preload: bool = True
+) -> tuple[int, Path | None]:
     """Run the workflow in the current directory.
 
     The preload server and Snakemake start first; while Snakemake parses the config and
     builds the DAG, this process reads the config too (for the results folder) and imports
-    pandas (for the table), so neither adds to the run's wall time.  Errors in the config are Snakemake's to report.
+    pandas (for the table), so neither adds to the run's wall time.  Errors in the config are
+    Snakemake's to report.
     A Ctrl-C reaches Snakemake too; this process then waits for it to stop its jobs.
 
     Parameters
@@ -108,12 +123,15 @@ def run_workflow(config: str | Path, cores: str = "all", extra: Sequence[str] = 
     if not Path(config).is_file():
         raise ConfigError(f"config file {str(config)!r} not found.")
     # The rules call `neural-mi`: make this environment's scripts directory come first.
-    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent),
-                                                  os.environ.get("PATH", "")])}
+    env = {
+        **os.environ,
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+    }
     dry_run = any(arg in ("-n", "--dry-run", "--dryrun") for arg in extra)
     with preload_server(enabled=preload and not dry_run) as preload_env:
-        process = subprocess.Popen(snakemake_command(config, cores, extra),
-                                   env={**env, **preload_env})
+        process = subprocess.Popen(
+            snakemake_command(config, cores, extra), env={**env, **preload_env}
+        )
         table = None
         try:
             table = _summary_path(config)
@@ -154,12 +172,20 @@ def describe_plan(config: str | Path) -> str:
     cfg = load_config(config)
     rows = []
     for (session, analysis), specs in plan_config(cfg).items():
-        rows.append((session, analysis, cfg.analysis(analysis).mode,
-                     len({spec.combo for spec in specs}), len(specs),
-                     len(pack_tasks(specs, cfg.tasks_per_job))))
+        rows.append(
+            (
+                session,
+                analysis,
+                cfg.analysis(analysis).mode,
+                len({spec.combo for spec in specs}),
+                len(specs),
+                len(pack_tasks(specs, cfg.tasks_per_job)),
+            )
+        )
     rows.append(("total", "", "", "", sum(r[4] for r in rows), sum(r[5] for r in rows)))
-    table = pd.DataFrame(rows, columns=["session", "analysis", "mode", "combinations", "tasks",
-                                        "train_jobs"])
+    table = pd.DataFrame(
+        rows, columns=["session", "analysis", "mode", "combinations", "tasks", "train_jobs"]
+    )
     return table.to_string(index=False)
 
 
@@ -174,6 +200,7 @@ def format_summary(path: str | Path) -> str:
 # Rule steps
 # --------------------------------------------------------------------------------------
 
+
 def prepare_session(config: str | Path, session: str, out: str | Path) -> Path:
     """Read or generate a session's raw data, validate it, write ``data.zarr``."""
     from .config import load_config, load_session_arrays
@@ -186,8 +213,7 @@ def prepare_session(config: str | Path, session: str, out: str | Path) -> Path:
     validate_data(x, s.x.type, name=f"session {session!r} x")
     if y is not None:
         validate_data(y, s.y.type, name=f"session {session!r} y")
-    return write_prepared(out, x, y, s.x.type, None if s.y is None else s.y.type,
-                          session=session)
+    return write_prepared(out, x, y, s.x.type, None if s.y is None else s.y.type, session=session)
 
 
 def fail_once_hook() -> None:
@@ -212,13 +238,23 @@ def fail_once_hook() -> None:
             pass
     except FileExistsError:
         return
-    raise TrainingError(f"test hook {FAIL_ONCE_ENV}: created {marker!r} and failed this "
-                        "attempt on purpose; the next attempt trains.")
+    raise TrainingError(
+        f"test hook {FAIL_ONCE_ENV}: created {marker!r} and failed this "
+        "attempt on purpose; the next attempt trains."
+    )
 
 
-def train_pack(config: str | Path, session: str, analysis: str, pack: str, data: str | Path,
-               out: str | Path, digest: str | None = None, device: str = "auto",
-               workers: int = 1) -> list[Path]:
+def train_pack(
+    config: str | Path,
+    session: str,
+    analysis: str,
+    pack: str,
+    data: str | Path,
+    out: str | Path,
+    digest: str | None = None,
+    device: str = "auto",
+    workers: int = 1,
+) -> list[Path]:
     """Train every task of one pack and write each result to ``out/<key>.zarr``.
 
     Parameters
@@ -258,35 +294,53 @@ def train_pack(config: str | Path, session: str, analysis: str, pack: str, data:
     cfg = load_config(config)
     packs = pack_tasks(plan_analysis(cfg, session, analysis), cfg.tasks_per_job)
     if pack not in packs:
-        raise ConfigError(f"session {session!r}, analysis {analysis!r}: no train pack {pack!r} "
-                          f"in the plan of {str(config)!r}.")
+        raise ConfigError(
+            f"session {session!r}, analysis {analysis!r}: no train pack {pack!r} "
+            f"in the plan of {str(config)!r}."
+        )
     specs = packs[pack]
     if digest is not None and specs_digest(specs) != digest:
         raise ConfigError(
             f"The tasks of pack {pack!r} planned from {str(config)!r} differ from those the "
             "workflow planned (digest mismatch): the config file changed during the run, or "
-            "settings were given outside it (snakemake --config). Rerun the workflow.")
+            "settings were given outside it (snakemake --config). Rerun the workflow."
+        )
     inputs = load_prepared(data)
     if cfg.analysis(analysis).mode == "dimensionality":
         inputs.update(y=None, processor_type_y=None)
     session_data, context = SessionData(**inputs), TaskContext(device=device)
     workers = min(workers, len(specs))
-    logger.info("Training %d task(s) of pack %s with %d worker process(es).", len(specs), pack,
-                workers)
+    logger.info(
+        "Training %d task(s) of pack %s with %d worker process(es).", len(specs), pack, workers
+    )
     paths = []
     with single_thread():
-        results = (run_tasks(specs, session_data, context) if workers == 1 else
-                   train_in_pool(specs, session_data, context, workers))
+        results = (
+            run_tasks(specs, session_data, context)
+            if workers == 1
+            else train_in_pool(specs, session_data, context, workers)
+        )
         for result in results:
             paths.append(store.write_task(result, out))
-            logger.info("Task %s: test MI %.4f nats (%.1f s)", result.spec.key,
-                        result.test_mi, result.wall_time)
+            logger.info(
+                "Task %s: test MI %.4f nats (%.1f s)",
+                result.spec.key,
+                result.test_mi,
+                result.wall_time,
+            )
     return paths
 
 
-def aggregate_analysis(pack_dirs: Sequence[str | Path], session: str, analysis: str,
-                       mode: str, out_dir: str | Path, output_units: str = "bits",
-                       mi_source: str = "test_mi", **fit: Any) -> Path:
+def aggregate_analysis(
+    pack_dirs: Sequence[str | Path],
+    session: str,
+    analysis: str,
+    mode: str,
+    out_dir: str | Path,
+    output_units: str = "bits",
+    mi_source: str = "test_mi",
+    **fit: Any,
+) -> Path:
     """Collect the task stores of one session × analysis and summarise them.
 
     Writes, in ``out_dir``: ``tasks.nc``, ``summary.nc`` and ``results.json`` (so that
@@ -317,18 +371,28 @@ def aggregate_analysis(pack_dirs: Sequence[str | Path], session: str, analysis: 
     from .results import Results
 
     # Incomplete stores (a write cut short) are skipped with a warning naming them.
-    tasks = store.read_results([path for directory in pack_dirs
-                                for path in store.task_store_paths(directory)])
-    summary, headline = summarize(tasks, mode, mi_var=mi_source, output_units=output_units,
-                                  **fit)
-    params = {"session": session, "analysis": analysis, "mode": mode,
-              "output_units": output_units, "mi_source": mi_source, "fit": fit,
-              "n_tasks": int(tasks.sizes["task"])}
-    results = Results(mode=mode, params=params, headline=headline, summary_dataset=summary,
-                      tasks=tasks)
+    tasks = store.read_results(
+        [path for directory in pack_dirs for path in store.task_store_paths(directory)]
+    )
+    summary, headline = summarize(tasks, mode, mi_var=mi_source, output_units=output_units, **fit)
+    params = {
+        "session": session,
+        "analysis": analysis,
+        "mode": mode,
+        "output_units": output_units,
+        "mi_source": mi_source,
+        "fit": fit,
+        "n_tasks": int(tasks.sizes["task"]),
+    }
+    results = Results(
+        mode=mode, params=params, headline=headline, summary_dataset=summary, tasks=tasks
+    )
     out_dir = results.save(out_dir)
-    (out_dir / "summary.json").write_text(json.dumps(
-        {"session": session, "analysis": analysis, **_headline_details(results)}, indent=2))
+    (out_dir / "summary.json").write_text(
+        json.dumps(
+            {"session": session, "analysis": analysis, **_headline_details(results)}, indent=2
+        )
+    )
     results.dataframe.to_csv(out_dir / "summary.csv", index=False)
     results.plot().savefig(out_dir / "figure.png", dpi=120)
     return out_dir
@@ -339,13 +403,15 @@ def _headline_details(results: Any) -> dict[str, Any]:
     summary = dict(results.headline)
     if results.mode == "rigorous":
         d = results.details
-        summary.update(mi_corrected=d["mi_corrected"], slope=d["slope"],
-                       gammas_used=d["gammas_used"])
+        summary.update(
+            mi_corrected=d["mi_corrected"], slope=d["slope"], gammas_used=d["gammas_used"]
+        )
     return summary
 
 
-def collect_results(results_files: Sequence[str | Path], out_csv: str | Path,
-                    out_png: str | Path) -> None:
+def collect_results(
+    results_files: Sequence[str | Path], out_csv: str | Path, out_png: str | Path
+) -> None:
     """One table row and one figure point per session × analysis.
 
     Parameters
@@ -363,10 +429,17 @@ def collect_results(results_files: Sequence[str | Path], out_csv: str | Path,
     for path in results_files:
         meta = json.loads(Path(path).read_text())
         params, headline = meta["params"], meta["headline"]
-        rows.append({"session": params["session"], "analysis": params["analysis"],
-                     "mode": meta["mode"], "mi": headline["mi_estimate"],
-                     "mi_error": headline["mi_error"], "is_reliable": headline["is_reliable"],
-                     "units": headline["units"]})
+        rows.append(
+            {
+                "session": params["session"],
+                "analysis": params["analysis"],
+                "mode": meta["mode"],
+                "mi": headline["mi_estimate"],
+                "mi_error": headline["mi_error"],
+                "is_reliable": headline["is_reliable"],
+                "units": headline["units"],
+            }
+        )
     table = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
     table.to_csv(out_csv, index=False)
     overview_figure(table).savefig(out_png, dpi=120)
@@ -388,8 +461,10 @@ def overview_figure(table: Any) -> Any:
 
     analyses = list(dict.fromkeys(table["analysis"]))
     n_sessions = table["session"].nunique()
-    fig = Figure(figsize=(6.4, 0.6 + 0.3 * n_sessions * len(analyses) + 0.8 * len(analyses)),
-                 layout="constrained")
+    fig = Figure(
+        figsize=(6.4, 0.6 + 0.3 * n_sessions * len(analyses) + 0.8 * len(analyses)),
+        layout="constrained",
+    )
     axes = fig.subplots(len(analyses), 1, squeeze=False)[:, 0]
     for ax, analysis in zip(axes, analyses):
         rows = table[table["analysis"] == analysis]
@@ -407,24 +482,35 @@ def overview_figure(table: Any) -> Any:
 # Argument parsing
 # --------------------------------------------------------------------------------------
 
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``neural-mi`` argument parser."""
     parser = argparse.ArgumentParser(
-        prog="neural-mi", allow_abbrev=False, description="Bias-corrected mutual-information estimation: "
-        "run the Snakemake workflow, inspect plans and results.")
+        prog="neural-mi",
+        allow_abbrev=False,
+        description="Bias-corrected mutual-information estimation: "
+        "run the Snakemake workflow, inspect plans and results.",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, text: str) -> argparse.ArgumentParser:
         return commands.add_parser(name, help=text, description=text, allow_abbrev=False)
 
-    run = command("run", "Run the workflow on CONFIG (profiles/local), then print the "
-                  "cross-session table; further arguments go to snakemake.")
+    run = command(
+        "run",
+        "Run the workflow on CONFIG (profiles/local), then print the "
+        "cross-session table; further arguments go to snakemake.",
+    )
     run.add_argument("config", help="workflow config YAML")
     run.add_argument("--cores", default="all", help="cores for snakemake (default: all)")
-    run.add_argument("--no-preload", dest="preload", action="store_false",
-                     help="start every rule step in a fresh interpreter instead of forking it "
-                     "from a preload server")
+    run.add_argument(
+        "--no-preload",
+        dest="preload",
+        action="store_false",
+        help="start every rule step in a fresh interpreter instead of forking it "
+        "from a preload server",
+    )
 
     plan = command("plan", "Print the tasks and train jobs of every session x analysis.")
     plan.add_argument("config", help="workflow config YAML")
@@ -446,11 +532,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, help="folder for the task stores")
     train.add_argument("--digest", help="expected digest of the pack's tasks")
     train.add_argument("--device", default="auto", help="torch device (default: auto)")
-    train.add_argument("--workers", type=int, default=1,
-                       help="worker processes training the pack's tasks (default: 1)")
+    train.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes training the pack's tasks (default: 1)",
+    )
 
-    aggregate = command("aggregate", "Workflow step: summarise the task stores of one "
-                        "session x analysis.")
+    aggregate = command(
+        "aggregate", "Workflow step: summarise the task stores of one session x analysis."
+    )
     aggregate.add_argument("pack_dirs", nargs="+", help="train pack folders")
     aggregate.add_argument("--session", required=True)
     aggregate.add_argument("--analysis", required=True)
@@ -462,8 +553,9 @@ def build_parser() -> argparse.ArgumentParser:
     aggregate.add_argument("--min-gamma-points", type=int)
     aggregate.add_argument("--confidence-level", type=float)
 
-    collect = command("collect", "Workflow step: one table and one figure over all "
-                      "sessions x analyses.")
+    collect = command(
+        "collect", "Workflow step: one table and one figure over all sessions x analyses."
+    )
     collect.add_argument("results_files", nargs="+", help="results.json of each analysis")
     collect.add_argument("--out-csv", required=True)
     collect.add_argument("--out-png", required=True)
@@ -476,8 +568,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "run":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         return _dispatch(args, extra)
     except (NeuralMIError, FileNotFoundError) as exc:
@@ -499,15 +593,33 @@ def _dispatch(args: argparse.Namespace, extra: Sequence[str]) -> int:
         prepare_session(args.config, args.session, args.out)
     elif args.command == "train-tasks":
         fail_once_hook()
-        train_pack(args.config, args.session, args.analysis, args.pack, args.data, args.out,
-                   digest=args.digest, device=args.device, workers=args.workers)
+        train_pack(
+            args.config,
+            args.session,
+            args.analysis,
+            args.pack,
+            args.data,
+            args.out,
+            digest=args.digest,
+            device=args.device,
+            workers=args.workers,
+        )
     elif args.command == "aggregate":
-        fit = {name: getattr(args, name) for name in
-               ("delta_threshold", "min_gamma_points", "confidence_level")
-               if getattr(args, name) is not None}
-        aggregate_analysis(args.pack_dirs, args.session, args.analysis, args.mode,
-                           args.out_dir, output_units=args.output_units,
-                           mi_source=args.mi_source, **fit)
+        fit = {
+            name: getattr(args, name)
+            for name in ("delta_threshold", "min_gamma_points", "confidence_level")
+            if getattr(args, name) is not None
+        }
+        aggregate_analysis(
+            args.pack_dirs,
+            args.session,
+            args.analysis,
+            args.mode,
+            args.out_dir,
+            output_units=args.output_units,
+            mi_source=args.mi_source,
+            **fit,
+        )
     else:
         collect_results(args.results_files, args.out_csv, args.out_png)
     return 0

@@ -63,23 +63,23 @@ from .plan import derive_seed, plan_tasks
 from .tasks import TaskSpec
 
 __all__ = [
-    "VariableConfig",
-    "SyntheticConfig",
-    "SessionConfig",
-    "FitConfig",
     "AnalysisConfig",
     "Config",
-    "config_json_schema",
+    "DataExtent",
+    "FitConfig",
+    "SessionConfig",
+    "SyntheticConfig",
+    "VariableConfig",
     "config_file_in_use",
+    "config_json_schema",
     "load_config",
+    "load_session_arrays",
+    "pack_tasks",
     "plan_analysis",
     "plan_config",
-    "pack_tasks",
-    "specs_json",
-    "specs_digest",
-    "DataExtent",
     "processed_samples",
-    "load_session_arrays",
+    "specs_digest",
+    "specs_json",
 ]
 
 #: Session and analysis names: they become directory names and Snakemake wildcards.
@@ -89,7 +89,8 @@ NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
 #: ``(channels, time)`` when prepared.  Every other generator returns ``(channels, time)``
 #: arrays or spike-time lists.
 SAMPLES_FIRST_GENERATORS: frozenset[str] = frozenset(
-    {"correlated_gaussians", "nonlinear_from_latent"})
+    {"correlated_gaussians", "nonlinear_from_latent"}
+)
 
 #: Slack when counting spike windows, as in :mod:`neural_mi.data.processors`.
 _WINDOW_COUNT_TOL = 1e-9
@@ -98,6 +99,7 @@ _WINDOW_COUNT_TOL = 1e-9
 # --------------------------------------------------------------------------------------
 # The model
 # --------------------------------------------------------------------------------------
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
@@ -160,13 +162,17 @@ class SessionConfig(_Strict):
             if spec is None:
                 continue
             if self.synthetic is not None and spec.path is not None:
-                raise ValueError(f"{variable}.path is set, but the session is synthetic; "
-                                 "give either synthetic or x/y paths")
+                raise ValueError(
+                    f"{variable}.path is set, but the session is synthetic; "
+                    "give either synthetic or x/y paths"
+                )
             if self.synthetic is None and spec.path is None:
                 raise ValueError(f"{variable}.path is missing (or give synthetic: ...)")
             if self.synthetic is not None and spec.type is None:
-                raise ValueError(f"{variable}.type is null (already processed), but synthetic "
-                                 "data is raw; choose continuous, categorical or spike")
+                raise ValueError(
+                    f"{variable}.type is null (already processed), but synthetic "
+                    "data is raw; choose continuous, categorical or spike"
+                )
         return self
 
 
@@ -188,8 +194,11 @@ class FitConfig(_Strict):
 
     def rigorous_options(self) -> dict[str, Any]:
         """The rigorous fit settings that were set (for ``aggregate.summarize``)."""
-        return {name: value for name, value in self.model_dump().items()
-                if name != "mi_source" and value is not None}
+        return {
+            name: value
+            for name, value in self.model_dump().items()
+            if name != "mi_source" and value is not None
+        }
 
 
 class AnalysisConfig(_Strict):
@@ -278,7 +287,8 @@ class Config(_Strict):
                 if name not in known:
                     raise ValueError(
                         f"analyses[{i}] ({analysis.name}): sessions names unknown session "
-                        f"{name!r}{_did_you_mean(name, known)}; sessions: {', '.join(known)}")
+                        f"{name!r}{_did_you_mean(name, known)}; sessions: {', '.join(known)}"
+                    )
         return self
 
     def session(self, name: str) -> SessionConfig:
@@ -291,9 +301,12 @@ class Config(_Strict):
 
     def pairs(self) -> list[tuple[str, str]]:
         """Every ``(session, analysis)`` pair that runs, in config order."""
-        return [(session.name, analysis.name) for analysis in self.analyses
-                for session in self.sessions
-                if analysis.sessions is None or session.name in analysis.sessions]
+        return [
+            (session.name, analysis.name)
+            for analysis in self.analyses
+            for session in self.sessions
+            if analysis.sessions is None or session.name in analysis.sessions
+        ]
 
 
 def _by_name(items: Sequence[Any], name: str, what: str) -> Any:
@@ -301,8 +314,9 @@ def _by_name(items: Sequence[Any], name: str, what: str) -> Any:
         if item.name == name:
             return item
     names = [item.name for item in items]
-    raise ConfigError(f"No {what} named {name!r}{_did_you_mean(name, names)}; "
-                      f"{what}s: {', '.join(names)}.")
+    raise ConfigError(
+        f"No {what} named {name!r}{_did_you_mean(name, names)}; {what}s: {', '.join(names)}."
+    )
 
 
 def _did_you_mean(name: str, options: Sequence[str]) -> str:
@@ -319,6 +333,7 @@ def config_json_schema() -> dict[str, Any]:
 # --------------------------------------------------------------------------------------
 # Loading
 # --------------------------------------------------------------------------------------
+
 
 def load_config(source: str | Path | Mapping[str, Any]) -> Config:
     """Read and validate a workflow configuration.
@@ -372,12 +387,16 @@ def config_file_in_use(configfiles: Sequence[str | Path], config: Mapping[str, A
     """
     files = list(dict.fromkeys(str(f) for f in configfiles))
     if len(files) != 1:
-        raise ConfigError(f"The workflow reads exactly one config file, got {len(files)}: "
-                          f"{', '.join(files) or '(none)'}; pass one with --configfile.")
+        raise ConfigError(
+            f"The workflow reads exactly one config file, got {len(files)}: "
+            f"{', '.join(files) or '(none)'}; pass one with --configfile."
+        )
     if _read_yaml(files[0]) != dict(config):
-        raise ConfigError(f"The workflow's settings differ from the content of {files[0]!r}: "
-                          "put them in the config file instead of snakemake --config "
-                          "(train jobs read the file).")
+        raise ConfigError(
+            f"The workflow's settings differ from the content of {files[0]!r}: "
+            "put them in the config file instead of snakemake --config "
+            "(train jobs read the file)."
+        )
     return str(Path(files[0]).resolve())
 
 
@@ -387,8 +406,10 @@ def _read_yaml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"Config file {str(path)!r} not found.")
     data = yaml.safe_load(path.read_text())
     if not isinstance(data, dict):
-        raise ConfigError(f"Config file {str(path)!r} must hold a mapping (seed, sessions, "
-                          f"analyses...), got {type(data).__name__}.")
+        raise ConfigError(
+            f"Config file {str(path)!r} must hold a mapping (seed, sessions, "
+            f"analyses...), got {type(data).__name__}."
+        )
     return data
 
 
@@ -430,8 +451,14 @@ def _fields_at(loc: Sequence[Any]) -> list[str]:
         field = model.model_fields.get(part)
         if field is None:
             return []
-        model = next((arg for arg in _flat_args(field.annotation)
-                      if isinstance(arg, type) and issubclass(arg, BaseModel)), None)
+        model = next(
+            (
+                arg
+                for arg in _flat_args(field.annotation)
+                if isinstance(arg, type) and issubclass(arg, BaseModel)
+            ),
+            None,
+        )
         if model is None:
             return []
     return list(model.model_fields)
@@ -454,30 +481,37 @@ def _check_generator(session: SessionConfig, where: str) -> None:
     signature = _generator_signature(synthetic.generator)
     if signature is None:
         datasets = importlib.import_module("neural_mi.datasets")
-        known = sorted(name.removeprefix("generate_") for name in dir(datasets)
-                       if name.startswith("generate_"))
+        known = sorted(
+            name.removeprefix("generate_") for name in dir(datasets) if name.startswith("generate_")
+        )
         raise ConfigError(
             f"{where}: unknown synthetic generator "
             f"{synthetic.generator!r}{_did_you_mean(synthetic.generator, known)}; "
-            f"generators: {', '.join(known)}.")
+            f"generators: {', '.join(known)}."
+        )
     allowed = [name for name in signature.parameters if name != "use_torch"]
     for key in synthetic.kwargs:
         if key not in allowed:
             raise ConfigError(
                 f"{where}: unknown key {key!r} in synthetic "
                 f"(generator {synthetic.generator!r}){_did_you_mean(key, allowed)}; "
-                f"its arguments: {', '.join(allowed)}.")
-    missing = [name for name, p in signature.parameters.items()
-               if p.default is inspect.Parameter.empty and name not in synthetic.kwargs]
+                f"its arguments: {', '.join(allowed)}."
+            )
+    missing = [
+        name
+        for name, p in signature.parameters.items()
+        if p.default is inspect.Parameter.empty and name not in synthetic.kwargs
+    ]
     if missing:
         raise ConfigError(
-            f"{where}: synthetic generator {synthetic.generator!r} needs "
-            f"{', '.join(missing)}.")
+            f"{where}: synthetic generator {synthetic.generator!r} needs {', '.join(missing)}."
+        )
 
 
 # --------------------------------------------------------------------------------------
 # Planning
 # --------------------------------------------------------------------------------------
+
 
 def plan_analysis(config: Config, session: str, analysis: str) -> list[TaskSpec]:
     """Plan the tasks of one analysis on one session (no data checks).
@@ -503,21 +537,34 @@ def plan_analysis(config: Config, session: str, analysis: str) -> list[TaskSpec]
     s, a = config.session(session), config.analysis(analysis)
     where = f"session {s.name!r}, analysis {a.name!r}"
     if a.mode != "dimensionality" and s.y is None:
-        raise ConfigError(f"{where}: mode {a.mode!r} needs Y, but the session has no 'y'; add "
-                          "y: {...} to the session, or list the analysis' sessions.")
+        raise ConfigError(
+            f"{where}: mode {a.mode!r} needs Y, but the session has no 'y'; add "
+            "y: {...} to the session, or list the analysis' sessions."
+        )
     if a.mode != "rigorous" and a.fit.rigorous_options():
-        raise ConfigError(f"{where}: fit settings {sorted(a.fit.rigorous_options())} apply to "
-                          f"mode 'rigorous' only, not {a.mode!r}.")
+        raise ConfigError(
+            f"{where}: fit settings {sorted(a.fit.rigorous_options())} apply to "
+            f"mode 'rigorous' only, not {a.mode!r}."
+        )
     y = s.y if a.mode != "dimensionality" else None
     try:
         return plan_tasks(
-            a.mode, random_seed=config.seed, base_params=a.base_params,
-            processor_type_x=s.x.type, processor_params_x=s.x.params,
+            a.mode,
+            random_seed=config.seed,
+            base_params=a.base_params,
+            processor_type_x=s.x.type,
+            processor_params_x=s.x.params,
             processor_type_y=None if y is None else y.type,
             processor_params_y=None if y is None else y.params,
-            estimator=a.estimator, estimator_params=a.estimator_params or None,
-            split_mode=a.split_mode, sweep_grid=a.sweep_grid, gamma_range=a.gamma_range,
-            lag_range=a.lag_range, n_splits=a.n_splits, n_repeats=a.n_repeats)
+            estimator=a.estimator,
+            estimator_params=a.estimator_params or None,
+            split_mode=a.split_mode,
+            sweep_grid=a.sweep_grid,
+            gamma_range=a.gamma_range,
+            lag_range=a.lag_range,
+            n_splits=a.n_splits,
+            n_repeats=a.n_repeats,
+        )
     except NeuralMIError as exc:
         raise ConfigError(f"{where}: {exc}") from exc
 
@@ -597,6 +644,7 @@ def specs_digest(specs: Sequence[TaskSpec]) -> str:
 # Data checks from headers
 # --------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class DataExtent:
     """What a variable's sample count depends on, read without loading the data.
@@ -611,8 +659,9 @@ class DataExtent:
 
 def _session_extents(session: SessionConfig) -> dict[str, DataExtent]:
     variables = {"x": session.x, "y": session.y}
-    return {name: _extent(session, name, spec) for name, spec in variables.items()
-            if spec is not None}
+    return {
+        name: _extent(session, name, spec) for name, spec in variables.items() if spec is not None
+    }
 
 
 def _extent(session: SessionConfig, variable: str, spec: VariableConfig) -> DataExtent:
@@ -621,8 +670,10 @@ def _extent(session: SessionConfig, variable: str, spec: VariableConfig) -> Data
         return _synthetic_extent(session.synthetic, spec, where)
     path = Path(spec.path)
     if not path.exists():
-        raise ConfigError(f"{where}: data file {spec.path!r} not found (looked in "
-                          f"{str(path.absolute().parent)!r}).")
+        raise ConfigError(
+            f"{where}: data file {spec.path!r} not found (looked in "
+            f"{str(path.absolute().parent)!r})."
+        )
     try:
         if spec.type == "spike":
             return DataExtent(last_spike=_last_spike(path))
@@ -631,16 +682,17 @@ def _extent(session: SessionConfig, variable: str, spec: VariableConfig) -> Data
         raise ConfigError(f"{where}: cannot read {spec.path!r}: {exc}") from exc
 
 
-def _synthetic_extent(synthetic: SyntheticConfig, spec: VariableConfig,
-                      where: str) -> DataExtent:
+def _synthetic_extent(synthetic: SyntheticConfig, spec: VariableConfig, where: str) -> DataExtent:
     """Extent from the generator's length argument (``duration`` for spikes, else
     ``n_samples``), as given or as its default."""
     bound = _generator_signature(synthetic.generator).bind_partial(**synthetic.kwargs)
     bound.apply_defaults()
     name = "duration" if spec.type == "spike" else "n_samples"
     if name not in bound.arguments:
-        raise ConfigError(f"{where}: generator {synthetic.generator!r} has no {name!r} "
-                          f"argument, so it does not make {spec.type} data; check the type.")
+        raise ConfigError(
+            f"{where}: generator {synthetic.generator!r} has no {name!r} "
+            f"argument, so it does not make {spec.type} data; check the type."
+        )
     value = bound.arguments[name]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise ConfigError(f"{where}: synthetic {name} must be a positive number, got {value!r}.")
@@ -660,8 +712,11 @@ def _array_shape(path: Path, key: str | None) -> tuple[int, ...]:
             name = _one_key(list(archive.files), key, path)
             with archive.zip.open(f"{name}.npy") as member:
                 version = np.lib.format.read_magic(member)
-                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                               else np.lib.format.read_array_header_2_0)
+                read_header = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
                 return tuple(read_header(member)[0])
     if suffix == ".zarr":
         import zarr
@@ -692,8 +747,9 @@ def _last_spike(path: Path) -> float:
     return max(latest)
 
 
-def processed_samples(extent: DataExtent, processor_type: str | None,
-                      params: Mapping[str, Any]) -> int:
+def processed_samples(
+    extent: DataExtent, processor_type: str | None, params: Mapping[str, Any]
+) -> int:
     """Number of samples a processor makes from data of this extent (0 if none fit).
 
     Mirrors :mod:`neural_mi.data.processors`: ``(T - window) // step + 1`` windows of a
@@ -721,8 +777,9 @@ def _sample_counts(spec: TaskSpec, extents: Mapping[str, DataExtent]) -> tuple[i
     return n_x, processed_samples(extents["y"], p["processor_type_y"], p["processor_params_y"])
 
 
-def _check_samples(session: str, analysis: str, specs: Sequence[TaskSpec],
-                   extents: Mapping[str, DataExtent]) -> None:
+def _check_samples(
+    session: str, analysis: str, specs: Sequence[TaskSpec], extents: Mapping[str, DataExtent]
+) -> None:
     where = f"session {session!r}, analysis {analysis!r}"
     for spec in specs:
         n_x, n_y = _sample_counts(spec, extents)
@@ -731,23 +788,28 @@ def _check_samples(session: str, analysis: str, specs: Sequence[TaskSpec],
             raise ConfigError(
                 f"{where}{coords}: X gives {n_x} samples and Y gives {n_y}; they cannot be "
                 f"aligned (the smaller must be at least {MIN_ALIGN_RATIO:g} of the larger). "
-                "Check window/step sizes, time axes and, for spikes, n_seconds and units.")
+                "Check window/step sizes, time axes and, for spikes, n_seconds and units."
+            )
         n = n_x if n_y is None else min(n_x, n_y)
         if n < 2:
-            raise ConfigError(f"{where}{coords}: processing leaves {n} sample(s); the window "
-                              "is longer than the recording.")
+            raise ConfigError(
+                f"{where}{coords}: processing leaves {n} sample(s); the window "
+                "is longer than the recording."
+            )
         batch = spec.params["base"]["batch_size"]
         if n // spec.gamma < batch:
             largest = max(1, n // batch)
             raise ConfigError(
                 f"{where}{coords}: gamma={spec.gamma} cuts {n} samples into chunks of "
                 f"{n // spec.gamma}, fewer than one batch (batch_size={batch}). Use gammas up "
-                f"to {largest} or a batch_size of at most {n // spec.gamma}.")
+                f"to {largest} or a batch_size of at most {n // spec.gamma}."
+            )
 
 
 # --------------------------------------------------------------------------------------
 # Raw data of a session
 # --------------------------------------------------------------------------------------
+
 
 def load_session_arrays(session: SessionConfig, config: Config) -> tuple[Any, Any | None]:
     """Read or generate the raw X and Y of a session.
@@ -794,8 +856,10 @@ def _generate(session: SessionConfig, run_seed: int) -> tuple[Any, Any | None]:
     out = generator(**kwargs)
     x, y = out if isinstance(out, tuple) else (out, None)
     if session.y is not None and y is None:
-        raise ConfigError(f"session {session.name!r}: generator {synthetic.generator!r} makes "
-                          "X only; remove 'y' from the session (dimensionality analyses only).")
+        raise ConfigError(
+            f"session {session.name!r}: generator {synthetic.generator!r} makes "
+            "X only; remove 'y' from the session (dimensionality analyses only)."
+        )
     if synthetic.generator in SAMPLES_FIRST_GENERATORS:
         x, y = np.asarray(x).T, None if y is None else np.asarray(y).T
     return x, y if session.y is not None else None

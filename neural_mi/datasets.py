@@ -3,7 +3,8 @@
 Every generator takes ``seed`` (anything :func:`numpy.random.default_rng` accepts); the same
 seed gives identical output.  The default seed is 42, the default ``random_seed`` of
 ``nmi.run``, so that a script or tutorial that does not pass one gives the same numbers on
-every run; pass ``seed=None`` for fresh randomness.  MI values are in **bits** unless stated otherwise.
+every run; pass ``seed=None`` for fresh randomness.  MI values are in **bits** unless stated
+otherwise.
 """
 
 from __future__ import annotations
@@ -20,18 +21,18 @@ if TYPE_CHECKING:  # torch is imported only when a tensor is asked for (workflow
     import torch
 
 __all__ = [
-    "rho_from_mi",
-    "generate_correlated_gaussians",
-    "generate_nonlinear_from_latent",
-    "generate_correlated_spike_trains",
-    "generate_correlated_categorical_series",
     "categorical_mi_bits",
+    "generate_correlated_categorical_series",
+    "generate_correlated_gaussians",
+    "generate_correlated_spike_trains",
+    "generate_full_data",
+    "generate_history_data",
+    "generate_latent_factor_data",
     "generate_linear_data",
     "generate_nonlinear_data",
-    "generate_history_data",
-    "generate_full_data",
+    "generate_nonlinear_from_latent",
     "generate_xor_data",
-    "generate_latent_factor_data",
+    "rho_from_mi",
 ]
 
 #: Seed of the fixed nonlinear maps of :func:`generate_nonlinear_from_latent`, so that the
@@ -80,17 +81,18 @@ def rho_from_mi(mi: float, dim: int) -> float:
     return math.sqrt(-math.expm1(-2.0 * mi * math.log(2.0) / dim))
 
 
-def _correlated_pairs(rng: np.random.Generator, n_samples: int, dim: int,
-                      mi: float) -> tuple[np.ndarray, np.ndarray]:
+def _correlated_pairs(
+    rng: np.random.Generator, n_samples: int, dim: int, mi: float
+) -> tuple[np.ndarray, np.ndarray]:
     rho = rho_from_mi(mi, dim)
     x = rng.standard_normal((n_samples, dim))
     y = rho * x + math.sqrt(1.0 - rho**2) * rng.standard_normal((n_samples, dim))
     return x, y
 
 
-def generate_correlated_gaussians(n_samples: int, dim: int, mi: float, use_torch: bool = True,
-                                  seed: int | None = 42
-                                  ) -> tuple[np.ndarray | torch.Tensor, np.ndarray | torch.Tensor]:
+def generate_correlated_gaussians(
+    n_samples: int, dim: int, mi: float, use_torch: bool = True, seed: int | None = 42
+) -> tuple[np.ndarray | torch.Tensor, np.ndarray | torch.Tensor]:
     """Pairs of standard Gaussian vectors with exactly ``mi`` bits of MI.
 
     ``x ~ N(0, I)`` and ``y = rho * x + sqrt(1 - rho^2) * z`` with independent ``z ~ N(0, I)``,
@@ -124,9 +126,12 @@ def _softplus(u: np.ndarray) -> np.ndarray:
     return np.logaddexp(0.0, u)
 
 
-def _injective_map(rng: np.random.Generator, in_dim: int, out_dim: int,
-                   activations: tuple[Callable[[np.ndarray], np.ndarray], ...]
-                   ) -> Callable[[np.ndarray], np.ndarray]:
+def _injective_map(
+    rng: np.random.Generator,
+    in_dim: int,
+    out_dim: int,
+    activations: tuple[Callable[[np.ndarray], np.ndarray], ...],
+) -> Callable[[np.ndarray], np.ndarray]:
     """A fixed map ``R^in_dim -> R^out_dim`` (``out_dim >= in_dim``) that is injective.
 
     Each layer is ``u -> act(gain * Q u + b)`` with ``Q`` having orthonormal columns (so
@@ -148,10 +153,14 @@ def _injective_map(rng: np.random.Generator, in_dim: int, out_dim: int,
     return apply
 
 
-def generate_nonlinear_from_latent(n_samples: int, latent_dim: int, observed_dim: int,
-                                   mi: float, use_torch: bool = True, seed: int | None = 42
-                                   ) -> tuple[np.ndarray | torch.Tensor,
-                                              np.ndarray | torch.Tensor]:
+def generate_nonlinear_from_latent(
+    n_samples: int,
+    latent_dim: int,
+    observed_dim: int,
+    mi: float,
+    use_torch: bool = True,
+    seed: int | None = 42,
+) -> tuple[np.ndarray | torch.Tensor, np.ndarray | torch.Tensor]:
     """Nonlinear, higher-dimensional observations of correlated Gaussian latents.
 
     Latents ``(zx, zy)`` are drawn as in :func:`generate_correlated_gaussians` with ``mi``
@@ -202,11 +211,15 @@ def _poisson_times(rng: np.random.Generator, rate: float, duration: float) -> np
     return np.sort(rng.uniform(0.0, duration, rng.poisson(rate * duration)))
 
 
-def generate_correlated_spike_trains(n_neurons: int = 5, duration: float = 100.0,
-                                     firing_rate: float = 10.0, lag: float = 0.005,
-                                     jitter: float = 0.002, seed: int | None = 42,
-                                     background_rate: float | None = None
-                                     ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def generate_correlated_spike_trains(
+    n_neurons: int = 5,
+    duration: float = 100.0,
+    firing_rate: float = 10.0,
+    lag: float = 0.005,
+    jitter: float = 0.002,
+    seed: int | None = 42,
+    background_rate: float | None = None,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Two populations of spike trains where Y echoes X after a lag.
 
     Each X neuron fires as a homogeneous Poisson process at ``firing_rate`` Hz on
@@ -235,8 +248,12 @@ def generate_correlated_spike_trains(n_neurons: int = 5, duration: float = 100.0
         Lists of ``n_neurons`` sorted float64 arrays of spike times (s).
     """
     _check_int(n_neurons, "n_neurons", 1)
-    for value, name in ((duration, "duration"), (firing_rate, "firing_rate"),
-                        (lag, "lag"), (jitter, "jitter")):
+    for value, name in (
+        (duration, "duration"),
+        (firing_rate, "firing_rate"),
+        (lag, "lag"),
+        (jitter, "jitter"),
+    ):
         _check_non_negative(value, name)
     background_rate = firing_rate / 2 if background_rate is None else background_rate
     _check_non_negative(background_rate, "background_rate")
@@ -247,15 +264,19 @@ def generate_correlated_spike_trains(n_neurons: int = 5, duration: float = 100.0
         echo = x + lag + jitter * rng.standard_normal(x.size)
         echo = echo[(echo >= 0.0) & (echo < duration)]
         x_spikes.append(x)
-        y_spikes.append(np.sort(np.concatenate([echo, _poisson_times(rng, background_rate,
-                                                                      duration)])))
+        y_spikes.append(
+            np.sort(np.concatenate([echo, _poisson_times(rng, background_rate, duration)]))
+        )
     return x_spikes, y_spikes
 
 
-def generate_correlated_categorical_series(n_samples: int, n_categories: int = 4,
-                                           n_channels: int = 1, p_copy: float = 0.8,
-                                           seed: int | None = 42
-                                           ) -> tuple[np.ndarray, np.ndarray]:
+def generate_correlated_categorical_series(
+    n_samples: int,
+    n_categories: int = 4,
+    n_channels: int = 1,
+    p_copy: float = 0.8,
+    seed: int | None = 42,
+) -> tuple[np.ndarray, np.ndarray]:
     """Label series where Y copies X with probability ``p_copy``.
 
     ``x`` is i.i.d. uniform on ``{0, ..., n_categories - 1}``; at each time and channel
@@ -315,7 +336,9 @@ def categorical_mi_bits(n_categories: int, p_copy: float) -> float:
     float
         MI in bits, in ``[0, log2 K]``.
     """
-    from scipy.special import xlogy  # here, not at the top: the workflow's parse imports this module
+    from scipy.special import (
+        xlogy,  # here, not at the top: the workflow's parse imports this module
+    )
 
     _check_probability_and_k(n_categories, p_copy)
     k = n_categories
@@ -342,8 +365,9 @@ def _series(y: np.ndarray) -> np.ndarray:
     return np.asarray(y, dtype=np.float32)[None, :]
 
 
-def generate_linear_data(n_samples: int = 5000, true_lag: int = 50, noise: float = 0.5,
-                         seed: int | None = 42) -> tuple[np.ndarray, np.ndarray]:
+def generate_linear_data(
+    n_samples: int = 5000, true_lag: int = 50, noise: float = 0.5, seed: int | None = 42
+) -> tuple[np.ndarray, np.ndarray]:
     """White noise ``x`` and a lagged noisy copy ``y[t] = x[t - true_lag] + noise * e[t]``.
 
     The first ``true_lag`` values of ``y`` are pure noise.  With one-sample windows the
@@ -373,8 +397,9 @@ def generate_linear_data(n_samples: int = 5000, true_lag: int = 50, noise: float
     return _series(x), _series(y)
 
 
-def generate_nonlinear_data(n_samples: int = 5000, true_lag: int = 50, noise: float = 0.5,
-                            seed: int | None = 42) -> tuple[np.ndarray, np.ndarray]:
+def generate_nonlinear_data(
+    n_samples: int = 5000, true_lag: int = 50, noise: float = 0.5, seed: int | None = 42
+) -> tuple[np.ndarray, np.ndarray]:
     """White noise ``x`` and ``y[t] = sin(2 x[t - true_lag]) + noise * e[t]``.
 
     The first ``true_lag`` values of ``y`` are pure noise.  The dependence is
@@ -399,8 +424,9 @@ def generate_nonlinear_data(n_samples: int = 5000, true_lag: int = 50, noise: fl
     return _series(x), _series(y)
 
 
-def generate_history_data(n_samples: int = 5000, history_duration: int = 20, noise: float = 0.5,
-                          seed: int | None = 42) -> tuple[np.ndarray, np.ndarray]:
+def generate_history_data(
+    n_samples: int = 5000, history_duration: int = 20, noise: float = 0.5, seed: int | None = 42
+) -> tuple[np.ndarray, np.ndarray]:
     """White noise ``x`` and ``y[t] = x[t - history_duration] + noise * e[t]``.
 
     With equal window sizes ``w`` on X and Y, windows starting at the same index ``s``
@@ -425,9 +451,13 @@ def generate_history_data(n_samples: int = 5000, history_duration: int = 20, noi
     return generate_linear_data(n_samples, history_duration, noise, seed)
 
 
-def generate_full_data(n_samples: int = 5000, true_lag: int = 50, history_duration: int = 20,
-                       noise: float = 0.5, seed: int | None = 42
-                       ) -> tuple[np.ndarray, np.ndarray]:
+def generate_full_data(
+    n_samples: int = 5000,
+    true_lag: int = 50,
+    history_duration: int = 20,
+    noise: float = 0.5,
+    seed: int | None = 42,
+) -> tuple[np.ndarray, np.ndarray]:
     """``y`` driven by a window of ``x``'s past that ends ``true_lag`` samples ago.
 
     Ground truth: ``y[t] = (1 / sqrt(H)) * sum_{k=0}^{H-1} x[t - L - k] + noise * e[t]``
@@ -464,8 +494,9 @@ def generate_full_data(n_samples: int = 5000, true_lag: int = 50, history_durati
     return _series(x), _series(y)
 
 
-def generate_xor_data(n_samples: int = 5000, noise: float = 0.1,
-                      seed: int | None = 42) -> tuple[np.ndarray, np.ndarray]:
+def generate_xor_data(
+    n_samples: int = 5000, noise: float = 0.1, seed: int | None = 42
+) -> tuple[np.ndarray, np.ndarray]:
     """Synergy: ``y`` is the XOR of the signs of two independent channels of ``x``.
 
     ``x`` has two independent standard-normal channels and
@@ -498,8 +529,9 @@ def generate_xor_data(n_samples: int = 5000, noise: float = 0.1,
     return x.astype(np.float32), _series(y)
 
 
-def generate_latent_factor_data(n_samples: int, latent_dim: int, n_channels: int,
-                                noise: float = 0.1, seed: int | None = 42) -> np.ndarray:
+def generate_latent_factor_data(
+    n_samples: int, latent_dim: int, n_channels: int, noise: float = 0.1, seed: int | None = 42
+) -> np.ndarray:
     """Channels driven by a few shared latent factors, for the dimensionality analysis.
 
     ``data = A z + noise * e`` with ``latent_dim`` independent standard-normal factors

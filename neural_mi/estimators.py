@@ -67,8 +67,7 @@ def _js_fgan(scores: Tensor) -> Tensor:
 
     Its maximiser is ``f = log p(x, y) / (p(x) p(y))``.
     """
-    return (-F.softplus(-_diagonal(scores)).mean(-1)
-            - F.softplus(_off_diagonal(scores)).mean(-1))
+    return -F.softplus(-_diagonal(scores)).mean(-1) - F.softplus(_off_diagonal(scores)).mean(-1)
 
 
 def _with_gradient_of(value: Tensor, training_term: Tensor) -> Tensor:

@@ -21,6 +21,7 @@ a result.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -127,8 +128,10 @@ def task_data(spec: TaskSpec, data: SessionData) -> tuple[torch.Tensor, torch.Te
         return x, y, gap
     if spec.lag and "spike" in (p["processor_type_x"], p["processor_type_y"]):
         if p["processor_type_x"] != p["processor_type_y"]:
-            raise ParameterError("Lags are supported when X and Y are both spike trains (lag in "
-                                 "seconds) or both sampled signals (lag in samples).")
+            raise ParameterError(
+                "Lags are supported when X and Y are both spike trains (lag in "
+                "seconds) or both sampled signals (lag in samples)."
+            )
         x, y = align_samples(data.processed("x", px), data.processed("y", py, lag=spec.lag))
         return x, y, gap
     x, y = align_samples(data.processed("x", px), data.processed("y", py))
@@ -157,7 +160,9 @@ def _lag_in_samples(lag: float, params: Mapping[str, Any]) -> int:
     return int(lag) // step
 
 
-def _channel_halves(x: torch.Tensor, run_seed: int, split: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _channel_halves(
+    x: torch.Tensor, run_seed: int, split: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     n_channels = x.shape[1]
     if n_channels < 2:
         raise DataShapeError(
@@ -171,24 +176,43 @@ def _channel_halves(x: torch.Tensor, run_seed: int, split: int) -> tuple[torch.T
     return x.index_select(1, first), x.index_select(1, second)
 
 
-def task_split(spec: TaskSpec, n_samples: int, gap: int,
-               context: TaskContext | None = None) -> tuple[np.ndarray, np.ndarray]:
+def task_split(
+    spec: TaskSpec, n_samples: int, gap: int, context: TaskContext | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Train and held-out sample indices of a task (inside its gamma chunk)."""
     p, base = spec.params, spec.params["base"]
     run_seed = p["run_seed"]
     if context is not None and context.train_indices is not None:
         if spec.gamma != 1 or p["mode"] in ("lag", "dimensionality"):
-            raise ParameterError("train_indices/test_indices apply to the full data set; they "
-                                 "cannot be combined with gamma subsampling, lags or channel splits.")
-        return train_test_split(n_samples, p["split_mode"], train_indices=context.train_indices,
-                                test_indices=context.test_indices)
-    chunk = (np.arange(n_samples) if spec.gamma == 1 else
-             subset_indices(n_samples, spec.gamma, spec.subset, p["split_mode"],
-                            derive_seed(run_seed, "chunks", spec.gamma)))
+            raise ParameterError(
+                "train_indices/test_indices apply to the full data set; they "
+                "cannot be combined with gamma subsampling, lags or channel splits."
+            )
+        return train_test_split(
+            n_samples,
+            p["split_mode"],
+            train_indices=context.train_indices,
+            test_indices=context.test_indices,
+        )
+    chunk = (
+        np.arange(n_samples)
+        if spec.gamma == 1
+        else subset_indices(
+            n_samples,
+            spec.gamma,
+            spec.subset,
+            p["split_mode"],
+            derive_seed(run_seed, "chunks", spec.gamma),
+        )
+    )
     train, test = train_test_split(
-        len(chunk), p["split_mode"], train_fraction=base["train_fraction"],
-        n_test_blocks=base["n_test_blocks"], gap=gap,
-        rng_seed=derive_seed(run_seed, "split", spec.gamma, spec.subset, spec.repeat, spec.split))
+        len(chunk),
+        p["split_mode"],
+        train_fraction=base["train_fraction"],
+        n_test_blocks=base["n_test_blocks"],
+        gap=gap,
+        rng_seed=derive_seed(run_seed, "split", spec.gamma, spec.subset, spec.repeat, spec.split),
+    )
     return chunk[train], chunk[test]
 
 
@@ -196,8 +220,9 @@ def task_split(spec: TaskSpec, n_samples: int, gap: int,
 MAX_GROUP_SIZE = 16
 
 
-def group_tasks(specs: Sequence[TaskSpec], min_groups: int = 1,
-                max_size: int = MAX_GROUP_SIZE, parts: int = 1) -> list[list[TaskSpec]]:
+def group_tasks(
+    specs: Sequence[TaskSpec], min_groups: int = 1, max_size: int = MAX_GROUP_SIZE, parts: int = 1
+) -> list[list[TaskSpec]]:
     """Cut tasks into groups that can be trained together, in plan order.
 
     Tasks share a group when they differ only in ``subset`` or ``repeat`` (same
@@ -226,8 +251,11 @@ def group_tasks(specs: Sequence[TaskSpec], min_groups: int = 1,
     by_key: dict[tuple[Any, ...], list[TaskSpec]] = {}
     for spec in specs:
         by_key.setdefault((spec.combo, spec.gamma, spec.lag, spec.split), []).append(spec)
-    groups = [part for members in by_key.values()
-              for part in _split_evenly(members, math.ceil(len(members) / max_size))]
+    groups = [
+        part
+        for members in by_key.values()
+        for part in _split_evenly(members, math.ceil(len(members) / max_size))
+    ]
     while len(groups) < min_groups and max(len(g) for g in groups) > 1:
         largest = max(range(len(groups)), key=lambda i: len(groups[i]))
         group = groups.pop(largest)
@@ -239,7 +267,7 @@ def _split_evenly(items: Sequence[TaskSpec], n_parts: int) -> list[list[TaskSpec
     """``items`` in ``n_parts`` consecutive parts whose sizes differ by at most one."""
     size, extra = divmod(len(items), n_parts)
     bounds = np.cumsum([0] + [size + (i < extra) for i in range(n_parts)])
-    return [list(items[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    return [list(items[a:b]) for a, b in itertools.pairwise(bounds)]
 
 
 def run_task(spec: TaskSpec, data: SessionData, context: TaskContext | None = None) -> TaskResult:
@@ -264,17 +292,28 @@ def run_task(spec: TaskSpec, data: SessionData, context: TaskContext | None = No
     p, base = spec.params, spec.params["base"]
     estimator = get_estimator(p["estimator"], **p["estimator_params"])
     train_idx, test_idx = splits[0]
-    outcome = train_critic(critics[0], estimator, x, y, train_idx, test_idx, base,
-                           seed=spec.seed, device=device,
-                           eval_batch_size=_eval_batch_size(base, context),
-                           progress=context.progress, description=spec.key)
+    outcome = train_critic(
+        critics[0],
+        estimator,
+        x,
+        y,
+        train_idx,
+        test_idx,
+        base,
+        seed=spec.seed,
+        device=device,
+        eval_batch_size=_eval_batch_size(base, context),
+        progress=context.progress,
+        description=spec.key,
+    )
     if context.save_best_model_path is not None:
         torch.save(outcome.state_dict, context.save_best_model_path)
     return _finish([spec], [outcome], critics, x, y, splits, device, start)[0]
 
 
-def run_group(specs: Sequence[TaskSpec], data: SessionData,
-              context: TaskContext | None = None) -> list[TaskResult]:
+def run_group(
+    specs: Sequence[TaskSpec], data: SessionData, context: TaskContext | None = None
+) -> list[TaskResult]:
     """Train the critics of the tasks of one group (:func:`group_tasks`) together.
 
     Each task gets exactly the result :func:`run_task` would give it; ``wall_time`` is
@@ -298,21 +337,34 @@ def run_group(specs: Sequence[TaskSpec], data: SessionData,
         return [run_task(spec, data, context) for spec in specs]
     start = time.perf_counter()
     x, y, splits, critics, device = _prepare(specs, data, context)
-    if not (all(stackable(c) for c in critics)
-            and len({(len(a), len(b)) for a, b in splits}) == 1):
+    if not (all(stackable(c) for c in critics) and len({(len(a), len(b)) for a, b in splits}) == 1):
         return [run_task(spec, data, context) for spec in specs]
     p, base = specs[0].params, specs[0].params["base"]
     estimator = get_estimator(p["estimator"], **p["estimator_params"])
-    outcomes = train_critics(critics, estimator, x, y, splits, base,
-                             seeds=[spec.seed for spec in specs], device=device,
-                             eval_batch_size=_eval_batch_size(base, context),
-                             descriptions=[spec.key for spec in specs])
+    outcomes = train_critics(
+        critics,
+        estimator,
+        x,
+        y,
+        splits,
+        base,
+        seeds=[spec.seed for spec in specs],
+        device=device,
+        eval_batch_size=_eval_batch_size(base, context),
+        descriptions=[spec.key for spec in specs],
+    )
     return _finish(specs, outcomes, critics, x, y, splits, device, start)
 
 
-def _prepare(specs: Sequence[TaskSpec], data: SessionData, context: TaskContext
-             ) -> tuple[torch.Tensor, torch.Tensor, list[tuple[np.ndarray, np.ndarray]],
-                        list[torch.nn.Module], torch.device]:
+def _prepare(
+    specs: Sequence[TaskSpec], data: SessionData, context: TaskContext
+) -> tuple[
+    torch.Tensor,
+    torch.Tensor,
+    list[tuple[np.ndarray, np.ndarray]],
+    list[torch.nn.Module],
+    torch.device,
+]:
     """Data, splits and seeded critics of tasks that share their data (one group)."""
     x, y, gap = task_data(specs[0], data)
     splits = [task_split(spec, len(x), gap, context) for spec in specs]
@@ -326,36 +378,61 @@ def _prepare(specs: Sequence[TaskSpec], data: SessionData, context: TaskContext
     critics = []
     for spec in specs:
         torch.manual_seed(spec.seed)
-        critics.append(_critic(spec.params["base"], x, y, context,
-                               marginal_terms=spec.params["mode"] == "dimensionality"))
+        critics.append(
+            _critic(
+                spec.params["base"],
+                x,
+                y,
+                context,
+                marginal_terms=spec.params["mode"] == "dimensionality",
+            )
+        )
     return x, y, splits, critics, device
 
 
-def _finish(specs: Sequence[TaskSpec], outcomes: Sequence[TrainOutcome],
-            critics: Sequence[torch.nn.Module], x: torch.Tensor, y: torch.Tensor,
-            splits: Sequence[tuple[np.ndarray, np.ndarray]], device: torch.device,
-            start: float) -> list[TaskResult]:
+def _finish(
+    specs: Sequence[TaskSpec],
+    outcomes: Sequence[TrainOutcome],
+    critics: Sequence[torch.nn.Module],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    splits: Sequence[tuple[np.ndarray, np.ndarray]],
+    device: torch.device,
+    start: float,
+) -> list[TaskResult]:
     """Task results (with mode extras); the elapsed time is shared equally."""
     extras: list[dict[str, float]] = [{} for _ in specs]
     for spec, extra, critic, (_, test_idx) in zip(specs, extras, critics, splits):
         if spec.params["mode"] == "dimensionality":
             extra["participation_ratio"] = participation_ratio(critic, x, y, test_idx, device)
     share = (time.perf_counter() - start) / len(specs)
-    return [_result(spec, outcome, share, extra)
-            for spec, outcome, extra in zip(specs, outcomes, extras)]
+    return [
+        _result(spec, outcome, share, extra)
+        for spec, outcome, extra in zip(specs, outcomes, extras)
+    ]
 
 
-def _result(spec: TaskSpec, outcome: TrainOutcome, wall_time: float,
-            extras: dict[str, float]) -> TaskResult:
+def _result(
+    spec: TaskSpec, outcome: TrainOutcome, wall_time: float, extras: dict[str, float]
+) -> TaskResult:
     return TaskResult(
-        spec=spec, train_mi=outcome.train_mi, test_mi=outcome.test_mi,
-        best_epoch=outcome.best_epoch, n_epochs_run=outcome.n_epochs_run,
-        history=outcome.history, n_train=outcome.n_train, n_test=outcome.n_test,
-        wall_time=wall_time, versions=versions(), extras=extras)
+        spec=spec,
+        train_mi=outcome.train_mi,
+        test_mi=outcome.test_mi,
+        best_epoch=outcome.best_epoch,
+        n_epochs_run=outcome.n_epochs_run,
+        history=outcome.history,
+        n_train=outcome.n_train,
+        n_test=outcome.n_test,
+        wall_time=wall_time,
+        versions=versions(),
+        extras=extras,
+    )
 
 
-def run_tasks(specs: Iterable[TaskSpec], data: SessionData,
-              context: TaskContext | None = None) -> Iterator[TaskResult]:
+def run_tasks(
+    specs: Iterable[TaskSpec], data: SessionData, context: TaskContext | None = None
+) -> Iterator[TaskResult]:
     """Run tasks in this process, group by group (:func:`group_tasks`), yielding each result."""
     for group in group_tasks(list(specs)):
         yield from run_group(group, data, context)
@@ -369,19 +446,33 @@ def _eval_batch_size(base: Mapping[str, Any], context: TaskContext) -> int:
     return int(base["max_eval_samples"])
 
 
-def _critic(base: Mapping[str, Any], x: torch.Tensor, y: torch.Tensor,
-            context: TaskContext, marginal_terms: bool) -> torch.nn.Module:
+def _critic(
+    base: Mapping[str, Any],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    context: TaskContext,
+    marginal_terms: bool,
+) -> torch.nn.Module:
     """The task's critic; dimensionality tasks get marginal terms, so that
     ``embedding_dim`` counts the dimensions of the interaction only."""
     if context.custom_critic is not None:
         return context.custom_critic
-    return build_critic(dict(base), tuple(x.shape[1:]), tuple(y.shape[1:]),
-                        custom_embedding_cls=context.custom_embedding_cls,
-                        marginal_terms=marginal_terms)
+    return build_critic(
+        dict(base),
+        tuple(x.shape[1:]),
+        tuple(y.shape[1:]),
+        custom_embedding_cls=context.custom_embedding_cls,
+        marginal_terms=marginal_terms,
+    )
 
 
-def participation_ratio(critic: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
-                        indices: np.ndarray, device: torch.device) -> float:
+def participation_ratio(
+    critic: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    indices: np.ndarray,
+    device: torch.device,
+) -> float:
     """Participation ratio of the spectrum of the embeddings' cross-covariance.
 
     With singular values ``s`` of ``cov(z_x, z_y)`` on the held-out samples,

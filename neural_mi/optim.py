@@ -22,8 +22,14 @@ BETAS = (0.9, 0.999)
 EPS = 1e-8
 
 
-def adam_update(params: Sequence[Tensor], grads: Sequence[Tensor], exp_avgs: Sequence[Tensor],
-                exp_avg_sqs: Sequence[Tensor], steps: Sequence[Tensor], lr: float) -> None:
+def adam_update(
+    params: Sequence[Tensor],
+    grads: Sequence[Tensor],
+    exp_avgs: Sequence[Tensor],
+    exp_avg_sqs: Sequence[Tensor],
+    steps: Sequence[Tensor],
+    lr: float,
+) -> None:
     """One Adam update of ``params`` in place (torch's fused kernel).
 
     Parameters
@@ -39,9 +45,21 @@ def adam_update(params: Sequence[Tensor], grads: Sequence[Tensor], exp_avgs: Seq
     lr
         Learning rate.
     """
-    torch._fused_adam_(list(params), list(grads), list(exp_avgs), list(exp_avg_sqs), [],
-                       list(steps), lr=float(lr), beta1=BETAS[0], beta2=BETAS[1],
-                       weight_decay=0.0, eps=EPS, amsgrad=False, maximize=False)
+    torch._fused_adam_(
+        list(params),
+        list(grads),
+        list(exp_avgs),
+        list(exp_avg_sqs),
+        [],
+        list(steps),
+        lr=float(lr),
+        beta1=BETAS[0],
+        beta2=BETAS[1],
+        weight_decay=0.0,
+        eps=EPS,
+        amsgrad=False,
+        maximize=False,
+    )
 
 
 class FusedAdam:
@@ -63,8 +81,7 @@ class FusedAdam:
         self.lr = float(lr)
         self.exp_avgs = [torch.zeros_like(p) for p in self.params]
         self.exp_avg_sqs = [torch.zeros_like(p) for p in self.params]
-        self.steps = [torch.zeros((), dtype=torch.float32, device=p.device)
-                      for p in self.params]
+        self.steps = [torch.zeros((), dtype=torch.float32, device=p.device) for p in self.params]
 
     def zero_grad(self) -> None:
         """Drop the gradients (the next backward pass allocates fresh ones)."""
@@ -79,6 +96,11 @@ class FusedAdam:
         steps = [self.steps[i] for i in live]
         with torch.no_grad():
             torch._foreach_add_(steps, 1.0)
-            adam_update([self.params[i] for i in live], [self.params[i].grad for i in live],
-                        [self.exp_avgs[i] for i in live], [self.exp_avg_sqs[i] for i in live],
-                        steps, self.lr)
+            adam_update(
+                [self.params[i] for i in live],
+                [self.params[i].grad for i in live],
+                [self.exp_avgs[i] for i in live],
+                [self.exp_avg_sqs[i] for i in live],
+                steps,
+                self.lr,
+            )

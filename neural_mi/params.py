@@ -67,9 +67,18 @@ PROCESSOR_PARAM_DEFAULTS: dict[str | None, dict[str, Any]] = {
     None: {},
 }
 
-_POSITIVE_INTS = ("n_epochs", "batch_size", "embedding_dim", "hidden_dim", "n_layers",
-                  "kernel_size", "nhead", "n_test_blocks", "smoothing_window",
-                  "max_eval_samples")
+_POSITIVE_INTS = (
+    "n_epochs",
+    "batch_size",
+    "embedding_dim",
+    "hidden_dim",
+    "n_layers",
+    "kernel_size",
+    "nhead",
+    "n_test_blocks",
+    "smoothing_window",
+    "max_eval_samples",
+)
 _NON_NEGATIVE_INTS = ("patience",)
 
 #: The smaller X/Y sample count must be at least this fraction of the larger one; a bigger
@@ -154,7 +163,9 @@ def resolve_base_params(base_params: Mapping[str, Any] | None) -> dict[str, Any]
     check_choice(params["embedding_model"], EMBEDDING_MODELS, "embedding_model")
     for key in ("use_variational", "bidirectional"):
         if not isinstance(params[key], bool):
-            raise ParameterError(f"base_params[{key!r}] must be True or False, got {params[key]!r}.")
+            raise ParameterError(
+                f"base_params[{key!r}] must be True or False, got {params[key]!r}."
+            )
     return params
 
 
@@ -162,17 +173,18 @@ def resolve_estimator(estimator: str, estimator_params: Mapping[str, Any] | None
     """Validate an estimator name and merge its parameters over their defaults."""
     check_choice(estimator, ESTIMATOR_PARAM_DEFAULTS, "estimator")
     estimator_params = dict(estimator_params or {})
-    check_keys(estimator_params, ESTIMATOR_PARAM_DEFAULTS[estimator],
-               f"estimator_params for {estimator!r}")
+    check_keys(
+        estimator_params, ESTIMATOR_PARAM_DEFAULTS[estimator], f"estimator_params for {estimator!r}"
+    )
     merged = {**ESTIMATOR_PARAM_DEFAULTS[estimator], **estimator_params}
     if "clip" in merged and merged["clip"] is not None and not merged["clip"] > 0:
         raise ParameterError(f"estimator_params['clip'] must be positive, got {merged['clip']!r}.")
     return merged
 
 
-def resolve_processor_params(processor_type: str | None,
-                             processor_params: Mapping[str, Any] | None,
-                             variable: str = "x") -> dict[str, Any]:
+def resolve_processor_params(
+    processor_type: str | None, processor_params: Mapping[str, Any] | None, variable: str = "x"
+) -> dict[str, Any]:
     """Validate a processor type and merge its parameters over their defaults.
 
     Parameters
@@ -188,8 +200,9 @@ def resolve_processor_params(processor_type: str | None,
         check_choice(processor_type, PROCESSOR_TYPES, f"processor_type_{variable}")
     processor_params = dict(processor_params or {})
     allowed = PROCESSOR_PARAM_DEFAULTS[processor_type]
-    check_keys(processor_params, allowed,
-               f"processor_params_{variable} (processor {processor_type!r})")
+    check_keys(
+        processor_params, allowed, f"processor_params_{variable} (processor {processor_type!r})"
+    )
     merged = {**allowed, **processor_params}
     if processor_type in ("continuous", "categorical"):
         _check_int(merged["window_size"], f"processor_params_{variable}['window_size']", 1)

@@ -148,11 +148,23 @@ def plan_tasks(
         "processor_type_y": processor_type_y,
         "processor_params_y": dict(processor_params_y or {}),
     }
-    combos = [_resolve_combination(common, raw, coords) for coords in _grid(sweep_grid, raw, estimator)]
-    return [task for params, coords in combos
-            for task in _tasks_for_combination(mode, params, coords, random_seed=int(random_seed),
-                                               gamma_range=gamma_range, lag_range=lag_range,
-                                               n_splits=n_splits, n_repeats=n_repeats)]
+    combos = [
+        _resolve_combination(common, raw, coords) for coords in _grid(sweep_grid, raw, estimator)
+    ]
+    return [
+        task
+        for params, coords in combos
+        for task in _tasks_for_combination(
+            mode,
+            params,
+            coords,
+            random_seed=int(random_seed),
+            gamma_range=gamma_range,
+            lag_range=lag_range,
+            n_splits=n_splits,
+            n_repeats=n_repeats,
+        )
+    ]
 
 
 def _check_mode_arguments(mode: str, sweep_grid: Any, gamma_range: Any, lag_range: Any) -> None:
@@ -163,13 +175,16 @@ def _check_mode_arguments(mode: str, sweep_grid: Any, gamma_range: Any, lag_rang
     if lag_range is not None and mode != "lag":
         raise ParameterError(f"lag_range is only used in mode 'lag', not {mode!r}.")
     if mode == "sweep" and not sweep_grid:
-        raise ParameterError("mode 'sweep' needs a non-empty sweep_grid, e.g. {'embedding_dim': [4, 8]}.")
+        raise ParameterError(
+            "mode 'sweep' needs a non-empty sweep_grid, e.g. {'embedding_dim': [4, 8]}."
+        )
     if mode == "lag" and lag_range is None:
         raise ParameterError("mode 'lag' needs lag_range, e.g. range(0, 101, 5).")
 
 
-def _grid(sweep_grid: Mapping[str, Sequence[Any]] | None, raw: Mapping[str, Any],
-          estimator: str) -> list[dict[str, Any]]:
+def _grid(
+    sweep_grid: Mapping[str, Sequence[Any]] | None, raw: Mapping[str, Any], estimator: str
+) -> list[dict[str, Any]]:
     """Expand ``sweep_grid`` into a list of coordinate dicts (one per combination)."""
     if not sweep_grid:
         return [{}]
@@ -191,8 +206,11 @@ def _grid_target(name: str, raw: Mapping[str, Any], estimator: str) -> list[str]
         return ["base"]
     if name in ESTIMATOR_PARAM_DEFAULTS[estimator]:
         return ["estimator_params"]
-    targets = [f"processor_params_{v}" for v in ("x", "y")
-               if name in PROCESSOR_PARAM_DEFAULTS[raw[f"processor_type_{v}"]]]
+    targets = [
+        f"processor_params_{v}"
+        for v in ("x", "y")
+        if name in PROCESSOR_PARAM_DEFAULTS[raw[f"processor_type_{v}"]]
+    ]
     if targets:
         return targets
     raise ParameterError(
@@ -202,8 +220,9 @@ def _grid_target(name: str, raw: Mapping[str, Any], estimator: str) -> list[str]
     )
 
 
-def _resolve_combination(common: Mapping[str, Any], raw: Mapping[str, Any],
-                         coords: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _resolve_combination(
+    common: Mapping[str, Any], raw: Mapping[str, Any], coords: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Apply one grid combination and validate the complete parameter set."""
     merged = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
     for name, value in coords.items():
@@ -214,11 +233,13 @@ def _resolve_combination(common: Mapping[str, Any], raw: Mapping[str, Any],
         "base": resolve_base_params(merged["base"]),
         "estimator_params": resolve_estimator(common["estimator"], merged["estimator_params"]),
         "processor_type_x": merged["processor_type_x"],
-        "processor_params_x": resolve_processor_params(merged["processor_type_x"],
-                                                       merged["processor_params_x"], "x"),
+        "processor_params_x": resolve_processor_params(
+            merged["processor_type_x"], merged["processor_params_x"], "x"
+        ),
         "processor_type_y": merged["processor_type_y"],
-        "processor_params_y": resolve_processor_params(merged["processor_type_y"],
-                                                       merged["processor_params_y"], "y"),
+        "processor_params_y": resolve_processor_params(
+            merged["processor_type_y"], merged["processor_params_y"], "y"
+        ),
     }
     return params, dict(coords)
 
@@ -234,16 +255,29 @@ def _format_lag(lag: float) -> str:
     return text.replace("-", "m").replace(".", "p").replace("+", "")
 
 
-def _tasks_for_combination(mode: str, params: dict[str, Any], coords: dict[str, Any], *,
-                           random_seed: int, gamma_range: Iterable[int] | None,
-                           lag_range: Iterable[float] | None, n_splits: int,
-                           n_repeats: int) -> list[TaskSpec]:
+def _tasks_for_combination(
+    mode: str,
+    params: dict[str, Any],
+    coords: dict[str, Any],
+    *,
+    random_seed: int,
+    gamma_range: Iterable[int] | None,
+    lag_range: Iterable[float] | None,
+    n_splits: int,
+    n_repeats: int,
+) -> list[TaskSpec]:
     combo = combination_id(params)
 
     def spec(suffix: str, **ids: Any) -> TaskSpec:
         key = f"{combo}-{suffix}" if suffix else combo
-        return TaskSpec(key=key, combo=combo, params=params, coords=coords,
-                        seed=derive_seed(random_seed, key), **ids)
+        return TaskSpec(
+            key=key,
+            combo=combo,
+            params=params,
+            coords=coords,
+            seed=derive_seed(random_seed, key),
+            **ids,
+        )
 
     if mode == "rigorous":
         gammas = _check_gammas(gamma_range)

@@ -26,8 +26,11 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-_HISTORY_CURVES = (("train_mi", "train"), ("test_mi", "held-out"),
-                   ("test_mi_smoothed", "held-out (smoothed)"))
+_HISTORY_CURVES = (
+    ("train_mi", "train"),
+    ("test_mi", "held-out"),
+    ("test_mi_smoothed", "held-out (smoothed)"),
+)
 _SATURATION_STYLES = (":", "--", "-.")
 
 
@@ -51,8 +54,10 @@ def _require(summary: xr.Dataset, names: tuple[str, ...], what: str) -> str:
     """Check the summary has ``names``; return its units."""
     missing = [name for name in names if name not in summary.variables]
     if missing:
-        raise ParameterError(f"{what} needs a summary with {missing}; pass the output of the "
-                             "matching neural_mi.aggregate function (or summarize).")
+        raise ParameterError(
+            f"{what} needs a summary with {missing}; pass the output of the "
+            "matching neural_mi.aggregate function (or summarize)."
+        )
     return summary.attrs.get("units", "nats")
 
 
@@ -62,15 +67,23 @@ def _combo_label(summary: xr.Dataset, combo: Any) -> str:
     Without swept parameters: the combo id when there are several combos, else ``""``.
     """
     row = summary.sel(combo=combo)
-    names = [name for name, coord in summary.coords.items()
-             if coord.dims == ("combo",) and name != "combo"]
+    names = [
+        name
+        for name, coord in summary.coords.items()
+        if coord.dims == ("combo",) and name != "combo"
+    ]
     if names:
         return ", ".join(f"{name}={row[name].item()}" for name in names)
     return str(combo) if summary.sizes["combo"] > 1 else ""
 
 
-def plot_training(history: Mapping[str, np.ndarray], best_epoch: int, units: str = "bits",
-                  *, ax: Axes | None = None) -> Figure:
+def plot_training(
+    history: Mapping[str, np.ndarray],
+    best_epoch: int,
+    units: str = "bits",
+    *,
+    ax: Axes | None = None,
+) -> Figure:
     """Training and held-out MI per epoch, with the kept (best) epoch marked.
 
     Parameters
@@ -92,11 +105,16 @@ def plot_training(history: Mapping[str, np.ndarray], best_epoch: int, units: str
     matplotlib.figure.Figure
     """
     check_choice(units, OUTPUT_UNITS, "units")
-    curves = [(np.asarray(history[name], dtype=float), label)
-              for name, label in _HISTORY_CURVES if name in history]
+    curves = [
+        (np.asarray(history[name], dtype=float), label)
+        for name, label in _HISTORY_CURVES
+        if name in history
+    ]
     if not curves:
-        raise ParameterError(f"history has none of the MI curves "
-                             f"{[name for name, _ in _HISTORY_CURVES]}; got {sorted(history)}.")
+        raise ParameterError(
+            f"history has none of the MI curves "
+            f"{[name for name, _ in _HISTORY_CURVES]}; got {sorted(history)}."
+        )
     if "train_mi" not in history and "loss" in history:
         curves.insert(0, (-np.asarray(history["loss"], dtype=float), "training batches (-loss)"))
     fig, ax = _figure_and_axes(ax)
@@ -131,8 +149,11 @@ def plot_rigorous(summary: xr.Dataset, tasks_ds: xr.Dataset, *, ax: Axes | None 
     -------
     matplotlib.figure.Figure
     """
-    units = _require(summary, ("mi_corrected", "mi_error", "slope", "gammas_used", "mi_mean",
-                               "mi_std", "n"), "plot_rigorous")
+    units = _require(
+        summary,
+        ("mi_corrected", "mi_error", "slope", "gammas_used", "mi_mean", "mi_std", "n"),
+        "plot_rigorous",
+    )
     mi_var = summary.attrs.get("mi_var", "test_mi")
     factor = UNIT_FACTORS[units] / UNIT_FACTORS[tasks_ds.attrs.get("units", "nats")]
     tasks = {str(combo): mi for combo, mi in tasks_ds[mi_var].groupby("combo")}
@@ -145,20 +166,37 @@ def plot_rigorous(summary: xr.Dataset, tasks_ds: xr.Dataset, *, ax: Axes | None 
         mi = tasks[str(combo)]
         ax.scatter(mi["gamma"], mi * factor, s=12, alpha=0.35, color=color)
         measured = row["n"] > 0
-        ax.errorbar(row["gamma"][measured], row["mi_mean"][measured],
-                    yerr=row["mi_std"][measured].fillna(0.0), fmt="o", color=color)
+        ax.errorbar(
+            row["gamma"][measured],
+            row["mi_mean"][measured],
+            yerr=row["mi_std"][measured].fillna(0.0),
+            fmt="o",
+            color=color,
+        )
         corrected, error = float(row["mi_corrected"]), float(row["mi_error"])
         if not math.isfinite(corrected):
             continue
         largest = max(float(g) for g in str(row["gammas_used"].item()).split(","))
-        ax.plot([0.0, largest], [corrected, corrected + float(row["slope"]) * largest],
-                linestyle="--", color=color)
+        ax.plot(
+            [0.0, largest],
+            [corrected, corrected + float(row["slope"]) * largest],
+            linestyle="--",
+            color=color,
+        )
         name = _combo_label(summary, combo)
         label = f"{name + ': ' if name else ''}{corrected:.3g} ± {error:.2g} {units}"
         if "is_reliable" in row and not bool(row["is_reliable"]):
             label += " (unreliable)"
-        ax.errorbar([0.0], [corrected], yerr=[error if math.isfinite(error) else 0.0],
-                    fmt="s", markersize=7, capsize=4, color=color, label=label)
+        ax.errorbar(
+            [0.0],
+            [corrected],
+            yerr=[error if math.isfinite(error) else 0.0],
+            fmt="s",
+            markersize=7,
+            capsize=4,
+            color=color,
+            label=label,
+        )
     ax.set_xlim(left=-0.5)
     ax.set_xlabel("gamma (number of data chunks)")
     ax.set_ylabel(f"MI ({units})")
@@ -186,11 +224,15 @@ def plot_sweep(summary: xr.Dataset, x: str, *, ax: Axes | None = None) -> Figure
     matplotlib.figure.Figure
     """
     units = _require(summary, ("mi_mean", "mi_std"), "plot_sweep")
-    swept = [name for name, coord in summary.coords.items()
-             if coord.dims == ("combo",) and name != "combo"]
+    swept = [
+        name
+        for name, coord in summary.coords.items()
+        if coord.dims == ("combo",) and name != "combo"
+    ]
     if x not in (*swept, "combo"):
-        raise ParameterError(f"x={x!r} is not a swept parameter of the summary; choose one of "
-                             f"{[*swept, 'combo']}.")
+        raise ParameterError(
+            f"x={x!r} is not a swept parameter of the summary; choose one of {[*swept, 'combo']}."
+        )
     table = summary[["mi_mean", "mi_std"]].to_dataframe().reset_index()
     others = [name for name in swept if name != x and table[name].nunique(dropna=False) > 1]
     groups = table.groupby(others, dropna=False) if others else [((), table)]
@@ -198,9 +240,15 @@ def plot_sweep(summary: xr.Dataset, x: str, *, ax: Axes | None = None) -> Figure
     for index, (values, group) in enumerate(groups):
         group = group.sort_values(x)
         label = ", ".join(f"{n}={v}" for n, v in zip(others, values)) or None
-        ax.errorbar(group[x].to_numpy(), group["mi_mean"].to_numpy(),
-                    yerr=group["mi_std"].fillna(0.0).to_numpy(), fmt="o-", capsize=3,
-                    color=_color(index), label=label)
+        ax.errorbar(
+            group[x].to_numpy(),
+            group["mi_mean"].to_numpy(),
+            yerr=group["mi_std"].fillna(0.0).to_numpy(),
+            fmt="o-",
+            capsize=3,
+            color=_color(index),
+            label=label,
+        )
     ax.set_xlabel(x)
     ax.set_ylabel(f"MI ({units})")
     if others:
@@ -230,12 +278,25 @@ def plot_lag(summary: xr.Dataset, *, ax: Axes | None = None) -> Figure:
         row = summary.sel(combo=combo)
         mean = row["mi_mean"].values
         spread = row["mi_std"].fillna(0.0).values
-        ax.plot(lags, mean, "-o", markersize=3, color=color,
-                label=_combo_label(summary, combo) or "mean ± std")
+        ax.plot(
+            lags,
+            mean,
+            "-o",
+            markersize=3,
+            color=color,
+            label=_combo_label(summary, combo) or "mean ± std",
+        )
         ax.fill_between(lags, mean - spread, mean + spread, color=color, alpha=0.25)
         peak = row["peak_lag"].item()
-        ax.plot([peak], [float(row["mi_peak"])], marker="*", markersize=14, linestyle="none",
-                color=color, label=f"peak at lag {peak:g}")
+        ax.plot(
+            [peak],
+            [float(row["mi_peak"])],
+            marker="*",
+            markersize=14,
+            linestyle="none",
+            color=color,
+            label=f"peak at lag {peak:g}",
+        )
     ax.set_xlabel("lag of Y after X (samples; seconds for spike data)")
     ax.set_ylabel(f"MI ({units})")
     ax.legend()
@@ -269,18 +330,37 @@ def plot_dimensionality(summary: xr.Dataset, *, ax: Axes | None = None) -> Figur
         sub = summary.sel(where)
         suffix = "".join(f", {name}={value}" for name, value in where.items())
         color = _color(index)
-        ax.errorbar(dims, sub["mi_mean"].values, yerr=sub["mi_std"].fillna(0.0).values,
-                    fmt="o-", capsize=3, color=color, label=f"MI{suffix}")
+        ax.errorbar(
+            dims,
+            sub["mi_mean"].values,
+            yerr=sub["mi_std"].fillna(0.0).values,
+            fmt="o-",
+            capsize=3,
+            color=color,
+            label=f"MI{suffix}",
+        )
         if twin is not None:
-            twin.errorbar(dims, sub["participation_ratio_mean"].values,
-                          yerr=sub["participation_ratio_std"].fillna(0.0).values, fmt="s--",
-                          capsize=3, color=color, alpha=0.6, markerfacecolor="none",
-                          label=f"participation ratio{suffix}")
+            twin.errorbar(
+                dims,
+                sub["participation_ratio_mean"].values,
+                yerr=sub["participation_ratio_std"].fillna(0.0).values,
+                fmt="s--",
+                capsize=3,
+                color=color,
+                alpha=0.6,
+                markerfacecolor="none",
+                label=f"participation ratio{suffix}",
+            )
         for level, style in zip(sub["strictness"].values, itertools.cycle(_SATURATION_STYLES)):
             dim = float(sub["saturation_dim"].sel(strictness=level))
             if math.isfinite(dim):
-                ax.axvline(dim, color=color, linestyle=style, alpha=0.7,
-                           label=f"saturation ({level:g} of peak): {dim:g}{suffix}")
+                ax.axvline(
+                    dim,
+                    color=color,
+                    linestyle=style,
+                    alpha=0.7,
+                    label=f"saturation ({level:g} of peak): {dim:g}{suffix}",
+                )
     ax.set_xscale("log", base=2)
     ax.set_xticks(dims, labels=[str(d) for d in dims])
     ax.set_xlabel("embedding dimension")

@@ -23,8 +23,9 @@ from .execute import SessionData, TaskContext, group_tasks, run_group
 from .tasks import TaskResult, TaskSpec
 
 
-def train_in_pool(specs: Sequence[TaskSpec], data: SessionData, context: TaskContext,
-                  n_workers: int) -> Iterator[TaskResult]:
+def train_in_pool(
+    specs: Sequence[TaskSpec], data: SessionData, context: TaskContext, n_workers: int
+) -> Iterator[TaskResult]:
     """Train tasks in a pool of ``n_workers`` processes, yielding results as groups finish.
 
     Workers train whole groups (:func:`~neural_mi.execute.group_tasks`, each halved), the
@@ -50,8 +51,10 @@ def train_in_pool(specs: Sequence[TaskSpec], data: SessionData, context: TaskCon
     TaskResult
         In completion order, group by group.
     """
-    groups = sorted(group_tasks(specs, min_groups=n_workers, parts=2),
-                    key=lambda group: -len(group) / group[0].gamma)
+    groups = sorted(
+        group_tasks(specs, min_groups=n_workers, parts=2),
+        key=lambda group: -len(group) / group[0].gamma,
+    )
     ctx = _pool_context()
     if ctx.get_start_method() != "fork":
         _check_picklable(context)
@@ -62,8 +65,9 @@ def train_in_pool(specs: Sequence[TaskSpec], data: SessionData, context: TaskCon
     # process group is this process's to handle.
     gc.freeze()
     try:
-        with ctx.Pool(min(n_workers, len(groups)), initializer=_init_worker,
-                      initargs=(data, context)) as pool:
+        with ctx.Pool(
+            min(n_workers, len(groups)), initializer=_init_worker, initargs=(data, context)
+        ) as pool:
             for results in pool.imap_unordered(_run_in_worker, groups):
                 yield from results
     finally:
@@ -95,7 +99,8 @@ def _check_picklable(context: TaskContext) -> None:
     except Exception as err:
         raise ParameterError(
             "custom_critic/custom_embedding_cls cannot be sent to worker processes "
-            f"({err}); define them in an importable module or use n_workers=1.") from None
+            f"({err}); define them in an importable module or use n_workers=1."
+        ) from None
 
 
 _WORKER: dict[str, Any] = {}

@@ -54,10 +54,22 @@ STEPS = frozenset({"prepare", "train-tasks", "aggregate", "collect"})
 #: that arrive in between; in the order the workflow needs them: prepare's modules first,
 #: then train's, then those of aggregate and collect.
 PRELOAD_MODULES = (
-    "neural_mi.cli", "neural_mi.config", "neural_mi.data", "neural_mi.prepared",
-    "neural_mi.store", "torch", "neural_mi.execute", "neural_mi.pool", "pandas", "xarray",
-    "neural_mi.aggregate", "neural_mi.results", "h5netcdf", "matplotlib.figure",
-    "matplotlib.backends.backend_agg", "neural_mi.plot",
+    "neural_mi.cli",
+    "neural_mi.config",
+    "neural_mi.data",
+    "neural_mi.prepared",
+    "neural_mi.store",
+    "torch",
+    "neural_mi.execute",
+    "neural_mi.pool",
+    "pandas",
+    "xarray",
+    "neural_mi.aggregate",
+    "neural_mi.results",
+    "h5netcdf",
+    "matplotlib.figure",
+    "matplotlib.backends.backend_agg",
+    "neural_mi.plot",
 )
 
 #: Seconds the server gives its steps to stop after SIGTERM when it shuts down.
@@ -71,6 +83,7 @@ _STATUS = struct.Struct("!i")
 # --------------------------------------------------------------------------------------
 # Client: the `neural-mi` command of a rule
 # --------------------------------------------------------------------------------------
+
 
 def run_step(argv: Sequence[str]) -> int | None:
     """Run ``neural-mi ARGV`` in a process forked by the preload server, if there is one.
@@ -97,12 +110,16 @@ def run_step(argv: Sequence[str]) -> int | None:
         sock.connect(path)
     except OSError as exc:
         sock.close()
-        print(f"neural-mi: warning: {ENV_VAR} names {path!r}, but no preload server answers "
-              f"({exc.strerror}); the step starts in this process.", file=sys.stderr)
+        print(
+            f"neural-mi: warning: {ENV_VAR} names {path!r}, but no preload server answers "
+            f"({exc.strerror}); the step starts in this process.",
+            file=sys.stderr,
+        )
         return None
     with sock:
-        payload = json.dumps({"argv": list(argv), "cwd": os.getcwd(),
-                              "env": dict(os.environ)}).encode()
+        payload = json.dumps(
+            {"argv": list(argv), "cwd": os.getcwd(), "env": dict(os.environ)}
+        ).encode()
         socket.send_fds(sock, [_LENGTH.pack(len(payload))], [0, 1, 2])
         sock.sendall(payload)
         pid = _receive(sock, _PID)
@@ -112,10 +129,8 @@ def run_step(argv: Sequence[str]) -> int | None:
         def forward(signum: int, frame: object) -> None:
             _kill(pid, signum)
 
-        handlers = {signal.SIGINT: signal.SIG_IGN, signal.SIGTERM: forward,
-                    signal.SIGHUP: forward}
-        previous = {signum: signal.signal(signum, handler)
-                    for signum, handler in handlers.items()}
+        handlers = {signal.SIGINT: signal.SIG_IGN, signal.SIGTERM: forward, signal.SIGHUP: forward}
+        previous = {signum: signal.signal(signum, handler) for signum, handler in handlers.items()}
         try:
             status = _receive(sock, _STATUS)
         finally:
@@ -127,8 +142,7 @@ def run_step(argv: Sequence[str]) -> int | None:
 
 
 def _lost() -> int:
-    print("neural-mi: error: the preload server stopped before the step ended.",
-          file=sys.stderr)
+    print("neural-mi: error: the preload server stopped before the step ended.", file=sys.stderr)
     return 1
 
 
@@ -160,6 +174,7 @@ def _exactly(sock: socket.socket, size: int) -> bytes:
 # Server
 # --------------------------------------------------------------------------------------
 
+
 @contextlib.contextmanager
 def preload_server(enabled: bool = True) -> Iterator[dict[str, str]]:
     """Run a preload server for the duration of the block (Linux only).
@@ -186,7 +201,9 @@ def preload_server(enabled: bool = True) -> Iterator[dict[str, str]]:
         listener.listen(64)
         server = subprocess.Popen(
             [sys.executable, "-m", "neural_mi.preload", str(listener.fileno())],
-            stdin=subprocess.PIPE, pass_fds=[listener.fileno()])
+            stdin=subprocess.PIPE,
+            pass_fds=[listener.fileno()],
+        )
     try:
         yield {ENV_VAR: path}
     finally:
@@ -314,7 +331,7 @@ def _step(conn: socket.socket, closing: tuple) -> None:
             print(exc.code, file=sys.stderr)
     except KeyboardInterrupt:
         status = 128 + signal.SIGINT
-    except BaseException:  # noqa: BLE001  (a forked step must never return to the server)
+    except BaseException:
         traceback.print_exc()
         status = 1
     finally:

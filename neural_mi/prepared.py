@@ -29,12 +29,17 @@ import zarr
 from .errors import DataShapeError, IncompleteStoreError
 from .store import write_atomically
 
-__all__ = ["write_prepared", "load_prepared"]
+__all__ = ["load_prepared", "write_prepared"]
 
 
-def write_prepared(path: str | os.PathLike[str], x: Any, y: Any | None,
-                   processor_type_x: str | None, processor_type_y: str | None,
-                   session: str = "") -> Path:
+def write_prepared(
+    path: str | os.PathLike[str],
+    x: Any,
+    y: Any | None,
+    processor_type_x: str | None,
+    processor_type_y: str | None,
+    session: str = "",
+) -> Path:
     """Write a session's raw X (and Y) atomically to a zarr group.
 
     Parameters
@@ -54,6 +59,7 @@ def write_prepared(path: str | os.PathLike[str], x: Any, y: Any | None,
     Path
         The written store.
     """
+
     def write(tmp: Path) -> None:
         group = zarr.open_group(tmp, mode="w")
         group.attrs["session"] = session
@@ -82,13 +88,17 @@ def _write_variable(group: zarr.Group, name: str, data: Any, processor_type: str
 
 def _spike_channels(data: Any, name: str) -> list[np.ndarray]:
     if not isinstance(data, Sequence) or isinstance(data, (str, bytes)):
-        raise DataShapeError(f"Spike data {name} must be a list of 1-D spike-time arrays, one "
-                             f"per channel, got {type(data).__name__}.")
+        raise DataShapeError(
+            f"Spike data {name} must be a list of 1-D spike-time arrays, one "
+            f"per channel, got {type(data).__name__}."
+        )
     channels = [np.asarray(c, dtype=np.float64) for c in data]
     for index, channel in enumerate(channels):
         if channel.ndim != 1:
-            raise DataShapeError(f"Spike data {name}: channel {index} has shape "
-                                 f"{channel.shape}; each channel must be 1-D.")
+            raise DataShapeError(
+                f"Spike data {name}: channel {index} has shape "
+                f"{channel.shape}; each channel must be 1-D."
+            )
     return channels
 
 

@@ -44,9 +44,15 @@ class Results:
         The aggregated xarray dataset, in the output units.
     """
 
-    def __init__(self, mode: str, params: dict[str, Any], headline: dict[str, Any],
-                 summary_dataset: xr.Dataset, tasks: xr.Dataset,
-                 results: Sequence[TaskResult] | None = None) -> None:
+    def __init__(
+        self,
+        mode: str,
+        params: dict[str, Any],
+        headline: dict[str, Any],
+        summary_dataset: xr.Dataset,
+        tasks: xr.Dataset,
+        results: Sequence[TaskResult] | None = None,
+    ) -> None:
         self.mode = mode
         self.params = params
         self.headline = headline
@@ -67,17 +73,24 @@ class Results:
                 train_mi=float(row["train_mi"]) * factor,
                 test_mi=float(row["test_mi"]) * factor,
                 best_epoch=int(row["best_epoch"]),
-                n_train=int(row["n_train"]), n_test=int(row["n_test"]),
-                history=_history(row, factor))
+                n_train=int(row["n_train"]),
+                n_test=int(row["n_test"]),
+                history=_history(row, factor),
+            )
         elif self.mode == "rigorous":
             first = self.summary_dataset.isel(combo=0)
             details.update(
-                mi_corrected=self.headline["mi_estimate"], mi_error=self.headline["mi_error"],
-                slope=float(first["slope"]), is_reliable=bool(first["is_reliable"]),
-                gammas_used=[int(float(g)) for g in str(first["gammas_used"].values).split(",")
-                             if g],
-                per_gamma=self.summary_dataset[["mi_mean", "mi_std", "n"]].to_dataframe()
-                .reset_index())
+                mi_corrected=self.headline["mi_estimate"],
+                mi_error=self.headline["mi_error"],
+                slope=float(first["slope"]),
+                is_reliable=bool(first["is_reliable"]),
+                gammas_used=[
+                    int(float(g)) for g in str(first["gammas_used"].values).split(",") if g
+                ],
+                per_gamma=self.summary_dataset[["mi_mean", "mi_std", "n"]]
+                .to_dataframe()
+                .reset_index(),
+            )
         elif self.mode == "lag":
             details["peak_lag"] = self.headline["peak_lag"]
         elif self.mode == "dimensionality":
@@ -85,7 +98,9 @@ class Results:
         return details
 
     def __repr__(self) -> str:
-        return f"<Results mode={self.mode!r} mi_estimate={self._fmt(self.mi_estimate)} {self.units}>"
+        return (
+            f"<Results mode={self.mode!r} mi_estimate={self._fmt(self.mi_estimate)} {self.units}>"
+        )
 
     @staticmethod
     def _fmt(value: float | None) -> str:
@@ -93,19 +108,25 @@ class Results:
 
     def summary(self) -> str:
         """A short human-readable summary of the analysis."""
-        lines = [f"neural_mi {self.mode} analysis ({self.headline['n_tasks']} task(s), "
-                 f"MI from {self.headline['mi_var']}, units: {self.units})",
-                 f"  MI estimate: {self._fmt(self.mi_estimate)} {self.units}"]
+        lines = [
+            f"neural_mi {self.mode} analysis ({self.headline['n_tasks']} task(s), "
+            f"MI from {self.headline['mi_var']}, units: {self.units})",
+            f"  MI estimate: {self._fmt(self.mi_estimate)} {self.units}",
+        ]
         if self.mode == "rigorous":
             d = self.details
-            lines.append(f"  corrected MI = {self._fmt(d['mi_corrected'])} ± "
-                         f"{self._fmt(d['mi_error'])} {self.units} "
-                         f"({self.summary_dataset.attrs.get('confidence_level')} CI); "
-                         f"reliable: {d['is_reliable']}; gammas used: {d['gammas_used']}")
+            lines.append(
+                f"  corrected MI = {self._fmt(d['mi_corrected'])} ± "
+                f"{self._fmt(d['mi_error'])} {self.units} "
+                f"({self.summary_dataset.attrs.get('confidence_level')} CI); "
+                f"reliable: {d['is_reliable']}; gammas used: {d['gammas_used']}"
+            )
         elif self.mode == "estimate":
             d = self.details
-            lines.append(f"  train MI {d['train_mi']:.3f}, test MI {d['test_mi']:.3f} "
-                         f"{self.units} at epoch {d['best_epoch']}")
+            lines.append(
+                f"  train MI {d['train_mi']:.3f}, test MI {d['test_mi']:.3f} "
+                f"{self.units} at epoch {d['best_epoch']}"
+            )
         elif self.mode == "lag":
             lines.append(f"  peak lag: {self.details['peak_lag']}")
         elif self.mode == "dimensionality":
@@ -123,15 +144,20 @@ class Results:
         from . import plot
 
         if self.mode == "estimate":
-            return plot.plot_training(self.details["history"], self.details["best_epoch"],
-                                      self.units, ax=ax, **kwargs)
+            return plot.plot_training(
+                self.details["history"], self.details["best_epoch"], self.units, ax=ax, **kwargs
+            )
         if self.mode == "rigorous":
             return plot.plot_rigorous(self.summary_dataset, self.tasks, ax=ax, **kwargs)
         if self.mode == "sweep":
-            names = [n for n in self.summary_dataset.coords if n not in ("combo",)
-                     and self.summary_dataset[n].dims == ("combo",)]
-            return plot.plot_sweep(self.summary_dataset, names[0] if names else "combo", ax=ax,
-                                   **kwargs)
+            names = [
+                n
+                for n in self.summary_dataset.coords
+                if n not in ("combo",) and self.summary_dataset[n].dims == ("combo",)
+            ]
+            return plot.plot_sweep(
+                self.summary_dataset, names[0] if names else "combo", ax=ax, **kwargs
+            )
         if self.mode == "lag":
             return plot.plot_lag(self.summary_dataset, ax=ax, **kwargs)
         return plot.plot_dimensionality(self.summary_dataset, ax=ax, **kwargs)
@@ -151,15 +177,20 @@ class Results:
         """Load a directory written by :meth:`save`."""
         path = Path(path)
         meta = json.loads((path / "results.json").read_text())
-        return cls(mode=meta["mode"], params=meta["params"], headline=meta["headline"],
-                   summary_dataset=load_dataset(path / "summary.nc"),
-                   tasks=load_dataset(path / "tasks.nc"))
+        return cls(
+            mode=meta["mode"],
+            params=meta["params"],
+            headline=meta["headline"],
+            summary_dataset=load_dataset(path / "summary.nc"),
+            tasks=load_dataset(path / "tasks.nc"),
+        )
 
 
 def _frame(summary: xr.Dataset) -> pd.DataFrame:
     """One row per aggregate point: the summary variables without an inner dimension."""
-    names = [name for name, var in summary.data_vars.items()
-             if not set(var.dims) & set(_INNER_DIMS)]
+    names = [
+        name for name, var in summary.data_vars.items() if not set(var.dims) & set(_INNER_DIMS)
+    ]
     if not names:
         names = list(summary.data_vars)
     return summary[names].to_dataframe().reset_index()
@@ -179,7 +210,7 @@ def _history(row: xr.Dataset, factor: float) -> dict[str, np.ndarray]:
         if str(name).startswith("history_"):
             values = row[name].values
             values = values[~np.isnan(values)]
-            key = str(name)[len("history_"):]
+            key = str(name)[len("history_") :]
             history[key] = values * factor if key != "loss" else values
     return history
 

@@ -168,34 +168,65 @@ def run(
     pparams_x = processor_params_x if processor_params_x is not None else processor_params
     pparams_y = processor_params_y if processor_params_y is not None else processor_params
     specs = plan_tasks(
-        mode, random_seed=random_seed, base_params=base_params,
-        processor_type_x=ptype_x, processor_params_x=pparams_x,
-        processor_type_y=ptype_y, processor_params_y=pparams_y,
-        estimator=estimator, estimator_params=estimator_params, split_mode=split_mode,
-        sweep_grid=sweep_grid, gamma_range=gamma_range, lag_range=lag_range,
-        n_splits=n_splits, n_repeats=n_repeats)
+        mode,
+        random_seed=random_seed,
+        base_params=base_params,
+        processor_type_x=ptype_x,
+        processor_params_x=pparams_x,
+        processor_type_y=ptype_y,
+        processor_params_y=pparams_y,
+        estimator=estimator,
+        estimator_params=estimator_params,
+        split_mode=split_mode,
+        sweep_grid=sweep_grid,
+        gamma_range=gamma_range,
+        lag_range=lag_range,
+        n_splits=n_splits,
+        n_repeats=n_repeats,
+    )
     data = SessionData(x_data, y_data, ptype_x, ptype_y if mode != "dimensionality" else None)
-    context = TaskContext(device=device, custom_critic=custom_critic,
-                          custom_embedding_cls=custom_embedding_cls,
-                          train_indices=train_indices, test_indices=test_indices,
-                          save_best_model_path=save_best_model_path,
-                          progress=verbose and len(specs) == 1)
+    context = TaskContext(
+        device=device,
+        custom_critic=custom_critic,
+        custom_embedding_cls=custom_embedding_cls,
+        train_indices=train_indices,
+        test_indices=test_indices,
+        save_best_model_path=save_best_model_path,
+        progress=verbose and len(specs) == 1,
+    )
     preflight(specs, data, context)
 
     if verbose:
         logger.info("Running %d task(s) for mode %r (n_workers=%d).", len(specs), mode, n_workers)
-    results = list(execute(specs, data, context, n_workers=n_workers, store=store,
-                           verbose=verbose))
+    results = list(execute(specs, data, context, n_workers=n_workers, store=store, verbose=verbose))
     tasks = task_store.results_to_dataset(results, mode)
-    fit = ({"delta_threshold": delta_threshold, "min_gamma_points": min_gamma_points,
-            "confidence_level": confidence_level} if mode == "rigorous" else {})
-    summary, headline = summarize(tasks, mode, mi_var=mi_source, output_units=output_units,
-                                  **fit)
-    params = {"mode": mode, "random_seed": random_seed, "output_units": output_units,
-              "mi_source": mi_source, "split_mode": split_mode, "n_tasks": len(specs),
-              "task_params": specs[0].params}
-    return Results(mode=mode, params=params, headline=headline, summary_dataset=summary,
-                   tasks=tasks, results=results)
+    fit = (
+        {
+            "delta_threshold": delta_threshold,
+            "min_gamma_points": min_gamma_points,
+            "confidence_level": confidence_level,
+        }
+        if mode == "rigorous"
+        else {}
+    )
+    summary, headline = summarize(tasks, mode, mi_var=mi_source, output_units=output_units, **fit)
+    params = {
+        "mode": mode,
+        "random_seed": random_seed,
+        "output_units": output_units,
+        "mi_source": mi_source,
+        "split_mode": split_mode,
+        "n_tasks": len(specs),
+        "task_params": specs[0].params,
+    }
+    return Results(
+        mode=mode,
+        params=params,
+        headline=headline,
+        summary_dataset=summary,
+        tasks=tasks,
+        results=results,
+    )
 
 
 def _reject_unknown(unknown: Mapping[str, Any]) -> None:
@@ -205,8 +236,9 @@ def _reject_unknown(unknown: Mapping[str, Any]) -> None:
     name = next(iter(unknown))
     close = difflib.get_close_matches(name, allowed, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise ParameterError(f"Unknown argument {name!r} to nmi.run.{hint} "
-                         f"Allowed: {', '.join(allowed)}.")
+    raise ParameterError(
+        f"Unknown argument {name!r} to nmi.run.{hint} Allowed: {', '.join(allowed)}."
+    )
 
 
 def preflight(specs: Sequence[TaskSpec], data: SessionData, context: TaskContext) -> None:
@@ -225,23 +257,35 @@ def preflight(specs: Sequence[TaskSpec], data: SessionData, context: TaskContext
         checked.add(signature)
         x, _, gap = task_data(spec, data)
         try:
-            train_idx, test_idx = task_split(spec, len(x), gap, context)
+            train_idx, _test_idx = task_split(spec, len(x), gap, context)
         except InsufficientDataError as err:
             raise InsufficientDataError(
                 f"{err} (task {spec.key}: gamma={spec.gamma} leaves {len(x) // spec.gamma} of "
-                f"{len(x)} samples per chunk)") from None
+                f"{len(x)} samples per chunk)"
+            ) from None
         if min(base["batch_size"], len(train_idx)) < 2:
             raise InsufficientDataError(
                 f"Task {spec.key}: {len(train_idx)} training sample(s) give batches of fewer "
-                "than 2 samples; use more data or a smaller gamma_range.")
+                "than 2 samples; use more data or a smaller gamma_range."
+            )
         if len(train_idx) < base["batch_size"]:
-            logger.warning("Task %s: %d training samples, fewer than batch_size=%d; batches "
-                           "hold all of them.", spec.key, len(train_idx), base["batch_size"])
+            logger.warning(
+                "Task %s: %d training samples, fewer than batch_size=%d; batches hold all of them.",
+                spec.key,
+                len(train_idx),
+                base["batch_size"],
+            )
 
 
-def execute(specs: Sequence[TaskSpec], data: SessionData, context: TaskContext, *,
-            n_workers: int = 1, store: str | Path | None = None,
-            verbose: bool = True) -> Iterator[TaskResult]:
+def execute(
+    specs: Sequence[TaskSpec],
+    data: SessionData,
+    context: TaskContext,
+    *,
+    n_workers: int = 1,
+    store: str | Path | None = None,
+    verbose: bool = True,
+) -> Iterator[TaskResult]:
     """Run the tasks (reading finished ones back from ``store``), yielding results in plan order.
 
     Parameters
@@ -263,10 +307,10 @@ def execute(specs: Sequence[TaskSpec], data: SessionData, context: TaskContext, 
     done = _finished(specs, store) if store is not None else {}
     todo = [spec for spec in specs if spec.key not in done]
     if done:
-        logger.info("Read %d finished task(s) back from %s; %d to train.", len(done), store,
-                    len(todo))
-    bar = tqdm(total=len(todo), desc="tasks", unit="task",
-               disable=not verbose or len(todo) <= 1)
+        logger.info(
+            "Read %d finished task(s) back from %s; %d to train.", len(done), store, len(todo)
+        )
+    bar = tqdm(total=len(todo), desc="tasks", unit="task", disable=not verbose or len(todo) <= 1)
     with bar:
         for result in _train_all(todo, data, context, n_workers):
             if store is not None:
@@ -287,13 +331,15 @@ def _finished(specs: Sequence[TaskSpec], store: str | Path) -> dict[str, TaskRes
             if result.spec == spec:
                 finished[spec.key] = result
             else:
-                logger.warning("Store %s holds a different spec for task %s; retraining it.",
-                               path, spec.key)
+                logger.warning(
+                    "Store %s holds a different spec for task %s; retraining it.", path, spec.key
+                )
     return finished
 
 
-def _train_all(specs: Sequence[TaskSpec], data: SessionData, context: TaskContext,
-               n_workers: int) -> Iterator[TaskResult]:
+def _train_all(
+    specs: Sequence[TaskSpec], data: SessionData, context: TaskContext, n_workers: int
+) -> Iterator[TaskResult]:
     """Train the tasks: one at a time in this process (each result can be stored as soon as
     it exists), or in a pool of ``n_workers`` processes (:func:`~neural_mi.pool.train_in_pool`)."""
     if n_workers == 1 or len(specs) <= 1:

@@ -49,9 +49,15 @@ logger = logging.getLogger(__name__)
 TASK_COORDS: tuple[str, ...] = ("combo", "gamma", "subset", "lag", "split", "repeat", "seed")
 
 #: Scalar fields of ``TaskResult`` and their types, in dataset order.
-_SCALARS: dict[str, type] = {"train_mi": float, "test_mi": float, "best_epoch": int,
-                             "n_epochs_run": int, "n_train": int, "n_test": int,
-                             "wall_time": float}
+_SCALARS: dict[str, type] = {
+    "train_mi": float,
+    "test_mi": float,
+    "best_epoch": int,
+    "n_epochs_run": int,
+    "n_train": int,
+    "n_test": int,
+    "wall_time": float,
+}
 _HISTORY_GROUP = "history"
 #: Most task stores :func:`read_results` reads at once: bounds its open files even where
 #: zarr's thread pool, which does the file reads, is made larger (``threading.max_workers``).
@@ -61,6 +67,7 @@ _MAX_CONCURRENT_READS = 64
 # --------------------------------------------------------------------------------------
 # One task, one zarr group
 # --------------------------------------------------------------------------------------
+
 
 def write_task(result: TaskResult, directory: str | os.PathLike[str]) -> Path:
     """Write one task result atomically to ``directory / f"{result.spec.key}.zarr"``.
@@ -94,8 +101,9 @@ def write_task(result: TaskResult, directory: str | os.PathLike[str]) -> Path:
             f"Task key {key!r} cannot name a store: it must be a non-empty file name without "
             "path separators that does not start with '.'."
         )
-    target = write_atomically(Path(directory) / f"{key}.zarr",
-                              lambda tmp: _write_group(result, tmp))
+    target = write_atomically(
+        Path(directory) / f"{key}.zarr", lambda tmp: _write_group(result, tmp)
+    )
     logger.debug("Wrote task store %s", target)
     return target
 
@@ -261,8 +269,9 @@ async def _read_tasks_async(paths: Sequence[Path]) -> list[TaskResult | BaseExce
 def task_store_paths(directory: str | os.PathLike[str]) -> list[Path]:
     """Every visible ``*.zarr`` folder of ``directory``, sorted (temporary names are hidden);
     complete or not (see :func:`find_task_stores`)."""
-    return sorted(p for p in Path(directory).glob("*.zarr")
-                  if p.is_dir() and not p.name.startswith("."))
+    return sorted(
+        p for p in Path(directory).glob("*.zarr") if p.is_dir() and not p.name.startswith(".")
+    )
 
 
 def find_task_stores(directory: str | os.PathLike[str]) -> list[Path]:
@@ -278,6 +287,7 @@ def find_task_stores(directory: str | os.PathLike[str]) -> list[Path]:
 # Many tasks, one dataset
 # --------------------------------------------------------------------------------------
 
+
 def swept_coords(ds: xr.Dataset) -> list[str]:
     """Names of the swept-parameter coordinates (from ``spec.coords``) of a task dataset.
 
@@ -285,8 +295,11 @@ def swept_coords(ds: xr.Dataset) -> list[str]:
     :data:`TASK_COORDS`, in dataset order.
     """
     reserved = {"key", *TASK_COORDS}
-    return [name for name, coord in ds.coords.items()
-            if coord.dims == ("task",) and name not in reserved]
+    return [
+        name
+        for name, coord in ds.coords.items()
+        if coord.dims == ("task",) and name not in reserved
+    ]
 
 
 def results_to_dataset(results: Sequence[TaskResult], mode: str | None = None) -> xr.Dataset:
@@ -332,14 +345,18 @@ def results_to_dataset(results: Sequence[TaskResult], mode: str | None = None) -
 
     data_vars: dict[str, tuple] = {}
     for name, kind in _SCALARS.items():
-        data_vars[name] = ("task", np.array([getattr(r, name) for r in results],
-                                            dtype=np.int64 if kind is int else float))
+        data_vars[name] = (
+            "task",
+            np.array([getattr(r, name) for r in results], dtype=np.int64 if kind is int else float),
+        )
 
     for name in sorted({k for r in results for k in r.extras}):
         if name in data_vars:
             raise ParameterError(f"extras key {name!r} clashes with the result field {name!r}.")
-        data_vars[name] = ("task", np.array([r.extras.get(name, np.nan) for r in results],
-                                            dtype=float))
+        data_vars[name] = (
+            "task",
+            np.array([r.extras.get(name, np.nan) for r in results], dtype=float),
+        )
 
     history_names = sorted({k for r in results for k in r.history})
     n_epochs = max((len(curve) for r in results for curve in r.history.values()), default=0)
@@ -358,8 +375,9 @@ def results_to_dataset(results: Sequence[TaskResult], mode: str | None = None) -
             _check_reserved_coord(name, results)
             continue
         if name in data_vars:
-            raise ParameterError(f"spec.coords key {name!r} clashes with the data variable "
-                                 f"{name!r}.")
+            raise ParameterError(
+                f"spec.coords key {name!r} clashes with the data variable {name!r}."
+            )
         coords[name] = ("task", _coord_array([r.spec.coords.get(name) for r in results]))
     if history_names:
         coords["epoch"] = ("epoch", np.arange(n_epochs))
@@ -394,8 +412,9 @@ def _resolve_mode(results: Sequence[TaskResult], mode: str | None) -> str:
 
 def _check_reserved_coord(name: str, results: Sequence[TaskResult]) -> None:
     for result in results:
-        if name in result.spec.coords and result.spec.coords[name] != getattr(result.spec, name,
-                                                                               None):
+        if name in result.spec.coords and result.spec.coords[name] != getattr(
+            result.spec, name, None
+        ):
             raise ParameterError(
                 f"spec.coords[{name!r}] = {result.spec.coords[name]!r} of task "
                 f"{result.spec.key!r} differs from its TaskSpec field {name!r} = "
@@ -406,16 +425,30 @@ def _check_reserved_coord(name: str, results: Sequence[TaskResult]) -> None:
 def _coord_array(values: list[Any]) -> np.ndarray:
     """One coordinate column: int64, float64 (NaN for missing), bool, or str (``""``)."""
     present = [v for v in values if v is not None]
-    if present and len(present) == len(values) and all(
-            isinstance(v, (bool, np.bool_)) for v in values):
+    if (
+        present
+        and len(present) == len(values)
+        and all(isinstance(v, (bool, np.bool_)) for v in values)
+    ):
         return np.array(values, dtype=bool)
-    if all(isinstance(v, (int, float, np.integer, np.floating))
-           and not isinstance(v, (bool, np.bool_)) for v in present):
+    if all(
+        isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+        for v in present
+    ):
         if len(present) == len(values) and all(isinstance(v, (int, np.integer)) for v in values):
             return np.array(values, dtype=np.int64)
         return np.array([np.nan if v is None else v for v in values], dtype=float)
-    return np.array(["" if v is None else v if isinstance(v, str)
-                     else json.dumps(_jsonable(v), sort_keys=True) for v in values], dtype=str)
+    return np.array(
+        [
+            ""
+            if v is None
+            else v
+            if isinstance(v, str)
+            else json.dumps(_jsonable(v), sort_keys=True)
+            for v in values
+        ],
+        dtype=str,
+    )
 
 
 def _versions_json(results: Sequence[TaskResult]) -> str:
@@ -426,14 +459,18 @@ def _versions_json(results: Sequence[TaskResult]) -> str:
     versions: dict[str, str | list[str]] = {}
     for package, found in sorted(seen.items()):
         if len(found) > 1:
-            logger.warning("Results were produced with several %s versions: %s",
-                           package, ", ".join(sorted(found)))
+            logger.warning(
+                "Results were produced with several %s versions: %s",
+                package,
+                ", ".join(sorted(found)),
+            )
         versions[package] = found.pop() if len(found) == 1 else sorted(found)
     return json.dumps(versions, sort_keys=True)
 
 
-def read_results(directory_or_paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
-                 ) -> xr.Dataset:
+def read_results(
+    directory_or_paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+) -> xr.Dataset:
     """Read every complete task store and collect them with :func:`results_to_dataset`.
 
     Parameters
@@ -480,6 +517,7 @@ def read_results(directory_or_paths: str | os.PathLike[str] | Iterable[str | os.
 # netCDF
 # --------------------------------------------------------------------------------------
 
+
 def save_dataset(ds: xr.Dataset, path: str | os.PathLike[str]) -> Path:
     """Write a task or summary dataset to netCDF (``engine='h5netcdf'``).
 
@@ -523,11 +561,16 @@ def _strings_as_str(ds: xr.Dataset) -> xr.Dataset:
 def _netcdf_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
     converted = {}
     for name, value in attrs.items():
-        numeric_list = (isinstance(value, (list, tuple)) and value
-                        and all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                for v in value))
-        if isinstance(value, (dict, bool, np.bool_)) or value is None or (
-                isinstance(value, (list, tuple)) and not numeric_list):
+        numeric_list = (
+            isinstance(value, (list, tuple))
+            and value
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        )
+        if (
+            isinstance(value, (dict, bool, np.bool_))
+            or value is None
+            or (isinstance(value, (list, tuple)) and not numeric_list)
+        ):
             converted[name] = json.dumps(_jsonable(value), sort_keys=True)
         else:
             converted[name] = value

@@ -114,6 +114,7 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
 # Samples of one split, for every critic
 # --------------------------------------------------------------------------------------
 
+
 class _Split:
     """The samples of one split (training or held-out) of every critic, batch by batch.
 
@@ -124,24 +125,30 @@ class _Split:
     ``(slots * n, d)`` matrices, so a batch is one ``index_select`` per matrix.
     """
 
-    def __init__(self, x: Tensor, y: Tensor, rows: Sequence[Tensor], device: torch.device,
-                 layout: str) -> None:
+    def __init__(
+        self, x: Tensor, y: Tensor, rows: Sequence[Tensor], device: torch.device, layout: str
+    ) -> None:
         self._layout = layout
         self._device = device
         self._n = len(rows[0])
-        per_sample = (math.prod(x.shape[1:]) * x.element_size()
-                      + math.prod(y.shape[1:]) * y.element_size())
+        per_sample = (
+            math.prod(x.shape[1:]) * x.element_size() + math.prod(y.shape[1:]) * y.element_size()
+        )
         self._materialised = len(rows) * self._n * per_sample <= GATHER_LIMIT_BYTES
         if not self._materialised:
             self._sources, self._rows = [x, y], torch.stack(list(rows))
         elif layout == "module":
-            self._data = [x.index_select(0, rows[0]).to(device),
-                          y.index_select(0, rows[0]).to(device)]
+            self._data = [
+                x.index_select(0, rows[0]).to(device),
+                y.index_select(0, rows[0]).to(device),
+            ]
         elif layout == "joint":
             self._data = [self._stack([(x, r) for r in rows] + [(y, r) for r in rows], device)]
         else:
-            self._data = [self._stack([(x, r) for r in rows], device),
-                          self._stack([(y, r) for r in rows], device)]
+            self._data = [
+                self._stack([(x, r) for r in rows], device),
+                self._stack([(y, r) for r in rows], device),
+            ]
         self._set_offsets(len(rows))
 
     @staticmethod
@@ -151,7 +158,7 @@ class _Split:
         n = len(rows)
         out = torch.empty((len(blocks) * n, math.prod(first.shape[1:])), dtype=first.dtype)
         for k, (data, rows) in enumerate(blocks):
-            out[k * n:(k + 1) * n] = data.index_select(0, rows).flatten(1)
+            out[k * n : (k + 1) * n] = data.index_select(0, rows).flatten(1)
         return out.to(device)
 
     def _set_offsets(self, n_models: int) -> None:
@@ -174,25 +181,34 @@ class _Split:
         rows = self._rows.gather(1, positions.cpu()).flatten()
         x, y = self._sources
         if self._layout == "module":
-            return [x.index_select(0, rows).to(self._device, non_blocking=True),
-                    y.index_select(0, rows).to(self._device, non_blocking=True)]
+            return [
+                x.index_select(0, rows).to(self._device, non_blocking=True),
+                y.index_select(0, rows).to(self._device, non_blocking=True),
+            ]
         if self._layout == "joint":
             out = torch.empty((2, len(rows), *x.shape[1:]), dtype=x.dtype)
             torch.index_select(x, 0, rows, out=out[0])
             torch.index_select(y, 0, rows, out=out[1])
             return [out.view(2 * len(positions), positions.shape[1], -1).to(self._device)]
-        return [s.index_select(0, rows).view(*positions.shape, -1).to(self._device)
-                for s in self._sources]
+        return [
+            s.index_select(0, rows).view(*positions.shape, -1).to(self._device)
+            for s in self._sources
+        ]
 
     def keep(self, models: Tensor) -> None:
         """Keep the samples of the critics at positions ``models`` only."""
         if not self._materialised:
             self._rows = self._rows[models]
         else:
-            slots = (torch.cat([models, models + len(self._offsets) // 2])
-                     if self._layout == "joint" else models)
-            self._data = [d.view(-1, self._n, d.shape[-1])[slots.to(self._device)]
-                          .view(-1, d.shape[-1]) for d in self._data]
+            slots = (
+                torch.cat([models, models + len(self._offsets) // 2])
+                if self._layout == "joint"
+                else models
+            )
+            self._data = [
+                d.view(-1, self._n, d.shape[-1])[slots.to(self._device)].view(-1, d.shape[-1])
+                for d in self._data
+            ]
         self._set_offsets(len(models))
 
 
@@ -200,18 +216,25 @@ class _Split:
 # Engines: how a step and an evaluation are computed
 # --------------------------------------------------------------------------------------
 
+
 class _ModuleEngine:
     """One critic trained through its own ``forward`` (any critic)."""
 
     layout = "module"
 
-    def __init__(self, critic: torch.nn.Module, estimator: Callable[[Tensor], Tensor],
-                 params: dict[str, Any], device: torch.device) -> None:
+    def __init__(
+        self,
+        critic: torch.nn.Module,
+        estimator: Callable[[Tensor], Tensor],
+        params: dict[str, Any],
+        device: torch.device,
+    ) -> None:
         self.critic = critic
         self.estimator = estimator
         self.beta = float(params["beta"])
-        self.adam = FusedAdam([p for p in critic.parameters() if p.requires_grad],
-                              params["learning_rate"])
+        self.adam = FusedAdam(
+            [p for p in critic.parameters() if p.requires_grad], params["learning_rate"]
+        )
         self.best: dict[str, Tensor] = {}
 
     def train(self) -> None:
@@ -245,9 +268,13 @@ class _ModuleEngine:
 class _StackedEngine:
     """Critics trained as one :class:`StackedMLPCritics` (shared kernels, own numbers)."""
 
-    def __init__(self, critics: Sequence[torch.nn.Module],
-                 estimator: Callable[[Tensor], Tensor], params: dict[str, Any],
-                 device: torch.device) -> None:
+    def __init__(
+        self,
+        critics: Sequence[torch.nn.Module],
+        estimator: Callable[[Tensor], Tensor],
+        params: dict[str, Any],
+        device: torch.device,
+    ) -> None:
         self.critics = critics
         self.stack = StackedMLPCritics(critics, device)
         self.layout = "joint" if self.stack.joint else "separate"
@@ -279,17 +306,23 @@ class _StackedEngine:
         (-values.sum()).backward()
         with torch.no_grad():
             self.step_count.add_(1.0)
-            adam_update(self._params, self._grads, self._exp_avgs, self._exp_avg_sqs,
-                        self._steps, self.lr)
+            adam_update(
+                self._params, self._grads, self._exp_avgs, self._exp_avg_sqs, self._steps, self.lr
+            )
         return -values.detach()
 
     def evaluate(self, batch: list[Tensor]) -> Tensor:
         zx, zy = self.stack.embed(batch)
         n = zx.shape[1]
         per_group = max(1, EVAL_SCORE_LIMIT // (n * n))
-        return torch.cat([self.estimator(torch.bmm(zx[i:i + per_group],
-                                                   zy[i:i + per_group].transpose(1, 2)))
-                          for i in range(0, len(zx), per_group)])
+        return torch.cat(
+            [
+                self.estimator(
+                    torch.bmm(zx[i : i + per_group], zy[i : i + per_group].transpose(1, 2))
+                )
+                for i in range(0, len(zx), per_group)
+            ]
+        )
 
     def save_best(self, improved: list[int]) -> None:
         if not improved:
@@ -299,13 +332,16 @@ class _StackedEngine:
         now = self.stack.slots(current)
         with torch.no_grad():
             for best, p, i_full, i_now in zip(self.best, self.stack.params, full, now):
-                best.index_copy_(0, i_full.to(best.device),
-                                 p.detach().index_select(0, i_now.to(p.device)))
+                best.index_copy_(
+                    0, i_full.to(best.device), p.detach().index_select(0, i_now.to(p.device))
+                )
 
     def keep(self, models: Tensor) -> None:
         index = self.stack.keep(models)
-        self.moments = [(m.index_select(0, i.to(m.device)), v.index_select(0, i.to(v.device)))
-                        for (m, v), i in zip(self.moments, index)]
+        self.moments = [
+            (m.index_select(0, i.to(m.device)), v.index_select(0, i.to(v.device)))
+            for (m, v), i in zip(self.moments, index)
+        ]
         self.models = self.models[models]
         self._views()
 
@@ -313,14 +349,16 @@ class _StackedEngine:
         states = []
         for model, critic in enumerate(self.critics):
             self.stack.copy_into(critic, self.best, model, self.n_full)
-            states.append({k: v.detach().to("cpu", copy=True)
-                           for k, v in critic.state_dict().items()})
+            states.append(
+                {k: v.detach().to("cpu", copy=True) for k, v in critic.state_dict().items()}
+            )
         return states
 
 
 # --------------------------------------------------------------------------------------
 # The loop
 # --------------------------------------------------------------------------------------
+
 
 def _eval_positions(n: int, limit: int, generator: torch.Generator) -> torch.Tensor:
     """A fixed subset of at most ``limit`` positions out of ``n`` (all when n <= limit)."""
@@ -336,23 +374,34 @@ def _eval_chunks(positions: Tensor, eval_batch_size: int) -> tuple[Tensor, ...]:
     return torch.tensor_split(positions, n_chunks, dim=-1)
 
 
-def _evaluate(engine: _ModuleEngine | _StackedEngine, split: _Split, positions: Tensor,
-              eval_batch_size: int) -> list[float]:
+def _evaluate(
+    engine: _ModuleEngine | _StackedEngine, split: _Split, positions: Tensor, eval_batch_size: int
+) -> list[float]:
     """Mean bound per critic over near-equal batches of at most ``eval_batch_size``."""
     chunks = _eval_chunks(positions, eval_batch_size)
     total = sum(engine.evaluate(split.take(chunk)) for chunk in chunks)
     return (total / len(chunks)).tolist()
 
 
-def _module_mi(critic: torch.nn.Module, estimator: Callable[[Tensor], Tensor], x: Tensor,
-               y: Tensor, rows: Tensor, eval_batch_size: int, device: torch.device) -> float:
+def _module_mi(
+    critic: torch.nn.Module,
+    estimator: Callable[[Tensor], Tensor],
+    x: Tensor,
+    y: Tensor,
+    rows: Tensor,
+    eval_batch_size: int,
+    device: torch.device,
+) -> float:
     """Mean bound of ``critic`` (in eval mode) over near-equal batches of ``rows``."""
     critic.eval()
     chunks = _eval_chunks(rows, eval_batch_size)
     with torch.no_grad():
-        values = [estimator(critic(x.index_select(0, chunk).to(device),
-                                   y.index_select(0, chunk).to(device))[0])
-                  for chunk in chunks]
+        values = [
+            estimator(
+                critic(x.index_select(0, chunk).to(device), y.index_select(0, chunk).to(device))[0]
+            )
+            for chunk in chunks
+        ]
     return float(sum(values) / len(chunks))
 
 
@@ -411,9 +460,19 @@ def train_critic(
     TrainingError
         If the loss becomes NaN or infinite.
     """
-    return train_critics([critic], estimator, x, y, [(train_idx, test_idx)], params,
-                         seeds=[seed], device=device, eval_batch_size=eval_batch_size,
-                         progress=progress, descriptions=[description])[0]
+    return train_critics(
+        [critic],
+        estimator,
+        x,
+        y,
+        [(train_idx, test_idx)],
+        params,
+        seeds=[seed],
+        device=device,
+        eval_batch_size=eval_batch_size,
+        progress=progress,
+        descriptions=[description],
+    )[0]
 
 
 def train_critics(
@@ -476,8 +535,10 @@ def train_critics(
     descriptions = list(descriptions or [f"critic {m}" for m in range(n_models)])
     n_train, n_test = len(splits[0][0]), len(splits[0][1])
     if any((len(a), len(b)) != (n_train, n_test) for a, b in splits):
-        raise ParameterError("Critics trained together need splits of equal sizes, got "
-                             f"{[(len(a), len(b)) for a, b in splits]}.")
+        raise ParameterError(
+            "Critics trained together need splits of equal sizes, got "
+            f"{[(len(a), len(b)) for a, b in splits]}."
+        )
     if n_train < 2 or n_test < 2:
         raise InsufficientDataError(
             f"Need at least 2 training and 2 held-out samples, got {n_train} and {n_test}."
@@ -485,23 +546,25 @@ def train_critics(
     for critic in critics:
         critic.to(device)
     if all(stackable(c) for c in critics):
-        engine: _ModuleEngine | _StackedEngine = _StackedEngine(critics, estimator, params,
-                                                                device)
+        engine: _ModuleEngine | _StackedEngine = _StackedEngine(critics, estimator, params, device)
     elif n_models == 1:
         engine = _ModuleEngine(critics[0], estimator, params, device)
     else:
-        raise ParameterError("Only separable/bilinear critics with MLP embeddings can be "
-                             "trained together; train the others one at a time.")
+        raise ParameterError(
+            "Only separable/bilinear critics with MLP embeddings can be "
+            "trained together; train the others one at a time."
+        )
 
     generators = [torch.Generator().manual_seed(int(seed)) for seed in seeds]
     limit = int(params["max_eval_samples"])
     eval_batch_size = int(eval_batch_size or limit)
     test_eval = torch.stack([_eval_positions(n_test, limit, g) for g in generators])
-    train_eval = torch.stack([_eval_positions(n_train, test_eval.shape[1], g)
-                              for g in generators])
+    train_eval = torch.stack([_eval_positions(n_train, test_eval.shape[1], g) for g in generators])
     test_eval = test_eval.to(device)
-    train_rows, test_rows = ([torch.as_tensor(np.asarray(split[i]), dtype=torch.long)
-                              for split in splits] for i in (0, 1))
+    train_rows, test_rows = (
+        [torch.as_tensor(np.asarray(split[i]), dtype=torch.long) for split in splits]
+        for i in (0, 1)
+    )
     train = _Split(x, y, train_rows, device, engine.layout)
     test = _Split(x, y, test_rows, device, engine.layout)
 
@@ -509,18 +572,22 @@ def train_critics(
     n_batches = math.ceil(n_train / batch_size)
     window = int(params["smoothing_window"])
     patience = int(params["patience"])
-    histories = [{"test_mi": [], "test_mi_smoothed": [], "loss": []}
-                 for _ in range(n_models)]
+    histories = [{"test_mi": [], "test_mi_smoothed": [], "loss": []} for _ in range(n_models)]
     best_smoothed = [-math.inf] * n_models
     best_epoch = [-1] * n_models
     active = list(range(n_models))
 
-    epochs = tqdm(range(int(params["n_epochs"])), desc=descriptions[0],
-                  disable=not progress or n_models > 1, leave=False)
+    epochs = tqdm(
+        range(int(params["n_epochs"])),
+        desc=descriptions[0],
+        disable=not progress or n_models > 1,
+        leave=False,
+    )
     for epoch in epochs:
         engine.train()
-        order = torch.stack([torch.randperm(n_train, generator=generators[m])
-                             for m in active]).to(device)
+        order = torch.stack([torch.randperm(n_train, generator=generators[m]) for m in active]).to(
+            device
+        )
         loss_sum = torch.zeros(len(active), device=device)
         for positions in torch.tensor_split(order, n_batches, dim=1):
             loss_sum += engine.step(train.take(positions))
@@ -530,7 +597,8 @@ def train_critics(
                 raise TrainingError(
                     f"{descriptions[m]}: loss became {mean_loss[k]} at epoch {epoch}; try a "
                     f"smaller learning_rate (now {params['learning_rate']}) or the 'smile' "
-                    "estimator with a clip.")
+                    "estimator with a clip."
+                )
         engine.eval()
         with torch.no_grad():
             test_mi = _evaluate(engine, test, test_eval, eval_batch_size)
@@ -562,13 +630,22 @@ def train_critics(
 
     outcomes = []
     for m, state in enumerate(engine.finish()):
-        arrays = {name: np.asarray(values, dtype=np.float64)
-                  for name, values in histories[m].items()}
+        arrays = {
+            name: np.asarray(values, dtype=np.float64) for name, values in histories[m].items()
+        }
         positions = train_rows[m][train_eval[m]]
-        outcomes.append(TrainOutcome(
-            train_mi=_module_mi(critics[m], estimator, x, y, positions, eval_batch_size,
-                                device),
-            test_mi=float(arrays["test_mi"][best_epoch[m]]),
-            best_epoch=best_epoch[m], n_epochs_run=len(arrays["loss"]), history=arrays,
-            n_train=n_train, n_test=n_test, state_dict=state))
+        outcomes.append(
+            TrainOutcome(
+                train_mi=_module_mi(
+                    critics[m], estimator, x, y, positions, eval_batch_size, device
+                ),
+                test_mi=float(arrays["test_mi"][best_epoch[m]]),
+                best_epoch=best_epoch[m],
+                n_epochs_run=len(arrays["loss"]),
+                history=arrays,
+                n_train=n_train,
+                n_test=n_test,
+                state_dict=state,
+            )
+        )
     return outcomes

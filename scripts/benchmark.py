@@ -50,6 +50,7 @@ Workloads (2 workers where tasks can run in parallel):
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -64,12 +65,33 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 
-GAUSS_PARAMS = {"n_epochs": 50, "learning_rate": 5e-4, "batch_size": 128, "patience": 10,
-                "embedding_dim": 16, "hidden_dim": 64, "n_layers": 2}
-LATENT_PARAMS = {"n_epochs": 100, "learning_rate": 5e-4, "batch_size": 128, "patience": 20,
-                 "embedding_dim": 20, "hidden_dim": 256, "n_layers": 3}
-LONG_PARAMS = {"n_epochs": 2, "learning_rate": 5e-4, "batch_size": 256, "patience": 2,
-               "embedding_dim": 8, "hidden_dim": 16, "n_layers": 1}
+GAUSS_PARAMS = {
+    "n_epochs": 50,
+    "learning_rate": 5e-4,
+    "batch_size": 128,
+    "patience": 10,
+    "embedding_dim": 16,
+    "hidden_dim": 64,
+    "n_layers": 2,
+}
+LATENT_PARAMS = {
+    "n_epochs": 100,
+    "learning_rate": 5e-4,
+    "batch_size": 128,
+    "patience": 20,
+    "embedding_dim": 20,
+    "hidden_dim": 256,
+    "n_layers": 3,
+}
+LONG_PARAMS = {
+    "n_epochs": 2,
+    "learning_rate": 5e-4,
+    "batch_size": 256,
+    "patience": 2,
+    "embedding_dim": 8,
+    "hidden_dim": 16,
+    "n_layers": 1,
+}
 N_WORKERS = 2
 #: Packing of the workflow runs: the 55 tasks in one train job with a pool of
 #: ``N_WORKERS`` processes, which balances the load as ``nmi.run``'s pool does.  Two
@@ -86,14 +108,16 @@ LONG_SHAPE = (64, 1000, 3600, 50)
 # Flop counting
 # --------------------------------------------------------------------------------------
 
+
 def mlp_macs(in_dim: int, base: Mapping[str, Any]) -> int:
     """Multiply-accumulates per sample of one MLP embedding."""
     widths = [in_dim] + [base["hidden_dim"]] * base["n_layers"] + [base["embedding_dim"]]
-    return sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+    return sum(a * b for a, b in itertools.pairwise(widths))
 
 
-def task_flops(n_train: int, n_test: int, epochs: int, base: Mapping[str, Any],
-               dim_x: int, dim_y: int) -> float:
+def task_flops(
+    n_train: int, n_test: int, epochs: int, base: Mapping[str, Any], dim_x: int, dim_y: int
+) -> float:
     """Flops of one task (separable MLP critic): training steps, the held-out evaluation
     of every epoch and the one evaluation of the training subset."""
     per_sample = mlp_macs(dim_x, base) + mlp_macs(dim_y, base)
@@ -106,8 +130,13 @@ def task_flops(n_train: int, n_test: int, epochs: int, base: Mapping[str, Any],
     return epochs * (train + evaluate) + evaluate
 
 
-def dataset_flops(tasks: Any, base: Mapping[str, Any], dim_x: int, dim_y: int,
-                  bases: Mapping[str, Mapping[str, Any]] | None = None) -> tuple[float, int]:
+def dataset_flops(
+    tasks: Any,
+    base: Mapping[str, Any],
+    dim_x: int,
+    dim_y: int,
+    bases: Mapping[str, Mapping[str, Any]] | None = None,
+) -> tuple[float, int]:
     """Total flops and epochs of a task dataset (``Results.tasks`` or a ``tasks.nc``)."""
     total, epochs = 0.0, 0
     combos = tasks["combo"].values if "combo" in tasks else [None] * tasks.sizes["task"]
@@ -115,14 +144,21 @@ def dataset_flops(tasks: Any, base: Mapping[str, Any], dim_x: int, dim_y: int,
         params = (bases or {}).get(combo, base)
         n_epochs = int(tasks["n_epochs_run"].values[i])
         epochs += n_epochs
-        total += task_flops(int(tasks["n_train"].values[i]), int(tasks["n_test"].values[i]),
-                            n_epochs, params, dim_x, dim_y)
+        total += task_flops(
+            int(tasks["n_train"].values[i]),
+            int(tasks["n_test"].values[i]),
+            n_epochs,
+            params,
+            dim_x,
+            dim_y,
+        )
     return total, epochs
 
 
 # --------------------------------------------------------------------------------------
 # Workloads (each runs inside a fresh subprocess and returns one or more rows)
 # --------------------------------------------------------------------------------------
+
 
 def _gauss() -> tuple[Any, Any]:
     import neural_mi as nmi
@@ -142,26 +178,51 @@ def _timed_run(x: Any, y: Any, **kwargs: Any) -> tuple[float, Any]:
     import neural_mi as nmi
 
     start = time.perf_counter()
-    results = nmi.run(x, y, processor_type="continuous", verbose=False, random_seed=42,
-                      n_workers=N_WORKERS, **kwargs)
+    results = nmi.run(
+        x,
+        y,
+        processor_type="continuous",
+        verbose=False,
+        random_seed=42,
+        n_workers=N_WORKERS,
+        **kwargs,
+    )
     return time.perf_counter() - start, results
 
 
-def _row(seconds: float, results: Any, base: Mapping[str, Any], dims: tuple[int, int],
-         truth: float | None, estimate: float | None = None,
-         bases: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+def _row(
+    seconds: float,
+    results: Any,
+    base: Mapping[str, Any],
+    dims: tuple[int, int],
+    truth: float | None,
+    estimate: float | None = None,
+    bases: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
     flops, epochs = dataset_flops(results.tasks, base, *dims, bases=bases)
     estimate = float(results.mi_estimate) if estimate is None else estimate
-    return {"seconds": seconds, "fits": int(results.tasks.sizes["task"]), "epochs": epochs,
-            "gflops": flops / 1e9, "estimate": estimate, "truth": truth}
+    return {
+        "seconds": seconds,
+        "fits": int(results.tasks.sizes["task"]),
+        "epochs": epochs,
+        "gflops": flops / 1e9,
+        "estimate": estimate,
+        "truth": truth,
+    }
 
 
-def _single_run(data: Callable[[], tuple[Any, Any]], mode: str, base: dict[str, Any],
-                dims: tuple[int, int], truth: float) -> list[dict[str, Any]]:
+def _single_run(
+    data: Callable[[], tuple[Any, Any]],
+    mode: str,
+    base: dict[str, Any],
+    dims: tuple[int, int],
+    truth: float,
+) -> list[dict[str, Any]]:
     """One ``nmi.run`` of ``mode`` on ``data()`` (split 'random'), as one table row."""
     x, y = data()
-    seconds, res = _timed_run(x, y, mode=mode, processor_params=WINDOW, base_params=base,
-                              split_mode="random")
+    seconds, res = _timed_run(
+        x, y, mode=mode, processor_params=WINDOW, base_params=base, split_mode="random"
+    )
     return [_row(seconds, res, base, dims, truth)]
 
 
@@ -172,11 +233,19 @@ def seed_estimate() -> list[dict[str, Any]]:
 def sweep_embed() -> list[dict[str, Any]]:
     x, y = _gauss()
     dims = [4, 8, 16, 32]
-    seconds, res = _timed_run(x, y, mode="sweep", processor_params=WINDOW,
-                              base_params=GAUSS_PARAMS, sweep_grid={"embedding_dim": dims},
-                              split_mode="random")
-    bases = {combo: {**GAUSS_PARAMS, "embedding_dim": int(dim)} for combo, dim in
-             zip(res.tasks["combo"].values, res.tasks["embedding_dim"].values)}
+    seconds, res = _timed_run(
+        x,
+        y,
+        mode="sweep",
+        processor_params=WINDOW,
+        base_params=GAUSS_PARAMS,
+        sweep_grid={"embedding_dim": dims},
+        split_mode="random",
+    )
+    bases = {
+        combo: {**GAUSS_PARAMS, "embedding_dim": int(dim)}
+        for combo, dim in zip(res.tasks["combo"].values, res.tasks["embedding_dim"].values)
+    }
     mean_bits = float(res.tasks["test_mi"].mean()) / math.log(2.0)
     return [_row(seconds, res, GAUSS_PARAMS, (5, 5), 2.0, estimate=mean_bits, bases=bases)]
 
@@ -191,15 +260,22 @@ def rigorous_latent() -> list[dict[str, Any]]:
 
 def _workflow_config(name: str, synthetic: dict[str, Any], base: dict[str, Any]) -> dict:
     variable = {"type": "continuous", "params": WINDOW}
-    return {"seed": 42, "results_dir": "results", **WORKFLOW_PACKING,
-            "sessions": [{"name": name, "synthetic": {**synthetic, "seed": 42},
-                          "x": variable, "y": variable}],
-            "analyses": [{"name": "rigorous", "mode": "rigorous", "base_params": base,
-                          "split_mode": "random"}]}
+    return {
+        "seed": 42,
+        "results_dir": "results",
+        **WORKFLOW_PACKING,
+        "sessions": [
+            {"name": name, "synthetic": {**synthetic, "seed": 42}, "x": variable, "y": variable}
+        ],
+        "analyses": [
+            {"name": "rigorous", "mode": "rigorous", "base_params": base, "split_mode": "random"}
+        ],
+    }
 
 
-def _workflow_row(label: str, config: dict, base: dict[str, Any], dims: tuple[int, int],
-                  truth: float) -> dict[str, Any]:
+def _workflow_row(
+    label: str, config: dict, base: dict[str, Any], dims: tuple[int, int], truth: float
+) -> dict[str, Any]:
     import yaml
 
     from neural_mi.store import load_dataset
@@ -207,13 +283,22 @@ def _workflow_row(label: str, config: dict, base: dict[str, Any], dims: tuple[in
     with tempfile.TemporaryDirectory(prefix=f"nmi-bench-{label}-") as tmp:
         workdir = Path(tmp)
         (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-        env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent),
-                                                      os.environ.get("PATH", "")])}
-        command = [str(Path(sys.executable).parent / "neural-mi"), "run", "config.yaml",
-                   "--cores", "2", "--quiet"]
+        env = {
+            **os.environ,
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+        }
+        command = [
+            str(Path(sys.executable).parent / "neural-mi"),
+            "run",
+            "config.yaml",
+            "--cores",
+            "2",
+            "--quiet",
+        ]
         start = time.perf_counter()
-        out = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True,
-                             check=False)
+        out = subprocess.run(
+            command, cwd=workdir, env=env, capture_output=True, text=True, check=False
+        )
         seconds = time.perf_counter() - start
         if out.returncode != 0:
             raise RuntimeError(f"neural-mi run failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
@@ -222,22 +307,38 @@ def _workflow_row(label: str, config: dict, base: dict[str, Any], dims: tuple[in
         tasks = load_dataset(analysis / "tasks.nc")
         summary = json.loads((analysis / "summary.json").read_text())
     flops, epochs = dataset_flops(tasks, base, *dims)
-    return {"label": label, "seconds": seconds, "fits": int(tasks.sizes["task"]),
-            "epochs": epochs, "gflops": flops / 1e9, "estimate": float(summary["mi_estimate"]),
-            "truth": truth}
+    return {
+        "label": label,
+        "seconds": seconds,
+        "fits": int(tasks.sizes["task"]),
+        "epochs": epochs,
+        "gflops": flops / 1e9,
+        "estimate": float(summary["mi_estimate"]),
+        "truth": truth,
+    }
 
 
 def workflow_rigorous_latent() -> list[dict[str, Any]]:
     config = _workflow_config(
-        "latent", {"generator": "nonlinear_from_latent", "n_samples": 2500, "latent_dim": 10,
-                   "observed_dim": 100, "mi": 3.0}, LATENT_PARAMS)
+        "latent",
+        {
+            "generator": "nonlinear_from_latent",
+            "n_samples": 2500,
+            "latent_dim": 10,
+            "observed_dim": 100,
+            "mi": 3.0,
+        },
+        LATENT_PARAMS,
+    )
     return [_workflow_row("workflow_rigorous_latent", config, LATENT_PARAMS, (100, 100), 3.0)]
 
 
 def workflow_rigorous_gauss() -> list[dict[str, Any]]:
     config = _workflow_config(
-        "gauss", {"generator": "correlated_gaussians", "n_samples": 5000, "dim": 5, "mi": 2.0},
-        GAUSS_PARAMS)
+        "gauss",
+        {"generator": "correlated_gaussians", "n_samples": 5000, "dim": 5, "mi": 2.0},
+        GAUSS_PARAMS,
+    )
     return [_workflow_row("workflow_rigorous_gauss", config, GAUSS_PARAMS, (5, 5), 2.0)]
 
 
@@ -265,8 +366,14 @@ def long_recording() -> list[dict[str, Any]]:
     x, y = long_recording_data()
     raw_mb = (x.nbytes + y.nbytes) / 2**20
     window = LONG_SHAPE[3]
-    seconds, res = _timed_run(x, y, mode="estimate", processor_params={"window_size": window},
-                              base_params=LONG_PARAMS, split_mode="blocked")
+    seconds, res = _timed_run(
+        x,
+        y,
+        mode="estimate",
+        processor_params={"window_size": window},
+        base_params=LONG_PARAMS,
+        split_mode="blocked",
+    )
     dim = LONG_SHAPE[0] * window
     return [{**_row(seconds, res, LONG_PARAMS, (dim, dim), None), "raw_mb": raw_mb}]
 
@@ -284,20 +391,23 @@ WORKLOADS: dict[str, Callable[[], list[dict[str, Any]]]] = {
 
 #: Names that stand for several workloads (each still runs in its own subprocess).
 ALIASES: dict[str, list[str]] = {
-    "workflow_rigorous": ["workflow_rigorous_latent", "workflow_rigorous_gauss"]}
+    "workflow_rigorous": ["workflow_rigorous_latent", "workflow_rigorous_gauss"]
+}
 
 
 # --------------------------------------------------------------------------------------
 # Parent: fresh subprocess per repeat, rusage of each, table
 # --------------------------------------------------------------------------------------
 
+
 def run_child(name: str) -> list[dict[str, Any]]:
     """Run workload ``name`` in a fresh subprocess; rows with process wall, CPU and peak RSS."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     with tempfile.NamedTemporaryFile("r", suffix=".json") as out:
         start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, __file__, "--child", name, "--child-out",
-                                 out.name], env=env)
+        proc = subprocess.Popen(
+            [sys.executable, __file__, "--child", name, "--child-out", out.name], env=env
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         wall = time.perf_counter() - start
@@ -306,8 +416,11 @@ def run_child(name: str) -> list[dict[str, Any]]:
         rows = json.loads(out.read())
     for row in rows:
         row.setdefault("label", name)
-        row.update(proc_seconds=wall, cpu_seconds=usage.ru_utime + usage.ru_stime,
-                   peak_mb=usage.ru_maxrss / 1024)
+        row.update(
+            proc_seconds=wall,
+            cpu_seconds=usage.ru_utime + usage.ru_stime,
+            peak_mb=usage.ru_maxrss / 1024,
+        )
     return rows
 
 
@@ -320,48 +433,84 @@ def summarise(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
             if key == "label":
                 continue
             values = [row[key] for row in rows]
-            merged[key] = (statistics.median(values) if isinstance(value, (int, float))
-                           and value is not None else value)
+            merged[key] = (
+                statistics.median(values)
+                if isinstance(value, (int, float)) and value is not None
+                else value
+            )
         table.append(merged)
     return table
 
 
 #: Workflow workloads and the in-process workloads they repeat.
-WORKFLOW_PAIRS = {"workflow_rigorous_latent": "rigorous_latent",
-                  "workflow_rigorous_gauss": "rigorous_gauss"}
+WORKFLOW_PAIRS = {
+    "workflow_rigorous_latent": "rigorous_latent",
+    "workflow_rigorous_gauss": "rigorous_gauss",
+}
 
 
-def format_ratio(workflow: str, in_process: str, workflow_runs: list[list[dict[str, Any]]],
-                 in_process_runs: list[list[dict[str, Any]]]) -> str:
+def format_ratio(
+    workflow: str,
+    in_process: str,
+    workflow_runs: list[list[dict[str, Any]]],
+    in_process_runs: list[list[dict[str, Any]]],
+) -> str:
     """Median over repeats of the workflow's wall time over the in-process run's, paired by
     repeat: against the ``nmi.run`` call (``wall s``) and against its whole process
     (``proc s``: interpreter, imports and data generation too, as the workflow has)."""
     pairs = [(w[0], p[0]) for w, p in zip(workflow_runs, in_process_runs)]
     call = statistics.median(w["seconds"] / p["seconds"] for w, p in pairs)
     whole = statistics.median(w["seconds"] / p["proc_seconds"] for w, p in pairs)
-    return (f"{workflow} / {in_process} (median of {len(pairs)} paired repeats): "
-            f"x{call:.3f} of the nmi.run call, x{whole:.3f} of its whole process")
+    return (
+        f"{workflow} / {in_process} (median of {len(pairs)} paired repeats): "
+        f"x{call:.3f} of the nmi.run call, x{whole:.3f} of its whole process"
+    )
 
 
 def format_table(table: list[dict[str, Any]]) -> str:
     """Aligned text table of summarised rows."""
-    header = ["workload", "n", "wall s", "proc s", "cpu s", "peak MB", "raw MB", "fits",
-              "epochs", "GFLOP/s", "MI bits", "truth", "error"]
+    header = [
+        "workload",
+        "n",
+        "wall s",
+        "proc s",
+        "cpu s",
+        "peak MB",
+        "raw MB",
+        "fits",
+        "epochs",
+        "GFLOP/s",
+        "MI bits",
+        "truth",
+        "error",
+    ]
     lines = []
     for row in table:
         truth = row.get("truth")
         error = "" if truth is None else f"{row['estimate'] - truth:+.3f}"
         raw = row.get("raw_mb")
-        lines.append([
-            row["label"], str(row["repeats"]), f"{row['seconds']:.2f}",
-            f"{row['proc_seconds']:.2f}", f"{row['cpu_seconds']:.2f}", f"{row['peak_mb']:.0f}",
-            "" if raw is None else f"{raw:.0f} (x{row['peak_mb'] / raw:.2f})",
-            str(row["fits"]), str(int(row["epochs"])),
-            f"{row['gflops'] / row['seconds']:.1f}", f"{row['estimate']:.3f}",
-            "" if truth is None else f"{truth:.1f}", error])
+        lines.append(
+            [
+                row["label"],
+                str(row["repeats"]),
+                f"{row['seconds']:.2f}",
+                f"{row['proc_seconds']:.2f}",
+                f"{row['cpu_seconds']:.2f}",
+                f"{row['peak_mb']:.0f}",
+                "" if raw is None else f"{raw:.0f} (x{row['peak_mb'] / raw:.2f})",
+                str(row["fits"]),
+                str(int(row["epochs"])),
+                f"{row['gflops'] / row['seconds']:.1f}",
+                f"{row['estimate']:.3f}",
+                "" if truth is None else f"{truth:.1f}",
+                error,
+            ]
+        )
     widths = [max(len(r[i]) for r in [header, *lines]) for i in range(len(header))]
-    text = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in
-                      enumerate(zip(r, widths))) for r in [header, *lines]]
+    text = [
+        "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+        for r in [header, *lines]
+    ]
     text.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(text)
 
@@ -369,8 +518,12 @@ def format_table(table: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments; run the chosen workloads (or, with ``--child``, one of them here)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("workloads", nargs="*", metavar="WORKLOAD",
-                        help=f"any of: {', '.join([*WORKLOADS, *ALIASES])}")
+    parser.add_argument(
+        "workloads",
+        nargs="*",
+        metavar="WORKLOAD",
+        help=f"any of: {', '.join([*WORKLOADS, *ALIASES])}",
+    )
     parser.add_argument("--all", action="store_true", help="run every workload")
     parser.add_argument("--repeats", type=int, default=3, help="runs per workload (default 3)")
     parser.add_argument("--json", help="also write the summarised rows to this JSON file")
@@ -380,13 +533,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         Path(args.child_out).write_text(json.dumps(WORKLOADS[args.child]()))
         return 0
-    names = list(WORKLOADS) if args.all else [
-        name for given in args.workloads for name in ALIASES.get(given, [given])]
+    names = (
+        list(WORKLOADS)
+        if args.all
+        else [name for given in args.workloads for name in ALIASES.get(given, [given])]
+    )
     if not names:
         parser.error("name workloads or pass --all")
     unknown = [name for name in names if name not in WORKLOADS]
     if unknown:
-        parser.error(f"unknown workload(s) {', '.join(unknown)}; choose from {', '.join(WORKLOADS)}")
+        parser.error(
+            f"unknown workload(s) {', '.join(unknown)}; choose from {', '.join(WORKLOADS)}"
+        )
     # Repeats go round the workloads (1st run of each, then 2nd...): slow drifts in the speed
     # of a shared machine then hit every workload alike, and paired ratios compare runs
     # made minutes apart.
@@ -394,9 +552,12 @@ def main(argv: list[str] | None = None) -> int:
     for repeat in range(args.repeats):
         for name in names:
             runs[name].append(run_child(name))
-            print(f"{name} run {repeat + 1}/{args.repeats}: "
-                  + ", ".join(f"{r['label']} {r['seconds']:.2f} s" for r in runs[name][-1]),
-                  file=sys.stderr, flush=True)
+            print(
+                f"{name} run {repeat + 1}/{args.repeats}: "
+                + ", ".join(f"{r['label']} {r['seconds']:.2f} s" for r in runs[name][-1]),
+                file=sys.stderr,
+                flush=True,
+            )
     table = [row for name in names for row in summarise(runs[name])]
     print(format_table(table))
     for workflow, in_process in WORKFLOW_PAIRS.items():

@@ -20,19 +20,28 @@ def main() -> None:
 
     start = time.perf_counter()
     from neural_mi.plan import plan_tasks
+
     import_seconds = time.perf_counter() - start
 
     timings = []
     for _ in range(args.repeats):
         start = time.perf_counter()
-        tasks = [task for session in range(args.sessions)
-                 for task in plan_tasks("rigorous", random_seed=session,
-                                        base_params={"n_epochs": 50, "batch_size": 128},
-                                        split_mode="random")]
+        tasks = [
+            task
+            for session in range(args.sessions)
+            for task in plan_tasks(
+                "rigorous",
+                random_seed=session,
+                base_params={"n_epochs": 50, "batch_size": 128},
+                split_mode="random",
+            )
+        ]
         timings.append(time.perf_counter() - start)
     print(f"import neural_mi.plan: {import_seconds * 1e3:.1f} ms")
-    print(f"planned {len(tasks)} rigorous tasks for {args.sessions} sessions: "
-          f"median {statistics.median(timings) * 1e3:.1f} ms over {args.repeats} repeats")
+    print(
+        f"planned {len(tasks)} rigorous tasks for {args.sessions} sessions: "
+        f"median {statistics.median(timings) * 1e3:.1f} ms over {args.repeats} repeats"
+    )
     print(f"torch imported: {'torch' in sys.modules}")
 
 

@@ -18,22 +18,39 @@ from typing import Any
 import yaml
 
 
-def many_sessions_config(n_sessions: int, tasks_per_job: int = 1, n_samples: int = 5000,
-                         dim: int = 5) -> dict[str, Any]:
+def many_sessions_config(
+    n_sessions: int, tasks_per_job: int = 1, n_samples: int = 5000, dim: int = 5
+) -> dict[str, Any]:
     """A config with ``n_sessions`` synthetic sessions and one rigorous analysis."""
     mi_values = (0.5, 1.0, 2.0, 3.0)
-    sessions = [{
-        "name": f"session_{i:04d}",
-        "synthetic": {"generator": "correlated_gaussians", "n_samples": n_samples,
-                      "dim": dim, "mi": mi_values[i % len(mi_values)]},
-        "x": {"type": "continuous", "params": {"window_size": 1}},
-        "y": {"type": "continuous", "params": {"window_size": 1}},
-    } for i in range(n_sessions)]
-    analysis = {"name": "rigorous", "mode": "rigorous",
-                "base_params": {"n_epochs": 50, "batch_size": 128},
-                "gamma_range": list(range(1, 11)), "split_mode": "random"}
-    return {"seed": 42, "results_dir": "results", "tasks_per_job": tasks_per_job,
-            "sessions": sessions, "analyses": [analysis]}
+    sessions = [
+        {
+            "name": f"session_{i:04d}",
+            "synthetic": {
+                "generator": "correlated_gaussians",
+                "n_samples": n_samples,
+                "dim": dim,
+                "mi": mi_values[i % len(mi_values)],
+            },
+            "x": {"type": "continuous", "params": {"window_size": 1}},
+            "y": {"type": "continuous", "params": {"window_size": 1}},
+        }
+        for i in range(n_sessions)
+    ]
+    analysis = {
+        "name": "rigorous",
+        "mode": "rigorous",
+        "base_params": {"n_epochs": 50, "batch_size": 128},
+        "gamma_range": list(range(1, 11)),
+        "split_mode": "random",
+    }
+    return {
+        "seed": 42,
+        "results_dir": "results",
+        "tasks_per_job": tasks_per_job,
+        "sessions": sessions,
+        "analyses": [analysis],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

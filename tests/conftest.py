@@ -16,8 +16,15 @@ import pytest
 import neural_mi as nmi
 
 #: Training settings small enough for unit tests (a task takes a fraction of a second).
-FAST_PARAMS = {"n_epochs": 4, "batch_size": 64, "hidden_dim": 16, "embedding_dim": 4,
-               "n_layers": 1, "patience": 2, "learning_rate": 1e-3}
+FAST_PARAMS = {
+    "n_epochs": 4,
+    "batch_size": 64,
+    "hidden_dim": 16,
+    "embedding_dim": 4,
+    "n_layers": 1,
+    "patience": 2,
+    "learning_rate": 1e-3,
+}
 
 
 @pytest.fixture
@@ -74,15 +81,26 @@ class SlurmCluster:
     exec_prefix: tuple[str, ...]
     partition: str
 
-    def run(self, *args: str, cwd: Path | None = None, timeout: float = 60,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self,
+        *args: str,
+        cwd: Path | None = None,
+        timeout: float = 60,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
         """Run a client command inside the namespace; returns the finished process (text output).
 
         ``env`` replaces :attr:`env` (keep ``SLURM_CONF`` in it).
         """
-        return subprocess.run([*self.exec_prefix, *args], cwd=cwd,
-                              env=self.env if env is None else env, capture_output=True,
-                              text=True, timeout=timeout, check=False)
+        return subprocess.run(
+            [*self.exec_prefix, *args],
+            cwd=cwd,
+            env=self.env if env is None else env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
 
     def up_sh(self, timeout: float = SLURM_UP_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
         """Run ``scripts/slurm/up.sh`` on :attr:`state_dir` (idempotent)."""
@@ -105,11 +123,17 @@ class SlurmCluster:
         return state
 
 
-def run_slurm_script(script: Path, state_dir: Path,
-                     timeout: float) -> subprocess.CompletedProcess[str]:
+def run_slurm_script(
+    script: Path, state_dir: Path, timeout: float
+) -> subprocess.CompletedProcess[str]:
     """Run ``up.sh`` or ``down.sh`` on ``state_dir``; returns the finished process."""
-    return subprocess.run(["bash", str(script), str(state_dir)], capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    return subprocess.run(
+        ["bash", str(script), str(state_dir)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def _read_env_sh(state_dir: Path) -> dict[str, str]:

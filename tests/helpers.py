@@ -7,18 +7,40 @@ from pathlib import Path
 import numpy as np
 
 from neural_mi.store import load_dataset
-
 from neural_mi.tasks import TaskResult, TaskSpec
 
 
-def make_result(key: str, combo: str, mode: str, mi: float, *, coords: dict | None = None,
-                extras: dict | None = None, **spec_fields) -> TaskResult:
+def make_result(
+    key: str,
+    combo: str,
+    mode: str,
+    mi: float,
+    *,
+    coords: dict | None = None,
+    extras: dict | None = None,
+    **spec_fields,
+) -> TaskResult:
     """A hand-built TaskResult whose train and test MI are ``mi`` (nats)."""
-    spec = TaskSpec(key=key, combo=combo, params={"mode": mode, "run_seed": 1},
-                    coords=coords or {}, **spec_fields)
-    return TaskResult(spec=spec, train_mi=mi, test_mi=mi, best_epoch=0, n_epochs_run=1,
-                      history={"test_mi": np.array([mi])}, n_train=90, n_test=10,
-                      wall_time=0.1, versions={"numpy": "2"}, extras=extras or {})
+    spec = TaskSpec(
+        key=key,
+        combo=combo,
+        params={"mode": mode, "run_seed": 1},
+        coords=coords or {},
+        **spec_fields,
+    )
+    return TaskResult(
+        spec=spec,
+        train_mi=mi,
+        test_mi=mi,
+        best_epoch=0,
+        n_epochs_run=1,
+        history={"test_mi": np.array([mi])},
+        n_train=90,
+        n_test=10,
+        wall_time=0.1,
+        versions={"numpy": "2"},
+        extras=extras or {},
+    )
 
 
 def task_mi(workdir: Path) -> dict[str, float]:
@@ -26,6 +48,7 @@ def task_mi(workdir: Path) -> dict[str, float]:
     values = {}
     for analysis in ("rigorous", "quick"):
         ds = load_dataset(workdir / "results" / "tiny" / analysis / "tasks.nc")
-        values.update({f"{analysis}/{k}": float(v)
-                       for k, v in zip(ds["key"].values, ds["test_mi"].values)})
+        values.update(
+            {f"{analysis}/{k}": float(v) for k, v in zip(ds["key"].values, ds["test_mi"].values)}
+        )
     return values

@@ -8,13 +8,13 @@ import math
 import numpy as np
 import pytest
 import xarray as xr
+from helpers import make_result
 
 from neural_mi import aggregate
 from neural_mi.aggregate import fit_rigorous, summarize
 from neural_mi.errors import DataShapeError, DataValueError, ParameterError
 from neural_mi.params import UNIT_FACTORS
 from neural_mi.store import load_dataset, results_to_dataset, save_dataset
-from helpers import make_result
 
 
 def rigorous_gammas(max_gamma: int = 10) -> np.ndarray:
@@ -25,6 +25,7 @@ def rigorous_gammas(max_gamma: int = 10) -> np.ndarray:
 # --------------------------------------------------------------------------------------
 # fit_rigorous
 # --------------------------------------------------------------------------------------
+
 
 def test_linear_data_with_noise_recovers_the_intercept():
     # seed 0, noise sd 0.01 nats; tolerance 0.02 on the intercept
@@ -61,16 +62,19 @@ def test_interval_is_the_student_t_interval_of_the_intercept():
     # 13/6, residuals (-1, 2, -1) / 60, so s^2 = (6 / 3600) / 1 and
     # Var(b0) = s^2 * sum(x^2) / (n * Sxx) = s^2 * 14 / 6 = 7 / 1800.  With one degree of
     # freedom t is Cauchy: the quantile of p is tan(pi * (p - 1/2)).
-    fit = fit_rigorous([1, 2, 3], [2.0, 1.9, 1.7], min_gamma_points=3, delta_threshold=1e9,
-                       confidence_level=0.68)
+    fit = fit_rigorous(
+        [1, 2, 3], [2.0, 1.9, 1.7], min_gamma_points=3, delta_threshold=1e9, confidence_level=0.68
+    )
     assert fit.mi_corrected == pytest.approx(13 / 6, abs=1e-12)
     assert fit.slope == pytest.approx(-0.15, abs=1e-12)
     half_width = math.tan(math.pi * 0.34) * math.sqrt(7 / 1800)
     assert fit.mi_error == pytest.approx(half_width, rel=1e-10)
-    wider = fit_rigorous([1, 2, 3], [2.0, 1.9, 1.7], min_gamma_points=3, delta_threshold=1e9,
-                         confidence_level=0.9)
-    assert wider.mi_error == pytest.approx(math.tan(math.pi * 0.45) * math.sqrt(7 / 1800),
-                                           rel=1e-10)
+    wider = fit_rigorous(
+        [1, 2, 3], [2.0, 1.9, 1.7], min_gamma_points=3, delta_threshold=1e9, confidence_level=0.9
+    )
+    assert wider.mi_error == pytest.approx(
+        math.tan(math.pi * 0.45) * math.sqrt(7 / 1800), rel=1e-10
+    )
 
 
 def test_curving_large_gammas_are_dropped():
@@ -99,11 +103,13 @@ def test_too_few_gammas_is_unreliable():
 
 def test_fit_rejects_bad_arguments():
     gammas, mi = [1, 2, 3], [1.0, 0.9, 0.8]
-    for kwargs, name in [({"confidence_level": 1.0}, "confidence_level"),
-                         ({"confidence_level": 0.0}, "confidence_level"),
-                         ({"min_gamma_points": 1}, "min_gamma_points"),
-                         ({"min_gamma_points": 2.5}, "min_gamma_points"),
-                         ({"delta_threshold": -0.1}, "delta_threshold")]:
+    for kwargs, name in [
+        ({"confidence_level": 1.0}, "confidence_level"),
+        ({"confidence_level": 0.0}, "confidence_level"),
+        ({"min_gamma_points": 1}, "min_gamma_points"),
+        ({"min_gamma_points": 2.5}, "min_gamma_points"),
+        ({"delta_threshold": -0.1}, "delta_threshold"),
+    ]:
         with pytest.raises(ParameterError, match=name):
             fit_rigorous(gammas, mi, **kwargs)
     with pytest.raises(DataShapeError, match="shape"):
@@ -118,6 +124,7 @@ def test_fit_rejects_bad_arguments():
 # Per-mode summaries
 # --------------------------------------------------------------------------------------
 
+
 def rigorous_dataset() -> xr.Dataset:
     """Two combos (embedding_dim 4 and 8), gammas 1..10; noise seed 0, sd 0.01 nats."""
     rng = np.random.default_rng(0)
@@ -126,9 +133,17 @@ def rigorous_dataset() -> xr.Dataset:
         for gamma in range(1, 11):
             for subset in range(gamma):
                 mi = true_mi - 0.04 * gamma + rng.normal(0.0, 0.01)
-                results.append(make_result(f"{combo}-g{gamma:02d}-s{subset:02d}", combo,
-                                           "rigorous", mi, coords={"embedding_dim": dim},
-                                           gamma=gamma, subset=subset))
+                results.append(
+                    make_result(
+                        f"{combo}-g{gamma:02d}-s{subset:02d}",
+                        combo,
+                        "rigorous",
+                        mi,
+                        coords={"embedding_dim": dim},
+                        gamma=gamma,
+                        subset=subset,
+                    )
+                )
     return results_to_dataset(results)
 
 
@@ -183,9 +198,11 @@ def test_units_conversion_is_exact():
 
 def test_sweep_mean_std_count_by_hand():
     values = {("c4", 4): [1.0, 1.2, 1.4], ("c8", 8): [2.0, 2.4]}
-    results = [make_result(f"{combo}-r{r}", combo, "sweep", mi,
-                           coords={"embedding_dim": dim}, repeat=r)
-               for (combo, dim), mis in values.items() for r, mi in enumerate(mis)]
+    results = [
+        make_result(f"{combo}-r{r}", combo, "sweep", mi, coords={"embedding_dim": dim}, repeat=r)
+        for (combo, dim), mis in values.items()
+        for r, mi in enumerate(mis)
+    ]
     summary, head = summarize(results_to_dataset(results), "sweep", output_units="nats")
     np.testing.assert_allclose(summary["mi_mean"].values, [1.2, 2.2])
     np.testing.assert_allclose(summary["mi_std"].values, [0.2, math.sqrt(0.08)])
@@ -207,9 +224,19 @@ def test_estimate_is_summarised_like_a_one_combo_sweep():
 
 def test_lag_peak_per_combo():
     peaks = {"early": 2, "late": 5}
-    results = [make_result(f"{combo}-l{lag:+d}-r{r}", combo, "lag",
-                           1.0 - 0.1 * abs(lag - peak) + 0.01 * r, lag=lag, repeat=r)
-               for combo, peak in peaks.items() for lag in range(-3, 9) for r in range(2)]
+    results = [
+        make_result(
+            f"{combo}-l{lag:+d}-r{r}",
+            combo,
+            "lag",
+            1.0 - 0.1 * abs(lag - peak) + 0.01 * r,
+            lag=lag,
+            repeat=r,
+        )
+        for combo, peak in peaks.items()
+        for lag in range(-3, 9)
+        for r in range(2)
+    ]
     summary, head = summarize(results_to_dataset(results), "lag", output_units="nats")
     assert summary["peak_lag"].values.tolist() == [2, 5]
     assert summary["peak_lag"].dtype == np.int64
@@ -221,18 +248,27 @@ def test_lag_peak_per_combo():
 
 def test_dimensionality_saturation_on_a_hand_made_curve():
     curve = {1: 0.5, 2: 1.0, 4: 1.7, 8: 1.92, 16: 2.0}
-    results = [make_result(f"d{dim:02d}-s{split}", f"c{dim}", "dimensionality",
-                           mi + offset, coords={"embedding_dim": dim}, split=split,
-                           extras={"participation_ratio": dim / 2 + split})
-               for dim, mi in curve.items()
-               for split, offset in enumerate((-0.01, 0.0, 0.01))]
+    results = [
+        make_result(
+            f"d{dim:02d}-s{split}",
+            f"c{dim}",
+            "dimensionality",
+            mi + offset,
+            coords={"embedding_dim": dim},
+            split=split,
+            extras={"participation_ratio": dim / 2 + split},
+        )
+        for dim, mi in curve.items()
+        for split, offset in enumerate((-0.01, 0.0, 0.01))
+    ]
     ds = results_to_dataset(results)
     summary = aggregate.aggregate_dimensionality(ds, strictness=(0.8, 0.9, 0.95, 1.0))
     np.testing.assert_allclose(summary["mi_mean"].values, list(curve.values()))
     # peak 2.0: >= 1.6 first at 4, >= 1.8 and >= 1.9 first at 8, >= 2.0 only at 16
     assert summary["saturation_dim"].values.tolist() == [4, 8, 8, 16]
-    np.testing.assert_allclose(summary["participation_ratio_mean"].values,
-                               [d / 2 + 1 for d in curve])
+    np.testing.assert_allclose(
+        summary["participation_ratio_mean"].values, [d / 2 + 1 for d in curve]
+    )
     np.testing.assert_allclose(summary["participation_ratio_std"].values, 1.0)
     _, head = summarize(ds, "dimensionality", output_units="nats")
     assert head["saturation_dim"] == {"0.8": 4, "0.9": 8, "0.95": 8}
@@ -255,8 +291,10 @@ def test_summarize_rejects_bad_requests():
 
 def test_combinations_are_ordered_by_their_swept_values():
     # Combination ids are hashes: "ca" sorts before "cb", but "cb" has the smaller value.
-    results = [make_result("ca-r00", "ca", "sweep", 1.0, coords={"embedding_dim": 8}),
-               make_result("cb-r00", "cb", "sweep", 0.5, coords={"embedding_dim": 4})]
+    results = [
+        make_result("ca-r00", "ca", "sweep", 1.0, coords={"embedding_dim": 8}),
+        make_result("cb-r00", "cb", "sweep", 0.5, coords={"embedding_dim": 4}),
+    ]
     summary, headline = summarize(results_to_dataset(results), "sweep", output_units="nats")
     assert summary["embedding_dim"].values.tolist() == [4, 8]
     assert headline["mi_estimate"] == pytest.approx(0.5)

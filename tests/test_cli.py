@@ -36,8 +36,14 @@ def test_every_command_has_help(command, capsys):
 def test_plan_of_default_config_has_55_jobs_per_combination(capsys):
     assert cli.main(["plan", str(REPO / "config" / "config.yaml")]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["session", "analysis", "mode", "combinations", "tasks",
-                                "train_jobs"]
+    assert lines[0].split() == [
+        "session",
+        "analysis",
+        "mode",
+        "combinations",
+        "tasks",
+        "train_jobs",
+    ]
     rows = {tuple(line.split()[:2]): line.split()[2:] for line in lines[1:-1]}
     # rigorous, gamma 1..10: 55 tasks of one combination, one job each.
     assert rows[("demo_gauss", "rigorous")] == ["rigorous", "1", "55", "55"]
@@ -83,7 +89,8 @@ def test_run_refuses_a_missing_config_before_starting_snakemake(tmp_path, capsys
 
 def test_show_prints_the_summary_table(tmp_path, capsys):
     pd.DataFrame({"session": ["a"], "analysis": ["rig"], "mi": [1.25]}).to_csv(
-        tmp_path / "summary.csv", index=False)
+        tmp_path / "summary.csv", index=False
+    )
     assert cli.main(["show", str(tmp_path)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ["session", "analysis", "mi"]
@@ -95,11 +102,14 @@ def test_show_prints_the_summary_table(tmp_path, capsys):
 # prepare
 # --------------------------------------------------------------------------------------
 
+
 def test_prepare_writes_the_session_arrays(tmp_path):
     config_path = REPO / "config" / "test_tiny.yaml"
     out = tmp_path / "results" / "tiny" / "data.zarr"
-    assert cli.main(["prepare", "--config", str(config_path), "--session", "tiny",
-                     "--out", str(out)]) == 0
+    assert (
+        cli.main(["prepare", "--config", str(config_path), "--session", "tiny", "--out", str(out)])
+        == 0
+    )
     prepared = load_prepared(out)
     config = load_config(config_path)
     x, y = load_session_arrays(config.session("tiny"), config)
@@ -134,9 +144,16 @@ def test_prepare_validates_the_data(tmp_path):
     data[0, 5] = np.nan
     np.save(tmp_path / "x.npy", data)
     np.save(tmp_path / "y.npy", np.zeros((1, 200)))
-    config = {"sessions": [{"name": "rec", "x": {"path": str(tmp_path / "x.npy")},
-                            "y": {"path": str(tmp_path / "y.npy")}}],
-              "analyses": [{"name": "e", "mode": "estimate"}]}
+    config = {
+        "sessions": [
+            {
+                "name": "rec",
+                "x": {"path": str(tmp_path / "x.npy")},
+                "y": {"path": str(tmp_path / "y.npy")},
+            }
+        ],
+        "analyses": [{"name": "e", "mode": "estimate"}],
+    }
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     with pytest.raises(ValueError, match="NaN"):
         cli.prepare_session(tmp_path / "c.yaml", "rec", tmp_path / "data.zarr")
@@ -147,13 +164,21 @@ def test_prepare_validates_the_data(tmp_path):
 # train-tasks (refusals only: training is covered end to end in test_workflow.py)
 # --------------------------------------------------------------------------------------
 
+
 def test_train_refuses_an_unknown_pack_and_a_changed_plan(tmp_path):
     config_path = REPO / "config" / "test_tiny.yaml"
     with pytest.raises(ConfigError, match="no train pack 'p999'"):
         cli.train_pack(config_path, "tiny", "rigorous", "p999", tmp_path / "d.zarr", tmp_path)
     with pytest.raises(ConfigError, match="digest mismatch"):
-        cli.train_pack(config_path, "tiny", "rigorous", "p000", tmp_path / "d.zarr", tmp_path,
-                       digest="0000000000000000")
+        cli.train_pack(
+            config_path,
+            "tiny",
+            "rigorous",
+            "p000",
+            tmp_path / "d.zarr",
+            tmp_path,
+            digest="0000000000000000",
+        )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -161,12 +186,26 @@ def test_train_refuses_an_unknown_pack_and_a_changed_plan(tmp_path):
 # aggregate and collect
 # --------------------------------------------------------------------------------------
 
+
 def _fake_result(spec, test_mi: float) -> TaskResult:
     curve = np.array([test_mi / 2, test_mi])
-    return TaskResult(spec=spec, train_mi=test_mi + 0.1, test_mi=test_mi, best_epoch=1,
-                      n_epochs_run=2, history={"train_mi": curve + 0.1, "test_mi": curve,
-                                               "test_mi_smoothed": curve, "loss": -curve},
-                      n_train=100, n_test=10, wall_time=0.1, versions={"neural_mi": "0"})
+    return TaskResult(
+        spec=spec,
+        train_mi=test_mi + 0.1,
+        test_mi=test_mi,
+        best_epoch=1,
+        n_epochs_run=2,
+        history={
+            "train_mi": curve + 0.1,
+            "test_mi": curve,
+            "test_mi_smoothed": curve,
+            "loss": -curve,
+        },
+        n_train=100,
+        n_test=10,
+        wall_time=0.1,
+        versions={"neural_mi": "0"},
+    )
 
 
 def test_aggregate_writes_summaries_with_the_fit(tmp_path, caplog):
@@ -179,14 +218,34 @@ def test_aggregate_writes_summaries_with_the_fit(tmp_path, caplog):
     # A store whose write was cut short is skipped, with a warning naming it.
     zarr.open_group(packs[1] / "half.zarr", mode="w").attrs["test_mi"] = 5.0
     out = tmp_path / "out"
-    status = cli.main(["aggregate", *map(str, packs), "--session", "s", "--analysis", "rig",
-                       "--mode", "rigorous", "--out-dir", str(out), "--min-gamma-points", "3",
-                       "--confidence-level", "0.9"])
+    status = cli.main(
+        [
+            "aggregate",
+            *map(str, packs),
+            "--session",
+            "s",
+            "--analysis",
+            "rig",
+            "--mode",
+            "rigorous",
+            "--out-dir",
+            str(out),
+            "--min-gamma-points",
+            "3",
+            "--confidence-level",
+            "0.9",
+        ]
+    )
     assert status == 0
-    assert any("half.zarr" in r.getMessage() and r.levelname == "WARNING"
-               for r in caplog.records)
+    assert any("half.zarr" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
     assert sorted(p.name for p in out.iterdir()) == [
-        "figure.png", "results.json", "summary.csv", "summary.json", "summary.nc", "tasks.nc"]
+        "figure.png",
+        "results.json",
+        "summary.csv",
+        "summary.json",
+        "summary.nc",
+        "tasks.nc",
+    ]
     headline = json.loads((out / "summary.json").read_text())
     assert (headline["session"], headline["analysis"], headline["mode"]) == ("s", "rig", "rigorous")
     assert headline["mi_corrected"] == pytest.approx(1 / math.log(2), rel=1e-9)
@@ -209,13 +268,34 @@ def test_collect_builds_one_row_per_analysis(tmp_path):
         path = tmp_path / session / "results.json"
         path.parent.mkdir()
         mode = "rigorous" if error is not None else "estimate"
-        path.write_text(json.dumps({
-            "mode": mode, "params": {"session": session, "analysis": mode},
-            "headline": {"mi_estimate": mi, "mi_error": error, "units": "bits",
-                         "is_reliable": True if error is not None else None}}))
+        path.write_text(
+            json.dumps(
+                {
+                    "mode": mode,
+                    "params": {"session": session, "analysis": mode},
+                    "headline": {
+                        "mi_estimate": mi,
+                        "mi_error": error,
+                        "units": "bits",
+                        "is_reliable": True if error is not None else None,
+                    },
+                }
+            )
+        )
         files.append(str(path))
-    assert cli.main(["collect", *files, "--out-csv", str(tmp_path / "summary.csv"),
-                     "--out-png", str(tmp_path / "overview.png")]) == 0
+    assert (
+        cli.main(
+            [
+                "collect",
+                *files,
+                "--out-csv",
+                str(tmp_path / "summary.csv"),
+                "--out-png",
+                str(tmp_path / "overview.png"),
+            ]
+        )
+        == 0
+    )
     table = pd.read_csv(tmp_path / "summary.csv")
     assert list(table.columns) == list(cli.SUMMARY_COLUMNS)
     assert table["session"].tolist() == ["a", "b"]

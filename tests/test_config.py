@@ -31,15 +31,27 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _gauss_session(name: str = "g", n_samples: int = 1000) -> dict:
-    return {"name": name,
-            "synthetic": {"generator": "correlated_gaussians", "n_samples": n_samples,
-                          "dim": 2, "mi": 1.0},
-            "x": {"type": "continuous"}, "y": {"type": "continuous"}}
+    return {
+        "name": name,
+        "synthetic": {
+            "generator": "correlated_gaussians",
+            "n_samples": n_samples,
+            "dim": 2,
+            "mi": 1.0,
+        },
+        "x": {"type": "continuous"},
+        "y": {"type": "continuous"},
+    }
 
 
 def _config(**analysis) -> dict:
-    analysis = {"name": "rig", "mode": "rigorous", "gamma_range": [1, 2, 3],
-                "base_params": {"batch_size": 64}, **analysis}
+    analysis = {
+        "name": "rig",
+        "mode": "rigorous",
+        "gamma_range": [1, 2, 3],
+        "base_params": {"batch_size": 64},
+        **analysis,
+    }
     return {"seed": 5, "sessions": [_gauss_session()], "analyses": [analysis]}
 
 
@@ -47,8 +59,13 @@ def _file_config(tmp_path: Path, x_shape=(2, 1000), y_shape=(2, 1000), **analysi
     np.save(tmp_path / "x.npy", np.zeros(x_shape, dtype=np.float32))
     np.save(tmp_path / "y.npy", np.zeros(y_shape, dtype=np.float32))
     config = _config(**analysis)
-    config["sessions"] = [{"name": "rec", "x": {"path": str(tmp_path / "x.npy")},
-                           "y": {"path": str(tmp_path / "y.npy")}}]
+    config["sessions"] = [
+        {
+            "name": "rec",
+            "x": {"path": str(tmp_path / "x.npy")},
+            "y": {"path": str(tmp_path / "y.npy")},
+        }
+    ]
     return config
 
 
@@ -56,13 +73,17 @@ def _file_config(tmp_path: Path, x_shape=(2, 1000), y_shape=(2, 1000), **analysi
 # Schema and model
 # --------------------------------------------------------------------------------------
 
+
 def test_committed_schema_matches_the_model():
-    spec = importlib.util.spec_from_file_location("make_schema", REPO / "scripts" / "make_schema.py")
+    spec = importlib.util.spec_from_file_location(
+        "make_schema", REPO / "scripts" / "make_schema.py"
+    )
     make_schema = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(make_schema)
     committed = (REPO / "workflow" / "schemas" / "config.schema.yaml").read_text()
     assert committed == make_schema.render_schema(), (
-        "workflow/schemas/config.schema.yaml is out of date: run python scripts/make_schema.py")
+        "workflow/schemas/config.schema.yaml is out of date: run python scripts/make_schema.py"
+    )
 
 
 def test_shipped_configs_load_and_plan():
@@ -73,15 +94,21 @@ def test_shipped_configs_load_and_plan():
 
 def test_unknown_analysis_key_names_analysis_and_suggests_the_key():
     raw = _config(gama_range=[1, 2])
-    with pytest.raises(ConfigError, match=r"analyses\[0\] \(rig\): unknown key 'gama_range' "
-                                          r"\(did you mean 'gamma_range'\?\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"analyses\[0\] \(rig\): unknown key 'gama_range' "
+        r"\(did you mean 'gamma_range'\?\)",
+    ):
         load_config(raw)
 
 
 def test_unknown_nested_key_names_its_place():
     raw = _config(fit={"confidence": 0.9})
-    with pytest.raises(ConfigError, match=r"analyses\[0\] \(rig\): unknown key 'confidence' in "
-                                          r"fit \(did you mean 'confidence_level'\?\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"analyses\[0\] \(rig\): unknown key 'confidence' in "
+        r"fit \(did you mean 'confidence_level'\?\)",
+    ):
         load_config(raw)
     raw = _config()
     raw["sessions"][0]["x"]["window"] = 3
@@ -90,8 +117,11 @@ def test_unknown_nested_key_names_its_place():
 
 
 def test_value_errors_name_the_key():
-    with pytest.raises(ConfigError, match=r"analyses\[0\] \(rig\): fit.confidence_level: "
-                                          r"Input should be less than 1"):
+    with pytest.raises(
+        ConfigError,
+        match=r"analyses\[0\] \(rig\): fit.confidence_level: "
+        r"Input should be less than 1",
+    ):
         load_config(_config(fit={"confidence_level": 1.5}))
     with pytest.raises(ConfigError, match=r"config: tasks_per_job"):
         load_config({**_config(), "tasks_per_job": 0})
@@ -101,8 +131,11 @@ def test_unknown_processor_parameter_is_reported_with_session_and_analysis():
     raw = _config()
     raw["sessions"][0]["x"]["params"] = {"windw_size": 3}
     config = load_config(raw)
-    with pytest.raises(ConfigError, match=r"session 'g', analysis 'rig': Unknown key "
-                                          r"'windw_size' in processor_params_x"):
+    with pytest.raises(
+        ConfigError,
+        match=r"session 'g', analysis 'rig': Unknown key "
+        r"'windw_size' in processor_params_x",
+    ):
         plan_config(config)
 
 
@@ -119,14 +152,20 @@ def test_names_must_be_unique_and_references_known():
 def test_synthetic_generator_and_arguments_are_checked():
     raw = _config()
     raw["sessions"][0]["synthetic"]["dims"] = 3
-    with pytest.raises(ConfigError, match=r"sessions\[0\] \(g\): unknown key 'dims' in synthetic "
-                                          r"\(generator 'correlated_gaussians'\) \(did you mean "
-                                          r"'dim'\?\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"sessions\[0\] \(g\): unknown key 'dims' in synthetic "
+        r"\(generator 'correlated_gaussians'\) \(did you mean "
+        r"'dim'\?\)",
+    ):
         load_config(raw)
     raw = _config()
     raw["sessions"][0]["synthetic"] = {"generator": "corelated_gaussians"}
-    with pytest.raises(ConfigError, match="unknown synthetic generator 'corelated_gaussians' "
-                                          r"\(did you mean 'correlated_gaussians'\?\)"):
+    with pytest.raises(
+        ConfigError,
+        match="unknown synthetic generator 'corelated_gaussians' "
+        r"\(did you mean 'correlated_gaussians'\?\)",
+    ):
         load_config(raw)
 
 
@@ -150,20 +189,25 @@ def test_mode_needing_y_on_x_only_session_fails():
 
 def test_fit_settings_only_for_rigorous():
     raw = _config(mode="estimate", gamma_range=None, fit={"confidence_level": 0.9})
-    with pytest.raises(ConfigError, match=r"fit settings \['confidence_level'\] apply to mode "
-                                          "'rigorous' only"):
+    with pytest.raises(
+        ConfigError,
+        match=r"fit settings \['confidence_level'\] apply to mode "
+        "'rigorous' only",
+    ):
         plan_config(load_config(raw))
 
 
 def test_planner_errors_are_wrapped_with_context():
-    with pytest.raises(ConfigError, match="session 'g', analysis 'rig': lag_range is only used "
-                                          "in mode 'lag'"):
+    with pytest.raises(
+        ConfigError, match="session 'g', analysis 'rig': lag_range is only used in mode 'lag'"
+    ):
         plan_config(load_config(_config(lag_range=[0, 1])))
 
 
 # --------------------------------------------------------------------------------------
 # Parse-time data checks
 # --------------------------------------------------------------------------------------
+
 
 def test_missing_data_file_names_session_and_path(tmp_path):
     raw = _file_config(tmp_path)
@@ -175,8 +219,11 @@ def test_missing_data_file_names_session_and_path(tmp_path):
 def test_unalignable_sample_counts_fail_with_the_numbers(tmp_path):
     # 1000 vs 400 time points, window 1: 400 < 0.5 * 1000.
     raw = _file_config(tmp_path, y_shape=(2, 400))
-    with pytest.raises(ConfigError, match=r"session 'rec', analysis 'rig': X gives 1000 samples "
-                                          "and Y gives 400; they cannot be aligned"):
+    with pytest.raises(
+        ConfigError,
+        match=r"session 'rec', analysis 'rig': X gives 1000 samples "
+        "and Y gives 400; they cannot be aligned",
+    ):
         plan_config(load_config(raw))
     # 1000 vs 600 can be aligned (trimmed to 600).
     raw = _file_config(tmp_path, y_shape=(2, 600))
@@ -185,23 +232,30 @@ def test_unalignable_sample_counts_fail_with_the_numbers(tmp_path):
 
 def test_swept_window_is_checked_per_combination(tmp_path):
     # window 700 on 1000 points leaves 301 windows, under half of Y's 1000.
-    raw = _file_config(tmp_path, mode="sweep", gamma_range=None,
-                       sweep_grid={"window_size": [1, 700]})
+    raw = _file_config(
+        tmp_path, mode="sweep", gamma_range=None, sweep_grid={"window_size": [1, 700]}
+    )
     raw["sessions"][0]["y"]["type"] = None
     raw["sessions"][0]["y"]["path"] = str(tmp_path / "yp.npy")
     np.save(tmp_path / "yp.npy", np.zeros((1000, 3), dtype=np.float32))
-    with pytest.raises(ConfigError, match=r"\(sweep values \{'window_size': 700\}\): X gives 301 "
-                                          "samples and Y gives 1000"):
+    with pytest.raises(
+        ConfigError,
+        match=r"\(sweep values \{'window_size': 700\}\): X gives 301 "
+        "samples and Y gives 1000",
+    ):
         plan_config(load_config(raw))
 
 
 def test_gamma_leaving_less_than_a_batch_fails_with_the_numbers(tmp_path):
     # 1000 samples, gamma 20 -> chunks of 50 < batch_size 64; gammas up to 15 are fine.
     raw = _file_config(tmp_path, gamma_range=[1, 10, 20])
-    with pytest.raises(ConfigError, match=r"session 'rec', analysis 'rig': gamma=20 cuts 1000 "
-                                          r"samples into chunks of 50, fewer than one batch "
-                                          r"\(batch_size=64\)\. Use gammas up to 15 or a "
-                                          "batch_size of at most 50"):
+    with pytest.raises(
+        ConfigError,
+        match=r"session 'rec', analysis 'rig': gamma=20 cuts 1000 "
+        r"samples into chunks of 50, fewer than one batch "
+        r"\(batch_size=64\)\. Use gammas up to 15 or a "
+        "batch_size of at most 50",
+    ):
         plan_config(load_config(raw))
 
 
@@ -217,13 +271,20 @@ def test_npz_and_zarr_headers_and_keys(tmp_path):
     group = zarr.open_group(tmp_path / "rec.zarr", mode="w")
     group.create_array("rates", data=np.zeros((4, 900)))
     raw = _config()
-    raw["sessions"] = [{"name": "rec",
-                        "x": {"path": str(tmp_path / "rec.npz"), "key": "lfp"},
-                        "y": {"path": str(tmp_path / "rec.zarr")}}]
+    raw["sessions"] = [
+        {
+            "name": "rec",
+            "x": {"path": str(tmp_path / "rec.npz"), "key": "lfp"},
+            "y": {"path": str(tmp_path / "rec.zarr")},
+        }
+    ]
     assert len(plan_config(load_config(raw))[("rec", "rig")]) == 6
     raw["sessions"][0]["x"]["key"] = None
-    with pytest.raises(ConfigError, match=r"session 'rec', x: cannot read .*needs key: one of "
-                                          "lfp, other"):
+    with pytest.raises(
+        ConfigError,
+        match=r"session 'rec', x: cannot read .*needs key: one of "
+        "lfp, other",
+    ):
         plan_config(load_config(raw))
 
 
@@ -231,9 +292,17 @@ def test_spike_file_extent_uses_the_last_spike(tmp_path):
     np.savez(tmp_path / "spikes.npz", ch0=np.array([0.5, 9.99]), ch1=np.array([3.0]))
     np.save(tmp_path / "x.npy", np.zeros((1, 199)))
     raw = _config(gamma_range=[1, 3], base_params={"batch_size": 64})
-    raw["sessions"] = [{"name": "rec", "x": {"path": str(tmp_path / "x.npy")},
-                        "y": {"path": str(tmp_path / "spikes.npz"), "type": "spike",
-                              "params": {"window_size": 0.05}}}]
+    raw["sessions"] = [
+        {
+            "name": "rec",
+            "x": {"path": str(tmp_path / "x.npy")},
+            "y": {
+                "path": str(tmp_path / "spikes.npz"),
+                "type": "spike",
+                "params": {"window_size": 0.05},
+            },
+        }
+    ]
     # floor((9.99 - 0.05) / 0.05) + 1 = 199 windows, as many as X's 199 points: gamma 3 gives
     # chunks of 66 >= 64; gamma 4 would give 49.
     assert plan_config(load_config(raw))
@@ -242,13 +311,16 @@ def test_spike_file_extent_uses_the_last_spike(tmp_path):
         plan_config(load_config(raw))
 
 
-@pytest.mark.parametrize("ptype, shape, params", [
-    ("continuous", (3, 100), {"window_size": 7, "step_size": 3}),
-    ("continuous", (100, 3), {"window_size": 5, "step_size": 1, "time_axis": 0}),
-    ("continuous", (50,), {"window_size": 50, "step_size": 1}),
-    ("categorical", (2, 64), {"window_size": 4, "step_size": 4}),
-    (None, (40, 6), {}),
-])
+@pytest.mark.parametrize(
+    "ptype, shape, params",
+    [
+        ("continuous", (3, 100), {"window_size": 7, "step_size": 3}),
+        ("continuous", (100, 3), {"window_size": 5, "step_size": 1, "time_axis": 0}),
+        ("continuous", (50,), {"window_size": 50, "step_size": 1}),
+        ("categorical", (2, 64), {"window_size": 4, "step_size": 4}),
+        (None, (40, 6), {}),
+    ],
+)
 def test_processed_samples_matches_the_processors(ptype, shape, params):
     from neural_mi.data import process
     from neural_mi.params import resolve_processor_params
@@ -259,8 +331,14 @@ def test_processed_samples_matches_the_processors(ptype, shape, params):
     assert processed_samples(DataExtent(shape=shape), ptype, resolved) == expected
 
 
-@pytest.mark.parametrize("params", [{"window_size": 0.1}, {"window_size": 0.1, "step_size": 0.05},
-                                    {"window_size": 0.25, "n_seconds": 2.0}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"window_size": 0.1},
+        {"window_size": 0.1, "step_size": 0.05},
+        {"window_size": 0.25, "n_seconds": 2.0},
+    ],
+)
 def test_processed_samples_matches_the_spike_processor(params):
     from neural_mi.data import process
     from neural_mi.params import resolve_processor_params
@@ -277,18 +355,22 @@ def test_config_module_and_file_plan_never_import_torch(tmp_path):
     import yaml
 
     path.write_text(yaml.safe_dump(raw))
-    code = ("import sys; from neural_mi.config import load_config, plan_config, pack_tasks;"
-            f"p = plan_config(load_config({str(path)!r}));"
-            "assert 'torch' not in sys.modules, 'torch was imported'; print(len(p))")
+    code = (
+        "import sys; from neural_mi.config import load_config, plan_config, pack_tasks;"
+        f"p = plan_config(load_config({str(path)!r}));"
+        "assert 'torch' not in sys.modules, 'torch was imported'; print(len(p))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "1"
 
 
 def test_synthetic_plan_never_imports_torch():
-    code = ("import sys; from neural_mi.config import load_config, plan_config;"
-            f"plan_config(load_config({str(REPO / 'config' / 'test_tiny.yaml')!r}));"
-            "assert 'torch' not in sys.modules")
+    code = (
+        "import sys; from neural_mi.config import load_config, plan_config;"
+        f"plan_config(load_config({str(REPO / 'config' / 'test_tiny.yaml')!r}));"
+        "assert 'torch' not in sys.modules"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
 
@@ -303,12 +385,16 @@ def test_prepare_step_validates_and_writes_without_torch(tmp_path, source):
         config.write_text(yaml.safe_dump(_file_config(tmp_path)))
         session = "rec"
     else:
-        config, session = REPO / "config" / "test_tiny.yaml", load_config(
-            REPO / "config" / "test_tiny.yaml").sessions[0].name
+        config, session = (
+            REPO / "config" / "test_tiny.yaml",
+            load_config(REPO / "config" / "test_tiny.yaml").sessions[0].name,
+        )
     out = tmp_path / "data.zarr"
-    code = ("import sys; from neural_mi.cli import prepare_session;"
-            f"prepare_session({str(config)!r}, {session!r}, {str(out)!r});"
-            "assert 'torch' not in sys.modules, 'torch was imported'")
+    code = (
+        "import sys; from neural_mi.cli import prepare_session;"
+        f"prepare_session({str(config)!r}, {session!r}, {str(out)!r});"
+        "assert 'torch' not in sys.modules, 'torch was imported'"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert out.is_dir()
@@ -318,21 +404,30 @@ def test_prepare_step_validates_and_writes_without_torch(tmp_path, source):
 # Planning and packing
 # --------------------------------------------------------------------------------------
 
+
 def test_plan_matches_plan_tasks_with_session_processing():
     config = load_config(_config(sweep_grid={"embedding_dim": [4, 8]}))
     specs = plan_analysis(config, "g", "rig")
-    expected = plan_tasks("rigorous", random_seed=5, base_params={"batch_size": 64},
-                          processor_type_x="continuous", processor_params_x={},
-                          processor_type_y="continuous", processor_params_y={},
-                          split_mode="blocked", sweep_grid={"embedding_dim": [4, 8]},
-                          gamma_range=[1, 2, 3])
+    expected = plan_tasks(
+        "rigorous",
+        random_seed=5,
+        base_params={"batch_size": 64},
+        processor_type_x="continuous",
+        processor_params_x={},
+        processor_type_y="continuous",
+        processor_params_y={},
+        split_mode="blocked",
+        sweep_grid={"embedding_dim": [4, 8]},
+        gamma_range=[1, 2, 3],
+    )
     assert specs == expected
     assert len(specs) == 12
 
 
 def test_dimensionality_ignores_y():
-    raw = _config(mode="dimensionality", gamma_range=None, n_splits=2,
-                  sweep_grid={"embedding_dim": [1, 2]})
+    raw = _config(
+        mode="dimensionality", gamma_range=None, n_splits=2, sweep_grid={"embedding_dim": [1, 2]}
+    )
     raw["sessions"][0]["y"] = None
     specs = plan_config(load_config(raw))[("g", "rig")]
     assert len(specs) == 4
@@ -357,8 +452,7 @@ def test_packing_is_greedy_longest_first_by_cost():
     specs = _rigorous_specs([1, 2, 3])
     packs = pack_tasks(specs, 2)
     as_ids = {p: [(s.gamma, s.subset) for s in members] for p, members in packs.items()}
-    assert as_ids == {"p000": [(1, 0)], "p001": [(2, 0), (3, 0), (3, 2)],
-                      "p002": [(2, 1), (3, 1)]}
+    assert as_ids == {"p000": [(1, 0)], "p001": [(2, 0), (3, 0), (3, 2)], "p002": [(2, 1), (3, 1)]}
 
 
 def test_packing_covers_every_task_once_and_balances_cost():
@@ -371,8 +465,9 @@ def test_packing_covers_every_task_once_and_balances_cost():
     # Total cost 10 over 6 packs: the greedy assignment stays within the largest task (1).
     assert max(costs) - min(costs) <= 1.0
     assert pack_tasks(list(reversed(specs)), 10).keys() == packs.keys()
-    assert {p: [s.key for s in m] for p, m in pack_tasks(specs, 10).items()} == \
-        {p: [s.key for s in m] for p, m in packs.items()}
+    assert {p: [s.key for s in m] for p, m in pack_tasks(specs, 10).items()} == {
+        p: [s.key for s in m] for p, m in packs.items()
+    }
 
 
 def test_digest_changes_with_any_parameter():
@@ -385,6 +480,7 @@ def test_digest_changes_with_any_parameter():
 # --------------------------------------------------------------------------------------
 # Config file in use, raw arrays
 # --------------------------------------------------------------------------------------
+
 
 def test_config_file_in_use_refuses_overrides_and_several_files(tmp_path):
     import yaml
@@ -404,8 +500,7 @@ def test_synthetic_arrays_are_channels_by_time_with_derived_seed():
 
     config = load_config(_config())
     x, y = load_session_arrays(config.session("g"), config)
-    ex, ey = generate_correlated_gaussians(1000, 2, 1.0, use_torch=False,
-                                           seed=derive_seed(5, "g"))
+    ex, ey = generate_correlated_gaussians(1000, 2, 1.0, use_torch=False, seed=derive_seed(5, "g"))
     assert x.shape == (2, 1000)
     np.testing.assert_array_equal(x, ex.T)
     np.testing.assert_array_equal(y, ey.T)
@@ -413,9 +508,13 @@ def test_synthetic_arrays_are_channels_by_time_with_derived_seed():
 
 def test_channels_first_generators_are_not_transposed_and_x_only_sessions_drop_y():
     raw = _config()
-    raw["sessions"] = [{"name": "lagged", "synthetic": {"generator": "linear_data",
-                                                          "n_samples": 300, "seed": 1},
-                        "x": {}}]
+    raw["sessions"] = [
+        {
+            "name": "lagged",
+            "synthetic": {"generator": "linear_data", "n_samples": 300, "seed": 1},
+            "x": {},
+        }
+    ]
     config = load_config(raw)
     x, y = load_session_arrays(config.session("lagged"), config)
     assert x.shape == (1, 300) and y is None
@@ -423,10 +522,19 @@ def test_channels_first_generators_are_not_transposed_and_x_only_sessions_drop_y
 
 def test_single_output_generator_refuses_y():
     raw = _config()
-    raw["sessions"] = [{"name": "lat", "synthetic": {"generator": "latent_factor_data",
-                                                       "n_samples": 300, "latent_dim": 2,
-                                                       "n_channels": 4},
-                        "x": {}, "y": {}}]
+    raw["sessions"] = [
+        {
+            "name": "lat",
+            "synthetic": {
+                "generator": "latent_factor_data",
+                "n_samples": 300,
+                "latent_dim": 2,
+                "n_channels": 4,
+            },
+            "x": {},
+            "y": {},
+        }
+    ]
     config = load_config(raw)
     with pytest.raises(ConfigError, match="makes X only"):
         load_session_arrays(config.session("lat"), config)
@@ -436,8 +544,13 @@ def test_file_sessions_read_arrays_and_spikes(tmp_path):
     np.save(tmp_path / "x.npy", np.arange(6.0).reshape(2, 3))
     np.savez(tmp_path / "s.npz", ch1=np.array([0.5]), ch0=np.array([0.1, 0.2]))
     raw = _config()
-    raw["sessions"] = [{"name": "rec", "x": {"path": str(tmp_path / "x.npy")},
-                        "y": {"path": str(tmp_path / "s.npz"), "type": "spike"}}]
+    raw["sessions"] = [
+        {
+            "name": "rec",
+            "x": {"path": str(tmp_path / "x.npy")},
+            "y": {"path": str(tmp_path / "s.npz"), "type": "spike"},
+        }
+    ]
     config = load_config(raw)
     x, y = load_session_arrays(config.session("rec"), config)
     np.testing.assert_array_equal(x, np.arange(6.0).reshape(2, 3))
@@ -448,8 +561,10 @@ def test_synthetic_length_argument_must_fit_the_type():
     raw = _config()
     raw["sessions"][0]["x"]["type"] = "spike"
     raw["sessions"][0]["x"]["params"] = {"window_size": 0.1}
-    with pytest.raises(ConfigError, match="session 'g', x: generator 'correlated_gaussians' has "
-                                          "no 'duration' argument"):
+    with pytest.raises(
+        ConfigError,
+        match="session 'g', x: generator 'correlated_gaussians' has no 'duration' argument",
+    ):
         plan_config(load_config(raw))
     raw = _config()
     raw["sessions"][0]["synthetic"]["n_samples"] = "many"

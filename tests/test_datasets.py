@@ -62,8 +62,9 @@ def test_nonlinear_from_latent_shapes_and_maps():
 
 
 def test_spike_trains_are_lagged_copies():
-    x, y = ds.generate_correlated_spike_trains(n_neurons=2, duration=20.0, firing_rate=10.0,
-                                               lag=0.005, jitter=0.001, seed=0)
+    x, y = ds.generate_correlated_spike_trains(
+        n_neurons=2, duration=20.0, firing_rate=10.0, lag=0.005, jitter=0.001, seed=0
+    )
     assert len(x) == len(y) == 2
     for spikes in (*x, *y):
         assert np.all(np.diff(spikes) >= 0) and spikes.min() >= 0 and spikes.max() < 20.0
@@ -85,8 +86,9 @@ def test_categorical_mi_hand_values():
 
 
 def test_categorical_series_copy_rate():
-    x, y = ds.generate_correlated_categorical_series(20000, n_categories=4, n_channels=2,
-                                                     p_copy=0.8, seed=0)
+    x, y = ds.generate_correlated_categorical_series(
+        20000, n_categories=4, n_channels=2, p_copy=0.8, seed=0
+    )
     assert x.shape == y.shape == (2, 20000) and x.dtype == np.int64
     assert x.min() == 0 and x.max() == 3
     # P(y == x) = 0.8 + 0.2/4 = 0.85; sd ~ 0.0018 for 40000 draws; tol 0.01
@@ -112,7 +114,7 @@ def test_nonlinear_and_history_data_ground_truth():
 def test_full_data_ground_truth():
     x, y = ds.generate_full_data(500, true_lag=5, history_duration=3, noise=0.0, seed=0)
     t = 100
-    assert y[0, t] == pytest.approx(x[0, t - 7: t - 4].sum() / math.sqrt(3), abs=1e-5)
+    assert y[0, t] == pytest.approx(x[0, t - 7 : t - 4].sum() / math.sqrt(3), abs=1e-5)
 
 
 def test_xor_data_is_synergistic():

@@ -163,9 +163,11 @@ def test_registry_matches_parameter_defaults():
 def test_get_estimator_binds_parameters():
     scores = _t(SMILE_SCORES)
     assert get_estimator("smile", clip=None)(scores).item() == pytest.approx(
-        smile(scores, clip=None).item(), abs=1e-12)
+        smile(scores, clip=None).item(), abs=1e-12
+    )
     assert get_estimator("smile")(scores).item() == pytest.approx(
-        smile(scores, clip=5.0).item(), abs=1e-12)
+        smile(scores, clip=5.0).item(), abs=1e-12
+    )
     assert get_estimator("infonce")(scores).item() == pytest.approx(infonce(scores).item())
 
 

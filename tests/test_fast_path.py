@@ -33,14 +33,22 @@ CPU = torch.device("cpu")
 
 
 def _params(**overrides):
-    return resolve_base_params({"n_epochs": 20, "batch_size": 64, "hidden_dim": 32,
-                                "embedding_dim": 8, "n_layers": 2, "patience": 5,
-                                "learning_rate": 2e-3, **overrides})
+    return resolve_base_params(
+        {
+            "n_epochs": 20,
+            "batch_size": 64,
+            "hidden_dim": 32,
+            "embedding_dim": 8,
+            "n_layers": 2,
+            "patience": 5,
+            "learning_rate": 2e-3,
+            **overrides,
+        }
+    )
 
 
 def _data(n=1000, dim=2, mi_bits=1.0, seed=0):
-    x, y = nmi.datasets.generate_correlated_gaussians(n, dim, mi_bits, use_torch=False,
-                                                      seed=seed)
+    x, y = nmi.datasets.generate_correlated_gaussians(n, dim, mi_bits, use_torch=False, seed=seed)
     return torch.as_tensor(x)[:, None, :], torch.as_tensor(y)[:, None, :]
 
 
@@ -59,6 +67,7 @@ def _critic(params, x, y, seed):
 # Reference: the plain loop
 # --------------------------------------------------------------------------------------
 
+
 def reference_infonce(scores):
     batch = scores.shape[0]
     return (scores.diagonal() - torch.logsumexp(scores, dim=1)).mean() + math.log(batch)
@@ -70,8 +79,11 @@ def reference_train(critic, x, y, train_idx, test_idx, params, seed):
     train_idx, test_idx = torch.as_tensor(train_idx), torch.as_tensor(test_idx)
     n_train, n_test = len(train_idx), len(test_idx)
     limit = params["max_eval_samples"]
-    test_eval = (torch.arange(n_test) if n_test <= limit
-                 else torch.randperm(n_test, generator=generator)[:limit].sort().values)
+    test_eval = (
+        torch.arange(n_test)
+        if n_test <= limit
+        else torch.randperm(n_test, generator=generator)[:limit].sort().values
+    )
     if n_train > len(test_eval):  # draw the training-evaluation subset as the fast path does
         torch.randperm(n_train, generator=generator)  # (keeps the batch order in step)
     optimizer = torch.optim.Adam(critic.parameters(), lr=params["learning_rate"])
@@ -79,8 +91,9 @@ def reference_train(critic, x, y, train_idx, test_idx, params, seed):
     curve, best, best_epoch = [], -math.inf, -1
     kept = None
     for epoch in range(params["n_epochs"]):
-        for positions in torch.tensor_split(torch.randperm(n_train, generator=generator),
-                                            n_batches):
+        for positions in torch.tensor_split(
+            torch.randperm(n_train, generator=generator), n_batches
+        ):
             rows = train_idx[positions]
             loss = -reference_infonce(critic(x[rows], y[rows])[0])
             optimizer.zero_grad()
@@ -90,7 +103,7 @@ def reference_train(critic, x, y, train_idx, test_idx, params, seed):
             rows = test_idx[test_eval]
             test_mi = float(reference_infonce(critic(x[rows], y[rows])[0]))
         curve.append(test_mi)
-        smoothed = float(np.mean(curve[-params["smoothing_window"]:]))
+        smoothed = float(np.mean(curve[-params["smoothing_window"] :]))
         if smoothed > best:
             best, best_epoch, kept = smoothed, epoch, test_mi
         if epoch - best_epoch > params["patience"]:
@@ -110,10 +123,22 @@ def test_fast_path_matches_the_reference_loop_in_distribution():
     fast, reference = [], []
     for seed in range(8):
         train_idx, test_idx = _split(len(x), seed)
-        fast.append(train_critic(_critic(params, x, y, seed), ESTIMATORS["infonce"], x, y,
-                                 train_idx, test_idx, params, seed=seed, device=CPU).test_mi)
-        reference.append(reference_train(_critic(params, x, y, seed), x, y, train_idx,
-                                         test_idx, params, seed))
+        fast.append(
+            train_critic(
+                _critic(params, x, y, seed),
+                ESTIMATORS["infonce"],
+                x,
+                y,
+                train_idx,
+                test_idx,
+                params,
+                seed=seed,
+                device=CPU,
+            ).test_mi
+        )
+        reference.append(
+            reference_train(_critic(params, x, y, seed), x, y, train_idx, test_idx, params, seed)
+        )
     truth = math.log(2.0)
     assert abs(np.mean(fast) - np.mean(reference)) < 0.08, (fast, reference)
     assert abs(np.mean(fast) - truth) < 0.2 and abs(np.mean(reference) - truth) < 0.2
@@ -123,6 +148,7 @@ def test_fast_path_matches_the_reference_loop_in_distribution():
 # --------------------------------------------------------------------------------------
 # Invariance: alone == together
 # --------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def one_thread():
@@ -135,34 +161,59 @@ def one_thread():
 
 def _assert_same(a, b):
     assert (a.train_mi, a.test_mi, a.best_epoch, a.n_epochs_run) == (
-        b.train_mi, b.test_mi, b.best_epoch, b.n_epochs_run)
+        b.train_mi,
+        b.test_mi,
+        b.best_epoch,
+        b.n_epochs_run,
+    )
     for name in a.history:
         np.testing.assert_array_equal(a.history[name], b.history[name])
     for name in a.state_dict:
         assert torch.equal(a.state_dict[name], b.state_dict[name]), name
 
 
-@pytest.mark.parametrize("case", [
-    # 37 x 20 activations per slot (not a multiple of 32: activation slot by slot); patience 0
-    # stops critics at different epochs (critics are dropped from the stack mid-training).
-    dict(params=dict(hidden_dim=20, batch_size=37, patience=0, smoothing_window=1),
-         dims=(3, 3)),
-    dict(params=dict(critic_type="bilinear", n_layers=1), dims=(2, 2)),
-    dict(params=dict(n_layers=3, embedding_dim=5), dims=(4, 2)),  # X, Y in separate stacks
-])
+@pytest.mark.parametrize(
+    "case",
+    [
+        # 37 x 20 activations per slot (not a multiple of 32: activation slot by slot); patience 0
+        # stops critics at different epochs (critics are dropped from the stack mid-training).
+        dict(
+            params=dict(hidden_dim=20, batch_size=37, patience=0, smoothing_window=1), dims=(3, 3)
+        ),
+        dict(params=dict(critic_type="bilinear", n_layers=1), dims=(2, 2)),
+        dict(params=dict(n_layers=3, embedding_dim=5), dims=(4, 2)),  # X, Y in separate stacks
+    ],
+)
 def test_critics_trained_together_equal_critics_trained_alone(case, one_thread):
     params = _params(n_epochs=12, **case["params"])
     dx, dy = case["dims"]
     x = torch.randn(600, 1, dx, generator=torch.Generator().manual_seed(1))
-    y = x[:, :, :1].repeat(1, 1, dy) + torch.randn(600, 1, dy,
-                                                  generator=torch.Generator().manual_seed(2))
+    y = x[:, :, :1].repeat(1, 1, dy) + torch.randn(
+        600, 1, dy, generator=torch.Generator().manual_seed(2)
+    )
     seeds = [11, 12, 13]
     splits = [_split(len(x), seed) for seed in seeds]
-    together = train_critics([_critic(params, x, y, s) for s in seeds], ESTIMATORS["infonce"],
-                             x, y, splits, params, seeds=seeds, device=CPU)
+    together = train_critics(
+        [_critic(params, x, y, s) for s in seeds],
+        ESTIMATORS["infonce"],
+        x,
+        y,
+        splits,
+        params,
+        seeds=seeds,
+        device=CPU,
+    )
     for seed, split, joint in zip(seeds, splits, together):
-        alone = train_critic(_critic(params, x, y, seed), ESTIMATORS["infonce"], x, y, *split,
-                             params, seed=seed, device=CPU)
+        alone = train_critic(
+            _critic(params, x, y, seed),
+            ESTIMATORS["infonce"],
+            x,
+            y,
+            *split,
+            params,
+            seed=seed,
+            device=CPU,
+        )
         _assert_same(alone, joint)
     if case["params"].get("patience") == 0:
         assert len({o.n_epochs_run for o in together}) > 1, "no critic stopped early"
@@ -175,8 +226,16 @@ def test_gathered_batches_equal_materialised_ones(monkeypatch, one_thread):
     splits = [_split(len(x), seed) for seed in seeds]
 
     def run():
-        return train_critics([_critic(params, x, y, s) for s in seeds], ESTIMATORS["infonce"],
-                             x, y, splits, params, seeds=seeds, device=CPU)
+        return train_critics(
+            [_critic(params, x, y, s) for s in seeds],
+            ESTIMATORS["infonce"],
+            x,
+            y,
+            splits,
+            params,
+            seeds=seeds,
+            device=CPU,
+        )
 
     materialised = run()
     monkeypatch.setattr(train_module, "GATHER_LIMIT_BYTES", 0)
@@ -186,10 +245,17 @@ def test_gathered_batches_equal_materialised_ones(monkeypatch, one_thread):
 
 def test_pooled_rigorous_run_equals_the_serial_one(gauss_small, fast_params):
     """The pool trains groups of tasks, the serial path one task at a time."""
-    kw = dict(mode="rigorous", processor_type="continuous",
-              processor_params={"window_size": 1}, base_params=fast_params,
-              gamma_range=[2, 3], split_mode="random", random_seed=9, verbose=False,
-              min_gamma_points=2)
+    kw = dict(
+        mode="rigorous",
+        processor_type="continuous",
+        processor_params={"window_size": 1},
+        base_params=fast_params,
+        gamma_range=[2, 3],
+        split_mode="random",
+        random_seed=9,
+        verbose=False,
+        min_gamma_points=2,
+    )
     x, y = gauss_small
     serial = nmi.run(x, y, n_workers=1, **kw).tasks
     pooled = nmi.run(x, y, n_workers=2, **kw).tasks
@@ -200,6 +266,7 @@ def test_pooled_rigorous_run_equals_the_serial_one(gauss_small, fast_params):
 # --------------------------------------------------------------------------------------
 # Pieces
 # --------------------------------------------------------------------------------------
+
 
 def test_fused_adam_is_torch_adam():
     torch.manual_seed(0)
@@ -212,8 +279,9 @@ def test_fused_adam_is_torch_adam():
         data = torch.randn(8, 4, generator=torch.Generator().manual_seed(step))
         for params, optimiser in (([*model.parameters(), unused], ours), (twin, theirs)):
             optimiser.zero_grad()
-            out = torch.func.functional_call(model, dict(zip(
-                [n for n, _ in model.named_parameters()], params[:4])), (data,))
+            out = torch.func.functional_call(
+                model, dict(zip([n for n, _ in model.named_parameters()], params[:4])), (data,)
+            )
             loss = out.pow(2).mean() + (params[4].sum() if step >= 3 else 0.0)
             loss.backward()
             optimiser.step()
@@ -271,19 +339,28 @@ def test_infonce_value():
 
 def test_group_tasks():
     base = {"n_epochs": 1}
-    specs = plan_tasks("rigorous", random_seed=1, base_params=base, gamma_range=[1, 2, 5],
-                       split_mode="random")
+    specs = plan_tasks(
+        "rigorous", random_seed=1, base_params=base, gamma_range=[1, 2, 5], split_mode="random"
+    )
     groups = group_tasks(specs)
     assert [[s.key[-7:] for s in g] for g in groups] == [
-        ["g01-s00"], ["g02-s00", "g02-s01"], [f"g05-s{i:02d}" for i in range(5)]]
+        ["g01-s00"],
+        ["g02-s00", "g02-s01"],
+        [f"g05-s{i:02d}" for i in range(5)],
+    ]
     assert [len(g) for g in group_tasks(specs, max_size=2)] == [1, 2, 2, 2, 1]
     halved = group_tasks(specs[3:], min_groups=3)  # the five gamma-5 tasks
     assert sorted(len(g) for g in halved) == [1, 2, 2]
     assert sorted(s.key for g in halved for s in g) == sorted(s.key for s in specs[3:])
-    sweep = plan_tasks("sweep", random_seed=1, base_params=base,
-                       sweep_grid={"embedding_dim": [2, 4]}, n_repeats=3)
+    sweep = plan_tasks(
+        "sweep", random_seed=1, base_params=base, sweep_grid={"embedding_dim": [2, 4]}, n_repeats=3
+    )
     assert sorted(len(g) for g in group_tasks(sweep)) == [3, 3]
     # parts=2 halves every group of two or more tasks, keeping plan order inside each.
     assert [[s.key[-7:] for s in g] for g in group_tasks(specs, parts=2)] == [
-        ["g01-s00"], ["g02-s00"], ["g02-s01"], [f"g05-s{i:02d}" for i in range(3)],
-        ["g05-s03", "g05-s04"]]
+        ["g01-s00"],
+        ["g02-s00"],
+        ["g02-s01"],
+        [f"g05-s{i:02d}" for i in range(3)],
+        ["g05-s03", "g05-s04"],
+    ]

@@ -14,8 +14,15 @@ import pytest
 
 import neural_mi as nmi
 
-FAST = {"n_epochs": 4, "batch_size": 64, "hidden_dim": 16, "embedding_dim": 4,
-        "n_layers": 1, "patience": 2, "learning_rate": 1e-3}
+FAST = {
+    "n_epochs": 4,
+    "batch_size": 64,
+    "hidden_dim": 16,
+    "embedding_dim": 4,
+    "n_layers": 1,
+    "patience": 2,
+    "learning_rate": 1e-3,
+}
 
 RECORDED = {
     "estimate": {
@@ -56,8 +63,13 @@ def _cases() -> dict[str, dict]:
     latent = nmi.datasets.generate_latent_factor_data(900, 2, 6, seed=5)
     return {
         "estimate": dict(x_data=x, y_data=y, split_mode="random"),
-        "sweep": dict(x_data=x, y_data=y, sweep_grid={"embedding_dim": [2, 4]}, n_repeats=2,
-                      split_mode="random"),
+        "sweep": dict(
+            x_data=x,
+            y_data=y,
+            sweep_grid={"embedding_dim": [2, 4]},
+            n_repeats=2,
+            split_mode="random",
+        ),
         "rigorous": dict(x_data=x, y_data=y, gamma_range=[1, 2, 3], split_mode="random"),
         "lag": dict(x_data=lx, y_data=ly, lag_range=[0, 5, 10]),
         "dimensionality": dict(x_data=latent, sweep_grid={"embedding_dim": [1, 2]}, n_splits=2),
@@ -75,10 +87,11 @@ def _label(task) -> str:
 
 @pytest.mark.parametrize("mode", list(RECORDED))
 def test_per_task_mi_is_unchanged(mode: str) -> None:
-    results = nmi.run(**_cases()[mode], mode=mode, base_params=FAST, random_seed=7,
-                      verbose=False)
+    results = nmi.run(**_cases()[mode], mode=mode, base_params=FAST, random_seed=7, verbose=False)
     ds = results.details["dataset"]
-    got = {_label(ds.isel(task=i)): float(ds["test_mi"].values[i]).hex()
-           for i in range(ds.sizes["task"])}
+    got = {
+        _label(ds.isel(task=i)): float(ds["test_mi"].values[i]).hex()
+        for i in range(ds.sizes["task"])
+    }
     assert got == RECORDED[mode]
     assert np.isfinite(results.mi_estimate)

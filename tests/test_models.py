@@ -53,11 +53,11 @@ def _data(shape: tuple[int, int], seed: int = 0) -> torch.Tensor:
 @pytest.mark.parametrize("x_shape,y_shape", SHAPES)
 @pytest.mark.parametrize("critic_type", ["separable", "bilinear"])
 @pytest.mark.parametrize("model,extra", EMBEDDING_CASES)
-def test_every_embedding_and_critic_scores_all_pairs(model, extra, critic_type, x_shape,
-                                                     y_shape):
+def test_every_embedding_and_critic_scores_all_pairs(model, extra, critic_type, x_shape, y_shape):
     torch.manual_seed(0)
-    critic = build_critic(_params(embedding_model=model, critic_type=critic_type, **extra),
-                          x_shape, y_shape)
+    critic = build_critic(
+        _params(embedding_model=model, critic_type=critic_type, **extra), x_shape, y_shape
+    )
     x, y = _data(x_shape, 1), _data(y_shape, 2)
     scores, kl = critic(x, y)
     assert scores.shape == (BATCH, BATCH) and scores.dtype == torch.float32
@@ -113,7 +113,6 @@ def test_separable_and_bilinear_scores_by_hand():
     torch.testing.assert_close(bilinear(x, y)[0], expected)
 
 
-
 @pytest.mark.parametrize("critic_type", ["separable", "bilinear"])
 def test_marginal_terms_add_one_scalar_per_variable(critic_type):
     # Embeddings get embedding_dim + 1 outputs; the last one of each is a term of its
@@ -132,6 +131,7 @@ def test_marginal_terms_add_one_scalar_per_variable(critic_type):
     torch.testing.assert_close(critic(x, y)[0], expected)
     if critic_type == "separable":
         torch.testing.assert_close(zx, fx[:, :4])
+
 
 def test_mlp_embedding_layer_count():
     emb = MLPEmbedding((2, 3), hidden_dim=7, embed_dim=4, n_layers=3)
@@ -156,8 +156,7 @@ def test_transformer_nhead_must_divide_hidden_dim():
     with pytest.raises(ParameterError, match=r"hidden_dim=10.*nhead=4"):
         TransformerEmbedding((2, 5), hidden_dim=10, embed_dim=4, n_layers=1, nhead=4)
     with pytest.raises(ParameterError, match=r"hidden_dim=10.*nhead=4"):
-        build_critic(_params(embedding_model="transformer", hidden_dim=10, nhead=4),
-                     (2, 5), (2, 5))
+        build_critic(_params(embedding_model="transformer", hidden_dim=10, nhead=4), (2, 5), (2, 5))
 
 
 # -------------------------------------------------------------------- variational
@@ -212,8 +211,9 @@ class PlainEmbedding(nn.Module):
     def __init__(self, input_dim, hidden_dim, embed_dim, n_layers):
         super().__init__()
         self.input_dim = input_dim
-        self.net = nn.Sequential(nn.Linear(input_dim, hidden_dim), nn.Tanh(),
-                                 nn.Linear(hidden_dim, embed_dim))
+        self.net = nn.Sequential(
+            nn.Linear(input_dim, hidden_dim), nn.Tanh(), nn.Linear(hidden_dim, embed_dim)
+        )
 
     def forward(self, x):
         assert x.ndim == 2 and x.shape[1] == self.input_dim  # receives the flattened input
@@ -241,8 +241,9 @@ def test_custom_embedding_plain_module():
 
 
 def test_custom_embedding_kl_is_used():
-    critic = build_critic(_params(critic_type="bilinear"), (2, 3), (2, 3),
-                          custom_embedding_cls=KLEmbedding)
+    critic = build_critic(
+        _params(critic_type="bilinear"), (2, 3), (2, 3), custom_embedding_cls=KLEmbedding
+    )
     _, kl = critic(_data((2, 3)), _data((2, 3), 1))
     assert kl.item() == pytest.approx(0.5)
 
@@ -280,8 +281,10 @@ def test_custom_embedding_failing_forward():
 
 def test_custom_embedding_with_variational_or_concat_is_rejected():
     with pytest.raises(ParameterError, match="use_variational=True.*custom_embedding_cls"):
-        build_critic(_params(use_variational=True), (1, 2), (1, 2),
-                     custom_embedding_cls=PlainEmbedding)
+        build_critic(
+            _params(use_variational=True), (1, 2), (1, 2), custom_embedding_cls=PlainEmbedding
+        )
     with pytest.raises(ParameterError, match="concat.*custom_embedding_cls"):
-        build_critic(_params(critic_type="concat"), (1, 2), (1, 2),
-                     custom_embedding_cls=PlainEmbedding)
+        build_critic(
+            _params(critic_type="concat"), (1, 2), (1, 2), custom_embedding_cls=PlainEmbedding
+        )

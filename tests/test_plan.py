@@ -17,7 +17,8 @@ def test_rigorous_plan_has_55_tasks_per_combination():
     for combo in {t.combo for t in tasks}:
         mine = [t for t in tasks if t.combo == combo]
         assert sorted((t.gamma, t.subset) for t in mine) == [
-            (g, s) for g in range(1, 11) for s in range(g)]
+            (g, s) for g in range(1, 11) for s in range(g)
+        ]
     assert len({t.key for t in tasks}) == 110
 
 
@@ -37,8 +38,9 @@ def test_changing_a_parameter_changes_only_that_combination():
 
 
 def test_sweep_grid_targets_processor_and_estimator_params():
-    tasks = plan_tasks("sweep", sweep_grid={"window_size": [1, 5], "clip": [2.0]},
-                       estimator="smile")
+    tasks = plan_tasks(
+        "sweep", sweep_grid={"window_size": [1, 5], "clip": [2.0]}, estimator="smile"
+    )
     assert [t.params["processor_params_x"]["window_size"] for t in tasks] == [1, 5]
     assert [t.params["processor_params_y"]["window_size"] for t in tasks] == [1, 5]
     assert all(t.params["estimator_params"]["clip"] == 2.0 for t in tasks)
@@ -52,23 +54,28 @@ def test_dimensionality_defaults_to_smile_and_embedding_grid():
     assert len(tasks) == 3 * len({t.coords["embedding_dim"] for t in tasks})
 
 
-@pytest.mark.parametrize("kwargs, pattern", [
-    ({"mode": "sweep"}, "sweep_grid"),
-    ({"mode": "lag"}, "lag_range"),
-    ({"mode": "estimate", "gamma_range": [1, 2]}, "gamma_range"),
-    ({"mode": "rigorous", "gamma_range": [0, 1]}, "gamma_range"),
-    ({"mode": "sweep", "sweep_grid": {"hiden_dim": [2]}}, "'hiden_dim'"),
-    ({"mode": "sweep", "sweep_grid": {"hidden_dim": 4}}, "list of values"),
-])
+@pytest.mark.parametrize(
+    "kwargs, pattern",
+    [
+        ({"mode": "sweep"}, "sweep_grid"),
+        ({"mode": "lag"}, "lag_range"),
+        ({"mode": "estimate", "gamma_range": [1, 2]}, "gamma_range"),
+        ({"mode": "rigorous", "gamma_range": [0, 1]}, "gamma_range"),
+        ({"mode": "sweep", "sweep_grid": {"hiden_dim": [2]}}, "'hiden_dim'"),
+        ({"mode": "sweep", "sweep_grid": {"hidden_dim": 4}}, "list of values"),
+    ],
+)
 def test_bad_plans_are_named(kwargs, pattern):
     with pytest.raises(ParameterError, match=pattern):
         plan_tasks(**kwargs)
 
 
 def test_planning_5500_tasks_imports_no_torch():
-    code = ("import sys, neural_mi.plan as p\n"
-            "tasks = [t for s in range(100) for t in p.plan_tasks('rigorous', random_seed=s)]\n"
-            "assert len(tasks) == 5500, len(tasks)\n"
-            "print('torch' in sys.modules)\n")
+    code = (
+        "import sys, neural_mi.plan as p\n"
+        "tasks = [t for s in range(100) for t in p.plan_tasks('rigorous', random_seed=s)]\n"
+        "assert len(tasks) == 5500, len(tasks)\n"
+        "print('torch' in sys.modules)\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

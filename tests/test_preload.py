@@ -19,8 +19,9 @@ from neural_mi.config import load_config, pack_tasks, plan_analysis
 from neural_mi.preload import ENV_VAR, SHUTDOWN_GRACE, preload_server, run_step
 from neural_mi.store import read_results
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
-                                reason="the preload server runs on Linux only")
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="the preload server runs on Linux only"
+)
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = REPO / "config" / "test_tiny.yaml"
@@ -48,15 +49,29 @@ def workdir(tmp_path, monkeypatch) -> Path:
 def pack_args(analysis: str, out: str) -> list[str]:
     cfg = load_config("config.yaml")
     pack = next(iter(pack_tasks(plan_analysis(cfg, "tiny", analysis), cfg.tasks_per_job)))
-    return ["train-tasks", "--config", "config.yaml", "--session", "tiny", "--analysis",
-            analysis, "--pack", pack, "--data", "data.zarr", "--out", out]
+    return [
+        "train-tasks",
+        "--config",
+        "config.yaml",
+        "--session",
+        "tiny",
+        "--analysis",
+        analysis,
+        "--pack",
+        pack,
+        "--data",
+        "data.zarr",
+        "--out",
+        out,
+    ]
 
 
 PREPARE = ["prepare", "--config", "config.yaml", "--session", "tiny", "--out", "data.zarr"]
 
 
-def test_a_step_gets_the_clients_directory_environment_and_streams(server, workdir, monkeypatch,
-                                                                   capfd):
+def test_a_step_gets_the_clients_directory_environment_and_streams(
+    server, workdir, monkeypatch, capfd
+):
     monkeypatch.setenv(ENV_VAR, server)
     # Relative paths: the step works in the client's directory.
     assert run_step(PREPARE) == 0
@@ -70,14 +85,19 @@ def test_a_step_gets_the_clients_directory_environment_and_streams(server, workd
     assert "neural-mi train-tasks: error: test hook NEURAL_MI_FAIL_ONCE" in err
 
 
-def test_a_forked_step_gives_the_numbers_of_a_step_in_a_fresh_process(server, workdir,
-                                                                       monkeypatch):
+def test_a_forked_step_gives_the_numbers_of_a_step_in_a_fresh_process(server, workdir, monkeypatch):
     monkeypatch.setenv(ENV_VAR, server)
     assert run_step(PREPARE) == 0
     assert run_step(pack_args("rigorous", "forked")) == 0
     monkeypatch.delenv(ENV_VAR)
-    fresh = subprocess.run([str(NEURAL_MI), *pack_args("rigorous", "fresh")], cwd=workdir,
-                           capture_output=True, text=True, timeout=300, check=False)
+    fresh = subprocess.run(
+        [str(NEURAL_MI), *pack_args("rigorous", "fresh")],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert fresh.returncode == 0, fresh.stderr[-3000:]
     forked, fresh = read_results(workdir / "forked"), read_results(workdir / "fresh")
     assert forked.sizes["task"] == 3
@@ -103,8 +123,13 @@ def _start_long_step(workdir: Path, env: dict[str, str]) -> subprocess.Popen:
     assert run_step(PREPARE) in (0, None) and (workdir / "data.zarr").is_dir()
     log = workdir / "long.log"
     with log.open("w") as out:
-        client = subprocess.Popen([str(NEURAL_MI), *pack_args("quick", "long")], cwd=workdir,
-                                  env={**os.environ, **env}, stdout=out, stderr=out)
+        client = subprocess.Popen(
+            [str(NEURAL_MI), *pack_args("quick", "long")],
+            cwd=workdir,
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=out,
+        )
     deadline = time.monotonic() + 120
     while "Training 1 task(s)" not in log.read_text():
         assert client.poll() is None, log.read_text()

@@ -25,8 +25,7 @@ from neural_mi.params import resolve_processor_params
 def test_continuous_windows_two_channels_step_two():
     data = np.arange(12, dtype=np.float32).reshape(2, 6)  # ch0: 0..5, ch1: 6..11
     out = ContinuousProcessor(window_size=3, step_size=2).process(data)
-    expected = torch.tensor([[[0, 1, 2], [6, 7, 8]],
-                             [[2, 3, 4], [8, 9, 10]]], dtype=torch.float32)
+    expected = torch.tensor([[[0, 1, 2], [6, 7, 8]], [[2, 3, 4], [8, 9, 10]]], dtype=torch.float32)
     assert out.dtype == torch.float32
     assert torch.equal(out, expected)  # (6 - 3) // 2 + 1 = 2 windows
 
@@ -44,7 +43,8 @@ def test_continuous_one_dimensional_input_is_one_channel():
 
 def test_continuous_91_windows():
     out = ContinuousProcessor(window_size=10, step_size=1).process(
-        np.random.default_rng(0).standard_normal((1, 100)).astype(np.float32))
+        np.random.default_rng(0).standard_normal((1, 100)).astype(np.float32)
+    )
     assert out.shape == (91, 1, 10)
 
 
@@ -82,11 +82,13 @@ def test_spike_padding_order_and_two_channels():
     spikes = [np.array([0.35, 0.05, 0.02]), np.array([0.15])]  # unsorted input is sorted
     out = SpikeProcessor(window_size=0.2, step_size=0.1, n_seconds=0.4).process(spikes)
     # windows start at 0, 0.1, 0.2 (floor((0.4 - 0.2) / 0.1) + 1 = 3); 2 slots per channel
-    expected = torch.tensor([
-        [[0.02, 0.05], [0.15, 0.0]],
-        [[0.0, 0.0], [0.05, 0.0]],
-        [[0.15, 0.0], [0.0, 0.0]],
-    ])
+    expected = torch.tensor(
+        [
+            [[0.02, 0.05], [0.15, 0.0]],
+            [[0.0, 0.0], [0.05, 0.0]],
+            [[0.15, 0.0], [0.0, 0.0]],
+        ]
+    )
     assert out.shape == (3, 2, 2)
     assert torch.allclose(out, expected, atol=1e-6)
 
@@ -127,8 +129,7 @@ def test_spike_window_longer_than_recording():
 def test_categorical_one_hot_layout():
     out = CategoricalProcessor(window_size=2, n_categories=3).process(np.array([[0, 2, 1]]))
     # feature t * K + k; windows (0, 2) and (2, 1)
-    expected = torch.tensor([[[1, 0, 0, 0, 0, 1]],
-                             [[0, 0, 1, 0, 1, 0]]], dtype=torch.float32)
+    expected = torch.tensor([[[1, 0, 0, 0, 0, 1]], [[0, 0, 1, 0, 1, 0]]], dtype=torch.float32)
     assert torch.equal(out, expected)
 
 
@@ -150,10 +151,13 @@ def test_categorical_default_n_categories_and_time_axis_zero():
     assert torch.equal(out, torch.tensor([[[0.0, 1.0]], [[1.0, 0.0]]]))
 
 
-@pytest.mark.parametrize("labels, pattern", [
-    (np.array([[0.0, 1.5]]), "whole numbers"),
-    (np.array([[0, -1, 2, -3]]), r"2 are negative.*\(0, 1\)"),
-])
+@pytest.mark.parametrize(
+    "labels, pattern",
+    [
+        (np.array([[0.0, 1.5]]), "whole numbers"),
+        (np.array([[0, -1, 2, -3]]), r"2 are negative.*\(0, 1\)"),
+    ],
+)
 def test_categorical_rejects_bad_labels(labels, pattern):
     with pytest.raises(DataValueError, match=pattern):
         CategoricalProcessor().process(labels)
@@ -177,8 +181,7 @@ def test_processed_input_shapes():
 def test_process_dispatches_with_resolved_params():
     data = np.arange(12, dtype=np.float32).reshape(2, 6)
     params = resolve_processor_params("continuous", {"window_size": 3, "step_size": 2})
-    assert torch.equal(process(data, "continuous", params),
-                       ContinuousProcessor(3, 2).process(data))
+    assert torch.equal(process(data, "continuous", params), ContinuousProcessor(3, 2).process(data))
     spike_params = resolve_processor_params("spike", {"window_size": 0.1})
     assert process([np.array([0.05, 0.12, 0.31])], "spike", spike_params).shape == (3, 1, 1)
     assert process(np.zeros((4, 2)), None, {}).shape == (4, 1, 2)

@@ -19,8 +19,10 @@ from neural_mi.errors import (
 @pytest.fixture(autouse=True)
 def no_training(monkeypatch):
     """Fail loudly if any of these bad inputs reaches training."""
+
     def forbidden(*args, **kwargs):
         raise AssertionError("training started despite bad input")
+
     monkeypatch.setattr(neural_mi.execute, "train_critic", forbidden)
 
 
@@ -75,18 +77,21 @@ def test_gamma_too_large_for_the_data_names_the_gamma(gauss_small):
         _run(x, y, mode="rigorous", gamma_range=[1, 400], split_mode="random")
 
 
-@pytest.mark.parametrize("kwargs, pattern", [
-    ({"mode": "estimat"}, r"mode 'estimat'.*'estimate'"),
-    ({"estimator": "infonse"}, r"estimator 'infonse'.*'infonce'"),
-    ({"base_params": {"critic_type": "bilinar"}}, r"critic_type 'bilinar'.*'bilinear'"),
-    ({"base_params": {"embedding_model": "rnn"}}, r"embedding_model 'rnn'.*'gru'"),
-    ({"base_params": {"n_epoch": 5}}, r"'n_epoch'.*Did you mean 'n_epochs'"),
-    ({"processor_params": {"window": 3}}, r"'window'.*window_size"),
-    ({"estimator": "smile", "estimator_params": {"clipp": 5}}, r"'clipp'.*clip"),
-    ({"output_units": "bytes"}, r"output_units 'bytes'"),
-    ({"split_mode": "blocky"}, r"split_mode 'blocky'"),
-    ({"random_sed": 1}, r"'random_sed'.*Did you mean 'random_seed'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, pattern",
+    [
+        ({"mode": "estimat"}, r"mode 'estimat'.*'estimate'"),
+        ({"estimator": "infonse"}, r"estimator 'infonse'.*'infonce'"),
+        ({"base_params": {"critic_type": "bilinar"}}, r"critic_type 'bilinar'.*'bilinear'"),
+        ({"base_params": {"embedding_model": "rnn"}}, r"embedding_model 'rnn'.*'gru'"),
+        ({"base_params": {"n_epoch": 5}}, r"'n_epoch'.*Did you mean 'n_epochs'"),
+        ({"processor_params": {"window": 3}}, r"'window'.*window_size"),
+        ({"estimator": "smile", "estimator_params": {"clipp": 5}}, r"'clipp'.*clip"),
+        ({"output_units": "bytes"}, r"output_units 'bytes'"),
+        ({"split_mode": "blocky"}, r"split_mode 'blocky'"),
+        ({"random_sed": 1}, r"'random_sed'.*Did you mean 'random_seed'"),
+    ],
+)
 def test_unknown_options_are_named(gauss_small, kwargs, pattern):
     x, y = gauss_small
     with pytest.raises(ParameterError, match=pattern):

@@ -15,10 +15,20 @@ from neural_mi.results import Results
 
 
 def _rigorous(x, y, params, **kw):
-    return nmi.run(x, y, mode="rigorous", processor_type="continuous",
-                   processor_params={"window_size": 1}, base_params=params,
-                   gamma_range=[1, 2, 3], split_mode="random", random_seed=5, verbose=False,
-                   min_gamma_points=2, **kw)
+    return nmi.run(
+        x,
+        y,
+        mode="rigorous",
+        processor_type="continuous",
+        processor_params={"window_size": 1},
+        base_params=params,
+        gamma_range=[1, 2, 3],
+        split_mode="random",
+        random_seed=5,
+        verbose=False,
+        min_gamma_points=2,
+        **kw,
+    )
 
 
 def _per_task(results):
@@ -44,11 +54,14 @@ def test_interrupted_run_resumes_from_store(gauss_small, fast_params, tmp_path, 
     # Simulate an interruption: two tasks never finished, one was cut mid-write.
     shutil.rmtree(stores[0])
     shutil.rmtree(stores[1])
-    (stores[2] / "zarr.json").write_text('{"zarr_format": 3, "node_type": "group", "attributes": {}}')
+    (stores[2] / "zarr.json").write_text(
+        '{"zarr_format": 3, "node_type": "group", "attributes": {}}'
+    )
     calls = []
     real = neural_mi.execute.train_critic
-    monkeypatch.setattr(neural_mi.execute, "train_critic",
-                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(
+        neural_mi.execute, "train_critic", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
     resumed = _rigorous(x, y, fast_params, store=tmp_path / "a")
     assert len(calls) == 3
     assert _per_task(resumed) == _per_task(full)
@@ -60,8 +73,9 @@ def test_store_with_other_parameters_is_retrained(gauss_small, fast_params, tmp_
     _rigorous(x, y, fast_params, store=tmp_path)
     calls = []
     real = neural_mi.execute.train_critic
-    monkeypatch.setattr(neural_mi.execute, "train_critic",
-                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(
+        neural_mi.execute, "train_critic", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
     _rigorous(x, y, {**fast_params, "n_epochs": 3}, store=tmp_path)
     assert len(calls) == 6
 
@@ -85,8 +99,14 @@ def test_rigorous_results_carry_the_fit(gauss_small, fast_params, tmp_path):
 
 def test_estimate_details_and_units(gauss_small, fast_params):
     x, y = gauss_small
-    kw = dict(processor_type="continuous", processor_params={"window_size": 1},
-              base_params=fast_params, split_mode="random", random_seed=1, verbose=False)
+    kw = dict(
+        processor_type="continuous",
+        processor_params={"window_size": 1},
+        base_params=fast_params,
+        split_mode="random",
+        random_seed=1,
+        verbose=False,
+    )
     bits = nmi.run(x, y, **kw)
     nats = nmi.run(x, y, output_units="nats", **kw)
     assert bits.mi_estimate == pytest.approx(nats.mi_estimate / np.log(2), rel=1e-12)
@@ -99,27 +119,55 @@ def test_estimate_details_and_units(gauss_small, fast_params):
 
 def test_explicit_indices_are_used(gauss_small, fast_params):
     x, y = gauss_small
-    res = nmi.run(x, y, processor_type="continuous", processor_params={"window_size": 1},
-                  base_params=fast_params, train_indices=np.arange(0, 600),
-                  test_indices=np.arange(650, 900), verbose=False)
+    res = nmi.run(
+        x,
+        y,
+        processor_type="continuous",
+        processor_params={"window_size": 1},
+        base_params=fast_params,
+        train_indices=np.arange(0, 600),
+        test_indices=np.arange(650, 900),
+        verbose=False,
+    )
     assert (res.details["n_train"], res.details["n_test"]) == (600, 250)
 
 
 def test_sweep_lag_and_dimensionality_results(fast_params):
     x, y = nmi.datasets.generate_linear_data(n_samples=800, true_lag=4, seed=0)
-    sweep = nmi.run(x, y, mode="sweep", processor_type="continuous",
-                    processor_params={"window_size": 1}, base_params=fast_params,
-                    sweep_grid={"embedding_dim": [2, 4]}, verbose=False)
+    sweep = nmi.run(
+        x,
+        y,
+        mode="sweep",
+        processor_type="continuous",
+        processor_params={"window_size": 1},
+        base_params=fast_params,
+        sweep_grid={"embedding_dim": [2, 4]},
+        verbose=False,
+    )
     assert sorted(sweep.dataframe["embedding_dim"]) == [2, 4]
-    lag = nmi.run(x, y, mode="lag", processor_type="continuous",
-                  processor_params={"window_size": 1}, base_params=fast_params,
-                  lag_range=[0, 4], verbose=False)
+    lag = nmi.run(
+        x,
+        y,
+        mode="lag",
+        processor_type="continuous",
+        processor_params={"window_size": 1},
+        base_params=fast_params,
+        lag_range=[0, 4],
+        verbose=False,
+    )
     assert sorted(lag.dataframe["lag"]) == [0, 4]
     assert lag.details["peak_lag"] in (0, 4)
     data = nmi.datasets.generate_latent_factor_data(800, 2, 6, seed=0)
-    dim = nmi.run(data, mode="dimensionality", processor_type="continuous",
-                  processor_params={"window_size": 1}, base_params=fast_params,
-                  sweep_grid={"embedding_dim": [1, 2]}, n_splits=2, verbose=False)
+    dim = nmi.run(
+        data,
+        mode="dimensionality",
+        processor_type="continuous",
+        processor_params={"window_size": 1},
+        base_params=fast_params,
+        sweep_grid={"embedding_dim": [1, 2]},
+        n_splits=2,
+        verbose=False,
+    )
     assert sorted(dim.dataframe["embedding_dim"].unique()) == [1, 2]
     assert "participation_ratio_mean" in dim.dataframe
     for res in (sweep, lag, dim):

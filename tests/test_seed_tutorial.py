@@ -11,8 +11,9 @@ SCRIPT = Path(__file__).parent / "seed" / "tutorial_01_first_estimate.py"
 
 
 def _estimate() -> float:
-    out = subprocess.run([sys.executable, str(SCRIPT)], capture_output=True, text=True,
-                         check=True, timeout=300).stdout
+    out = subprocess.run(
+        [sys.executable, str(SCRIPT)], capture_output=True, text=True, check=True, timeout=300
+    ).stdout
     assert "Transposed X data shape: torch.Size([5, 5000])" in out
     return float(re.search(r"Estimated MI:\s+([-\d.]+) bits", out).group(1))
 

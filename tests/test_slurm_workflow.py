@@ -34,12 +34,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 import yaml
+from helpers import task_mi
 
 from neural_mi.cli import FAIL_ONCE_ENV, fail_once_hook, main
 from neural_mi.config import load_config, pack_tasks, plan_config
 from neural_mi.errors import TrainingError
 from neural_mi.store import find_task_stores
-from helpers import task_mi
 
 if TYPE_CHECKING:
     from conftest import SlurmCluster
@@ -52,8 +52,12 @@ SLURM_PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
 LOCAL_PROFILE = REPO / "profiles" / "local"
 TINY = REPO / "config" / "test_tiny.yaml"
 #: What the test adds on the command line (a user keeps the plugin's defaults).
-TEST_ONLY_ARGS = ("--slurm-init-seconds-before-status-checks", "1",
-                  "--seconds-between-status-checks", "1")
+TEST_ONLY_ARGS = (
+    "--slurm-init-seconds-before-status-checks",
+    "1",
+    "--seconds-between-status-checks",
+    "1",
+)
 RUN_TIMEOUT_S = 480
 #: The rules call `neural-mi`: this environment's scripts come first on PATH.
 PATH = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
@@ -131,25 +135,52 @@ def expected_targets(config: Path) -> set[str]:
     cfg = load_config(config)
     targets = {"collect:"}
     for (session, analysis), specs in plan_config(cfg).items():
-        targets |= {f"prepare:session={session}",
-                    f"aggregate:session={session},analysis={analysis}"}
-        targets |= {f"train:session={session},analysis={analysis},pack={pack}"
-                    for pack in pack_tasks(specs, cfg.tasks_per_job)}
+        targets |= {
+            f"prepare:session={session}",
+            f"aggregate:session={session},analysis={analysis}",
+        }
+        targets |= {
+            f"train:session={session},analysis={analysis},pack={pack}"
+            for pack in pack_tasks(specs, cfg.tasks_per_job)
+        }
     return targets
 
 
 def slurm_command(config: Path, profile: Path, workdir: Path, *args: str) -> list[str]:
     """The user's command (plus :data:`TEST_ONLY_ARGS`), to run inside the namespace."""
-    return [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE),
-            "--configfile", str(config), "--profile", str(profile),
-            "--directory", str(workdir), *TEST_ONLY_ARGS, *args]
+    return [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(SNAKEFILE),
+        "--configfile",
+        str(config),
+        "--profile",
+        str(profile),
+        "--directory",
+        str(workdir),
+        *TEST_ONLY_ARGS,
+        *args,
+    ]
 
 
 def sacct_jobs(cluster: SlurmCluster, run_id: str) -> list[SlurmJob]:
     """The run's SLURM jobs (sacct selects them by name: the plugin names each job by run id)."""
     # -S: without it sacct lists only jobs since midnight.
-    out = cluster.run("sacct", "-n", "-P", "--delimiter", "\t", "--name", run_id,
-                      "-S", "now-1days", "-o", "JobID,State,SubmitLine")
+    out = cluster.run(
+        "sacct",
+        "-n",
+        "-P",
+        "--delimiter",
+        "\t",
+        "--name",
+        run_id,
+        "-S",
+        "now-1days",
+        "-o",
+        "JobID,State,SubmitLine",
+    )
     assert out.returncode == 0, out.stderr
     jobs: dict[int, SlurmJob] = {}
     for line in out.stdout.splitlines():
@@ -194,17 +225,33 @@ def runs(slurm_cluster: SlurmCluster, tmp_path_factory: pytest.TempPathFactory) 
     local_log = tmp / "local.log"
     with open(local_log, "w") as out:
         local = subprocess.Popen(
-            [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE),
-             "--configfile", str(local_dir / "config.yaml"), "--profile", str(LOCAL_PROFILE),
-             "--cores", "2", "--directory", str(local_dir)],
-            stdout=out, stderr=subprocess.STDOUT, env={**local_env, "PATH": PATH})
+            [
+                sys.executable,
+                "-m",
+                "snakemake",
+                "--snakefile",
+                str(SNAKEFILE),
+                "--configfile",
+                str(local_dir / "config.yaml"),
+                "--profile",
+                str(LOCAL_PROFILE),
+                "--cores",
+                "2",
+                "--directory",
+                str(local_dir),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**local_env, "PATH": PATH},
+        )
 
     env = {**slurm_cluster.env, "PATH": PATH, FAIL_ONCE_ENV: str(marker)}
     log = tmp / "slurm.log"
     command = slurm_command(slurm_dir / "config.yaml", profile, slurm_dir)
     with open(log, "w") as out:
-        process = subprocess.Popen([*slurm_cluster.exec_prefix, *command], stdout=out,
-                                   stderr=subprocess.STDOUT, env=env)
+        process = subprocess.Popen(
+            [*slurm_cluster.exec_prefix, *command], stdout=out, stderr=subprocess.STDOUT, env=env
+        )
     try:
         status = process.wait(timeout=RUN_TIMEOUT_S)
     except subprocess.TimeoutExpired:
@@ -218,14 +265,22 @@ def runs(slurm_cluster: SlurmCluster, tmp_path_factory: pytest.TempPathFactory) 
     assert local_status == 0, local_log.read_text()[-4000:]
     run_id = re.search(r"SLURM run ID: (\S+)", text)
     assert run_id, text[-3000:]
-    return Runs(slurm_dir=slurm_dir, local_dir=local_dir, config=slurm_dir / "config.yaml",
-                profile=profile, env=env, log=text, jobs=sacct_jobs(slurm_cluster, run_id[1]),
-                marker=marker)
+    return Runs(
+        slurm_dir=slurm_dir,
+        local_dir=local_dir,
+        config=slurm_dir / "config.yaml",
+        profile=profile,
+        env=env,
+        log=text,
+        jobs=sacct_jobs(slurm_cluster, run_id[1]),
+        marker=marker,
+    )
 
 
 # --------------------------------------------------------------------------------------
 # (a) every job ran as a SLURM job and completed
 # --------------------------------------------------------------------------------------
+
 
 def test_every_job_ran_as_a_completed_slurm_job(runs: Runs):
     submitted = {int(i) for i in re.findall(r"submitted with SLURM jobid (\d+)", runs.log)}
@@ -233,15 +288,17 @@ def test_every_job_ran_as_a_completed_slurm_job(runs: Runs):
     # Every Snakemake job of the workflow ran as a step of a SLURM job of this run that
     # completed; the one failed attempt (test e) is the only job that did not complete.
     completed = [job for job in runs.jobs if job.state == "COMPLETED"]
-    ran = [target for job in completed for target, state in job.steps.items()
-           if state == "COMPLETED"]
+    ran = [
+        target for job in completed for target, state in job.steps.items() if state == "COMPLETED"
+    ]
     assert sorted(ran) == sorted(expected_targets(runs.config))
     assert len(ran) == 11  # prepare, 7 train, 2 aggregate, collect
     assert [job.state for job in runs.jobs if job.state != "COMPLETED"] == ["FAILED"]
     assert all(state == "COMPLETED" for job in completed for state in job.steps.values())
     # Each job went to the partition and account the user filled in.
-    assert all(" -p debug " in job.submit_line and " -A root " in job.submit_line
-               for job in runs.jobs)
+    assert all(
+        " -p debug " in job.submit_line and " -A root " in job.submit_line for job in runs.jobs
+    )
     assert "localrule all:" in runs.log  # only the target rule ran in snakemake itself
 
 
@@ -249,12 +306,15 @@ def test_every_job_ran_as_a_completed_slurm_job(runs: Runs):
 # (b) grouping: fewer SLURM jobs than train tasks, each small enough for the node
 # --------------------------------------------------------------------------------------
 
+
 def test_train_jobs_are_grouped_into_fewer_slurm_jobs_that_fit_the_node(
-        runs: Runs, slurm_cluster: SlurmCluster):
+    runs: Runs, slurm_cluster: SlurmCluster
+):
     train_tasks = sum(len(specs) for specs in plan_config(load_config(runs.config)).values())
     assert train_tasks == 7
-    train_jobs = [job for job in runs.jobs
-                  if any(target.startswith("train:") for target in job.steps)]
+    train_jobs = [
+        job for job in runs.jobs if any(target.startswith("train:") for target in job.steps)
+    ]
     completed = [job for job in train_jobs if job.state == "COMPLETED"]
     # 7 train tasks, 1 SLURM job (plus the failed first attempt of it).
     assert len(completed) == 1 and len(completed[0].steps) == 7
@@ -275,6 +335,7 @@ def test_train_jobs_are_grouped_into_fewer_slurm_jobs_that_fit_the_node(
 # (c) the same numbers as a local run
 # --------------------------------------------------------------------------------------
 
+
 def test_numbers_equal_those_of_a_local_run(runs: Runs):
     slurm_mi, local_mi = task_mi(runs.slurm_dir), task_mi(runs.local_dir)
     assert len(slurm_mi) == 7
@@ -288,9 +349,13 @@ def test_numbers_equal_those_of_a_local_run(runs: Runs):
 # (d) a rerun has nothing to do
 # --------------------------------------------------------------------------------------
 
+
 def test_rerun_has_nothing_to_do(runs: Runs, slurm_cluster: SlurmCluster):
-    out = slurm_cluster.run(*slurm_command(runs.config, runs.profile, runs.slurm_dir,
-                                           "--dry-run"), env=runs.env, timeout=120)
+    out = slurm_cluster.run(
+        *slurm_command(runs.config, runs.profile, runs.slurm_dir, "--dry-run"),
+        env=runs.env,
+        timeout=120,
+    )
     text = out.stdout + out.stderr
     assert out.returncode == 0, text[-3000:]
     assert "Nothing to be done" in text
@@ -301,6 +366,7 @@ def test_rerun_has_nothing_to_do(runs: Runs, slurm_cluster: SlurmCluster):
 # (e) a train job that fails once is resubmitted and succeeds
 # --------------------------------------------------------------------------------------
 
+
 def test_failed_train_job_is_resubmitted_with_more_resources(runs: Runs):
     assert runs.marker.is_file()  # the hook fired
     assert f"{FAIL_ONCE_ENV}: created" in runs.log  # the failed job's log, shown by snakemake
@@ -309,8 +375,9 @@ def test_failed_train_job_is_resubmitted_with_more_resources(runs: Runs):
     assert len(failed) == 1
     failed_steps = [target for target, state in failed[0].steps.items() if state == "FAILED"]
     assert len(failed_steps) == 1 and failed_steps[0].startswith("train:")
-    retry = [job for job in runs.jobs
-             if job.job_id > failed[0].job_id and failed_steps[0] in job.steps]
+    retry = [
+        job for job in runs.jobs if job.job_id > failed[0].job_id and failed_steps[0] in job.steps
+    ]
     assert len(retry) == 1 and retry[0].state == "COMPLETED"
     assert retry[0].steps[failed_steps[0]] == "COMPLETED"
     # Attempt 2 gets twice the memory and runtime (profile: train:mem_mb=2000*attempt,
@@ -319,8 +386,9 @@ def test_failed_train_job_is_resubmitted_with_more_resources(runs: Runs):
     assert " --mem 2000 " in failed[0].submit_line and " -t 105 " in failed[0].submit_line
     assert " --mem 4000 " in retry[0].submit_line and " -t 210 " in retry[0].submit_line
     pack = dict(part.split("=") for part in failed_steps[0].split(":", 1)[1].split(","))
-    stores = find_task_stores(runs.slurm_dir / "results" / pack["session"] / pack["analysis"]
-                              / "tasks" / pack["pack"])
+    stores = find_task_stores(
+        runs.slurm_dir / "results" / pack["session"] / pack["analysis"] / "tasks" / pack["pack"]
+    )
     assert len(stores) == 1
     assert (runs.slurm_dir / "results" / "summary.csv").is_file()
 
@@ -332,8 +400,21 @@ def test_fail_once_hook_fails_only_the_first_call(tmp_path, monkeypatch, capsys)
     fail_once_hook()
     assert not marker.exists()
     monkeypatch.setenv(FAIL_ONCE_ENV, str(marker))
-    args = ["train-tasks", "--config", str(tmp_path / "none.yaml"), "--session", "s",
-            "--analysis", "a", "--pack", "p", "--data", "d", "--out", str(tmp_path / "out")]
+    args = [
+        "train-tasks",
+        "--config",
+        str(tmp_path / "none.yaml"),
+        "--session",
+        "s",
+        "--analysis",
+        "a",
+        "--pack",
+        "p",
+        "--data",
+        "d",
+        "--out",
+        str(tmp_path / "out"),
+    ]
     assert main(args) == 1
     assert f"{FAIL_ONCE_ENV}: created" in capsys.readouterr().err
     assert marker.is_file()

@@ -9,9 +9,19 @@ from neural_mi.data import overlap_gap, subset_indices, train_test_split
 from neural_mi.errors import InsufficientDataError, ParameterError
 
 
-@pytest.mark.parametrize("window, step, gap", [(1, 1, 0), (10, 1, 9), (10, 5, 1), (10, 3, 3),
-                                               (4, 8, 0), (0.3, 0.1, 2), (0.2, 0.1, 1),
-                                               (0.25, 0.1, 2)])
+@pytest.mark.parametrize(
+    "window, step, gap",
+    [
+        (1, 1, 0),
+        (10, 1, 9),
+        (10, 5, 1),
+        (10, 3, 3),
+        (4, 8, 0),
+        (0.3, 0.1, 2),
+        (0.2, 0.1, 1),
+        (0.25, 0.1, 2),
+    ],
+)
 def test_overlap_gap(window, step, gap):
     assert overlap_gap(window, step) == gap
 
@@ -58,13 +68,16 @@ def test_explicit_indices_are_returned_sorted():
     assert train.dtype == np.int64
 
 
-@pytest.mark.parametrize("train_idx, test_idx, pattern", [
-    ([0, 1, 2], [2, 3], "overlap"),
-    ([0, 1, 10], [3, 4], r"\[0, 10\)"),
-    ([], [3, 4], "non-empty"),
-    ([0, 1], None, "both train_indices and test_indices"),
-    ([0, 0, 1], [3, 4], "duplicated"),
-])
+@pytest.mark.parametrize(
+    "train_idx, test_idx, pattern",
+    [
+        ([0, 1, 2], [2, 3], "overlap"),
+        ([0, 1, 10], [3, 4], r"\[0, 10\)"),
+        ([], [3, 4], "non-empty"),
+        ([0, 1], None, "both train_indices and test_indices"),
+        ([0, 0, 1], [3, 4], "duplicated"),
+    ],
+)
 def test_explicit_indices_errors(train_idx, test_idx, pattern):
     with pytest.raises(ParameterError, match=pattern):
         train_test_split(10, "random", train_indices=train_idx, test_indices=test_idx)

@@ -20,35 +20,74 @@ from neural_mi.errors import IncompleteStoreError, InsufficientDataError, Parame
 from neural_mi.tasks import TaskResult, TaskSpec
 
 
-def make_result(key: str = "c1-g01-s00", *, combo: str = "c1", mode: str = "rigorous",
-                test_mi: float = 1.0, coords: dict | None = None, extras: dict | None = None,
-                history_len: int = 3, **spec_fields) -> TaskResult:
+def make_result(
+    key: str = "c1-g01-s00",
+    *,
+    combo: str = "c1",
+    mode: str = "rigorous",
+    test_mi: float = 1.0,
+    coords: dict | None = None,
+    extras: dict | None = None,
+    history_len: int = 3,
+    **spec_fields,
+) -> TaskResult:
     """A hand-built TaskResult; the history curves are deterministic functions of test_mi."""
-    spec = TaskSpec(key=key, combo=combo,
-                    params={"mode": mode, "run_seed": 7, "base": {"n_epochs": 5}},
-                    coords=coords or {}, **spec_fields)
+    spec = TaskSpec(
+        key=key,
+        combo=combo,
+        params={"mode": mode, "run_seed": 7, "base": {"n_epochs": 5}},
+        coords=coords or {},
+        **spec_fields,
+    )
     epochs = np.arange(history_len, dtype=float)
     return TaskResult(
-        spec=spec, train_mi=test_mi + 0.5, test_mi=test_mi, best_epoch=max(history_len - 1, 0),
+        spec=spec,
+        train_mi=test_mi + 0.5,
+        test_mi=test_mi,
+        best_epoch=max(history_len - 1, 0),
         n_epochs_run=history_len,
         history={"train_mi": test_mi * epochs / 3.0, "test_mi": test_mi * epochs / 7.0},
-        n_train=900, n_test=100, wall_time=1.25, versions={"neural_mi": "0.1.0"},
+        n_train=900,
+        n_test=100,
+        wall_time=1.25,
+        versions={"neural_mi": "0.1.0"},
         extras=extras or {},
     )
 
 
 def test_round_trip_preserves_every_field_exactly(tmp_path):
-    spec = TaskSpec(key="abc-g03-s01", combo="abc",
-                    params={"mode": "rigorous", "run_seed": 11,
-                            "base": {"learning_rate": 5e-4, "hidden_dim": 64},
-                            "processor_params_x": {"window_size": None}, "lags": [1, 2]},
-                    coords={"embedding_dim": 8, "critic_type": "bilinear"},
-                    gamma=3, subset=1, lag=0.25, split=2, repeat=4, seed=123456789)
+    spec = TaskSpec(
+        key="abc-g03-s01",
+        combo="abc",
+        params={
+            "mode": "rigorous",
+            "run_seed": 11,
+            "base": {"learning_rate": 5e-4, "hidden_dim": 64},
+            "processor_params_x": {"window_size": None},
+            "lags": [1, 2],
+        },
+        coords={"embedding_dim": 8, "critic_type": "bilinear"},
+        gamma=3,
+        subset=1,
+        lag=0.25,
+        split=2,
+        repeat=4,
+        seed=123456789,
+    )
     result = TaskResult(
-        spec=spec, train_mi=0.1 + 0.2, test_mi=1.0 / 3.0, best_epoch=4, n_epochs_run=9,
-        history={"train_mi": np.array([0.1, 1 / 3, np.nextafter(1.0, 2.0)]),
-                 "loss": np.array([-0.5, -0.7, -0.9], dtype=np.float32)},
-        n_train=1234, n_test=56, wall_time=math.pi, versions={"torch": "2.13.0"},
+        spec=spec,
+        train_mi=0.1 + 0.2,
+        test_mi=1.0 / 3.0,
+        best_epoch=4,
+        n_epochs_run=9,
+        history={
+            "train_mi": np.array([0.1, 1 / 3, np.nextafter(1.0, 2.0)]),
+            "loss": np.array([-0.5, -0.7, -0.9], dtype=np.float32),
+        },
+        n_train=1234,
+        n_test=56,
+        wall_time=math.pi,
+        versions={"torch": "2.13.0"},
         extras={"participation_ratio": 2.0 / 3.0},
     )
     path = store.write_task(result, tmp_path / "deep" / "dir")
@@ -95,8 +134,9 @@ def test_half_written_store_is_refused_and_skipped(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="neural_mi.store"):
         ds = store.read_results(tmp_path)
     assert ds["key"].values.tolist() == ["c1-g01-s00"]
-    assert any("half.zarr" in rec.getMessage() and rec.levelno == logging.WARNING
-               for rec in caplog.records)
+    assert any(
+        "half.zarr" in rec.getMessage() and rec.levelno == logging.WARNING for rec in caplog.records
+    )
 
 
 def test_unopenable_store_raises_incomplete(tmp_path):
@@ -149,15 +189,39 @@ def test_failure_mid_rewrite_keeps_the_old_store(tmp_path, monkeypatch):
 
 def _mixed_results() -> list[TaskResult]:
     return [
-        make_result("c1-g01-s00", combo="c1", test_mi=1.0, gamma=1,
-                    coords={"embedding_dim": 4, "model": "mlp"}, history_len=2),
-        make_result("c1-g02-s00", combo="c1", test_mi=0.9, gamma=2, subset=0,
-                    coords={"embedding_dim": 4, "model": "mlp"},
-                    extras={"participation_ratio": 3.5}),
-        make_result("c1-g02-s01", combo="c1", test_mi=0.8, gamma=2, subset=1,
-                    coords={"embedding_dim": 4, "model": "mlp"}, history_len=4),
-        make_result("c2-g01-s00", combo="c2", test_mi=2.0, gamma=1,
-                    coords={"embedding_dim": 8, "model": "gru", "window_size": 3}),
+        make_result(
+            "c1-g01-s00",
+            combo="c1",
+            test_mi=1.0,
+            gamma=1,
+            coords={"embedding_dim": 4, "model": "mlp"},
+            history_len=2,
+        ),
+        make_result(
+            "c1-g02-s00",
+            combo="c1",
+            test_mi=0.9,
+            gamma=2,
+            subset=0,
+            coords={"embedding_dim": 4, "model": "mlp"},
+            extras={"participation_ratio": 3.5},
+        ),
+        make_result(
+            "c1-g02-s01",
+            combo="c1",
+            test_mi=0.8,
+            gamma=2,
+            subset=1,
+            coords={"embedding_dim": 4, "model": "mlp"},
+            history_len=4,
+        ),
+        make_result(
+            "c2-g01-s00",
+            combo="c2",
+            test_mi=2.0,
+            gamma=1,
+            coords={"embedding_dim": 8, "model": "gru", "window_size": 3},
+        ),
     ]
 
 
@@ -173,14 +237,12 @@ def test_dataset_fields_coords_and_padding():
     assert ds["model"].values.tolist() == ["mlp", "mlp", "mlp", "gru"]
     np.testing.assert_array_equal(ds["window_size"].values, [np.nan, np.nan, np.nan, 3.0])
     assert store.swept_coords(ds) == ["embedding_dim", "model", "window_size"]
-    np.testing.assert_array_equal(ds["participation_ratio"].values,
-                                  [np.nan, 3.5, np.nan, np.nan])
+    np.testing.assert_array_equal(ds["participation_ratio"].values, [np.nan, 3.5, np.nan, np.nan])
     assert ds["test_mi"].values.tolist() == [1.0, 0.9, 0.8, 2.0]
     assert ds["n_epochs_run"].dtype == np.int64
     # histories NaN-padded after each task's last epoch
     np.testing.assert_array_equal(ds["history_train_mi"].values[0], [0.0, 1 / 3, np.nan, np.nan])
-    np.testing.assert_array_equal(ds["history_test_mi"].values[2],
-                                  0.8 * np.arange(4) / 7.0)
+    np.testing.assert_array_equal(ds["history_test_mi"].values[2], 0.8 * np.arange(4) / 7.0)
     assert ds.attrs["mode"] == "rigorous"
     assert ds.attrs["units"] == "nats"
     assert ds.attrs["run_seed"] == 7
@@ -225,20 +287,29 @@ def test_read_results_skips_each_bad_store_with_a_warning_in_path_order(tmp_path
     with caplog.at_level(logging.WARNING, logger="neural_mi.store"):
         ds = store.read_results(tmp_path)
     xr.testing.assert_identical(ds, store.read_results(paths))
-    skipped = [name for rec in caplog.records if rec.levelno == logging.WARNING
-               for name in bad if name in rec.getMessage()]
+    skipped = [
+        name
+        for rec in caplog.records
+        if rec.levelno == logging.WARNING
+        for name in bad
+        if name in rec.getMessage()
+    ]
     assert skipped == list(bad)
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="neural_mi.store"):
         store.read_results(sorted(tmp_path.glob("*.zarr"), reverse=True))
-    skipped = [name for rec in caplog.records if rec.levelno == logging.WARNING
-               for name in bad if name in rec.getMessage()]
+    skipped = [
+        name
+        for rec in caplog.records
+        if rec.levelno == logging.WARNING
+        for name in bad
+        if name in rec.getMessage()
+    ]
     assert skipped == list(bad[::-1])
 
 
 def test_read_results_reads_concurrently_up_to_the_cap(tmp_path, monkeypatch):
-    paths = [store.write_task(make_result(f"c1-g{i:02d}-s00", gamma=i), tmp_path)
-             for i in range(6)]
+    paths = [store.write_task(make_result(f"c1-g{i:02d}-s00", gamma=i), tmp_path) for i in range(6)]
     read_one = store._read_task_async
     running, most = 0, 0
 
@@ -269,8 +340,10 @@ def test_read_task_works_inside_a_running_event_loop(tmp_path):
 
 
 def test_netcdf_round_trip_keeps_strings_bools_and_dict_attrs(tmp_path):
-    results = [make_result("a", coords={"use_variational": True, "model": "mlp"}),
-               make_result("b", coords={"use_variational": False, "model": "gru"})]
+    results = [
+        make_result("a", coords={"use_variational": True, "model": "mlp"}),
+        make_result("b", coords={"use_variational": False, "model": "gru"}),
+    ]
     ds = store.results_to_dataset(results)
     assert ds["use_variational"].dtype == bool
     ds.attrs["settings"] = {"clip": 5.0}
@@ -285,7 +358,9 @@ def test_netcdf_round_trip_keeps_strings_bools_and_dict_attrs(tmp_path):
 
 
 def test_modules_import_without_torch_or_matplotlib():
-    code = ("import sys, neural_mi.store, neural_mi.aggregate, neural_mi.plot; "
-            "print(sorted(m for m in ('torch', 'matplotlib') if m in sys.modules))")
+    code = (
+        "import sys, neural_mi.store, neural_mi.aggregate, neural_mi.plot; "
+        "print(sorted(m for m in ('torch', 'matplotlib') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

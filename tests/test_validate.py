@@ -35,8 +35,9 @@ def test_inf_in_torch_tensor():
         validate_data(data, None)
 
 
-@pytest.mark.parametrize("shape, processor", [((2, 3, 4), "continuous"), ((5,), None),
-                                              ((1, 2, 3, 4), "categorical")])
+@pytest.mark.parametrize(
+    "shape, processor", [((2, 3, 4), "continuous"), ((5,), None), ((1, 2, 3, 4), "categorical")]
+)
 def test_wrong_ndim(shape, processor):
     with pytest.raises(DataShapeError, match=re.escape(f"shape {shape}")):
         validate_data(np.zeros(shape), processor)

@@ -8,7 +8,6 @@ analysis with gamma 1..3 (6 tasks in 2 train jobs) and an estimate analysis (1 t
 from __future__ import annotations
 
 import json
-
 import os
 import re
 import shutil
@@ -21,7 +20,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-
 from helpers import task_mi
 
 REPO = Path(__file__).resolve().parent.parent
@@ -29,18 +27,34 @@ SNAKEFILE = REPO / "workflow" / "Snakefile"
 PROFILE = REPO / "profiles" / "local"
 TINY = REPO / "config" / "test_tiny.yaml"
 #: The rules call `neural-mi`: the environment's scripts come first on PATH.
-ENV = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent),
-                                              os.environ.get("PATH", "")])}
+ENV = {
+    **os.environ,
+    "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+}
 
 
 def snakemake_args(workdir: Path, config: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE),
-            "--configfile", str(config), "--profile", str(PROFILE), "--cores", "2",
-            "--directory", str(workdir), *args]
+    return [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(SNAKEFILE),
+        "--configfile",
+        str(config),
+        "--profile",
+        str(PROFILE),
+        "--cores",
+        "2",
+        "--directory",
+        str(workdir),
+        *args,
+    ]
 
 
-def snakemake(workdir: Path, config: Path, *args: str, python_flags: tuple[str, ...] = ()
-              ) -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path, config: Path, *args: str, python_flags: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess:
     """Run snakemake; ``.output`` holds stdout and stderr together (it logs to both)."""
     command = snakemake_args(workdir, config, *args)
     command[1:1] = python_flags
@@ -95,12 +109,14 @@ def copy_run(finished: Path, tmp_path: Path) -> Path:
 # Parse time
 # --------------------------------------------------------------------------------------
 
+
 def _file_config(tmp_path: Path) -> Path:
     np.save(tmp_path / "x.npy", np.zeros((2, 600), dtype=np.float32))
     np.save(tmp_path / "y.npy", np.zeros((2, 600), dtype=np.float32))
 
     def edit(config):
         config["sessions"] = [{"name": "tiny", "x": {"path": "x.npy"}, "y": {"path": "y.npy"}}]
+
     return write_config(tmp_path / "config.yaml", edit)
 
 
@@ -108,8 +124,11 @@ def test_parsing_the_workflow_never_imports_torch(tmp_path):
     config = _file_config(tmp_path)
     out = snakemake(tmp_path, config, "--dry-run", python_flags=("-X", "importtime"))
     assert out.returncode == 0, out.output[-3000:]
-    imported = {line.rsplit("|", 1)[-1].strip() for line in out.output.splitlines()
-                if line.startswith("import time:")}
+    imported = {
+        line.rsplit("|", 1)[-1].strip()
+        for line in out.output.splitlines()
+        if line.startswith("import time:")
+    }
     assert "neural_mi.config" in imported
     assert "torch" not in imported
 
@@ -117,37 +136,49 @@ def test_parsing_the_workflow_never_imports_torch(tmp_path):
 def test_config_errors_fail_before_any_job(tmp_path):
     def typo(config):
         config["analyses"][0]["gama_range"] = [1, 2]
+
     out = snakemake(tmp_path, write_config(tmp_path / "typo.yaml", typo), "--dry-run")
     assert out.returncode != 0
     assert "analyses[0] (rigorous): unknown key 'gama_range'" in out.output
 
     def missing(config):
-        config["sessions"] = [{"name": "rec", "x": {"path": "lfp.npy"},
-                               "y": {"path": "lfp.npy"}}]
+        config["sessions"] = [{"name": "rec", "x": {"path": "lfp.npy"}, "y": {"path": "lfp.npy"}}]
+
     out = snakemake(tmp_path, write_config(tmp_path / "missing.yaml", missing), "--dry-run")
     assert out.returncode != 0
     assert "session 'rec', x: data file 'lfp.npy' not found" in out.output
 
     def too_large(config):
         config["analyses"][0]["gamma_range"] = [1, 2, 30]
+
     out = snakemake(tmp_path, write_config(tmp_path / "gamma.yaml", too_large), "--dry-run")
     assert out.returncode != 0
-    assert ("session 'tiny', analysis 'rigorous': gamma=30 cuts 600 samples into chunks of 20"
-            in out.output)
+    assert (
+        "session 'tiny', analysis 'rigorous': gamma=30 cuts 600 samples into chunks of 20"
+        in out.output
+    )
     assert not (tmp_path / "results").exists()
 
 
 def test_settings_outside_the_config_file_are_refused(tmp_path):
-    out = snakemake(tmp_path, write_config(tmp_path / "c.yaml"), "--dry-run",
-                    "--config", "seed=4")
+    out = snakemake(tmp_path, write_config(tmp_path / "c.yaml"), "--dry-run", "--config", "seed=4")
     assert out.returncode != 0
     assert "put them in the config file instead of snakemake --config" in out.output
 
 
 def test_dry_run_of_100_sessions(tmp_path):
     config = tmp_path / "many.yaml"
-    subprocess.run([sys.executable, str(REPO / "scripts" / "make_many_sessions_config.py"),
-                    "--sessions", "100", "--out", str(config)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "scripts" / "make_many_sessions_config.py"),
+            "--sessions",
+            "100",
+            "--out",
+            str(config),
+        ],
+        check=True,
+    )
     out = snakemake(tmp_path, config, "--dry-run", "--quiet", "rules")
     assert out.returncode == 0, out.output[-3000:]
     stats = dict(re.findall(r"^(\w+)\s+(\d+)$", out.output, re.MULTILINE))
@@ -161,12 +192,15 @@ def test_dry_run_of_100_sessions(tmp_path):
 # A finished run
 # --------------------------------------------------------------------------------------
 
+
 def test_run_writes_every_output(finished_run):
     results = finished_run / "results"
     table = (results / "summary.csv").read_text().splitlines()
     assert table[0] == "session,analysis,mode,mi,mi_error,is_reliable,units"
-    assert [row.split(",")[:3] for row in table[1:]] == [["tiny", "rigorous", "rigorous"],
-                                                        ["tiny", "quick", "estimate"]]
+    assert [row.split(",")[:3] for row in table[1:]] == [
+        ["tiny", "rigorous", "rigorous"],
+        ["tiny", "quick", "estimate"],
+    ]
     assert (results / "overview.png").stat().st_size > 0
     for analysis, n_tasks, n_packs in (("rigorous", 6, 2), ("quick", 1, 1)):
         folder = results / "tiny" / analysis
@@ -176,7 +210,9 @@ def test_run_writes_every_output(finished_run):
             assert (folder / name).is_file()
     headline = json.loads((results / "tiny" / "rigorous" / "summary.json").read_text())
     assert headline["mode"] == "rigorous" and headline["units"] == "bits"
-    assert np.isfinite(headline["mi_estimate"]) and headline["mi_estimate"] == headline["mi_corrected"]
+    assert (
+        np.isfinite(headline["mi_estimate"]) and headline["mi_estimate"] == headline["mi_corrected"]
+    )
     assert headline["mi_error"] is None or headline["mi_error"] > 0
     assert isinstance(headline["is_reliable"], bool)
     assert all(np.isfinite(list(task_mi(finished_run).values())))
@@ -189,6 +225,7 @@ def test_second_invocation_has_nothing_to_do(finished_run):
 def test_changing_an_analysis_parameter_reruns_only_its_train_jobs(finished_run, tmp_path):
     def more_epochs(config):
         config["analyses"][1]["base_params"]["n_epochs"] = 4
+
     jobs = planned_jobs(finished_run, write_config(tmp_path / "epochs.yaml", more_epochs))
     train = [wildcards for rule, wildcards in jobs if rule == "train"]
     assert train == ["session=tiny, analysis=quick, pack=p000"]
@@ -199,50 +236,79 @@ def test_changing_an_analysis_parameter_reruns_only_its_train_jobs(finished_run,
 def test_changing_the_confidence_level_reruns_only_the_aggregation(finished_run, tmp_path):
     def level(config):
         config["analyses"][0]["fit"] = {"confidence_level": 0.9}
+
     jobs = planned_jobs(finished_run, write_config(tmp_path / "level.yaml", level))
-    assert jobs == [("aggregate", "session=tiny, analysis=rigorous"), ("all", ""),
-                    ("collect", "")]
+    assert jobs == [("aggregate", "session=tiny, analysis=rigorous"), ("all", ""), ("collect", "")]
 
 
 def test_deleting_a_pack_reruns_one_train_job_with_the_same_numbers(finished_run, tmp_path):
     workdir = copy_run(finished_run, tmp_path)
     shutil.rmtree(workdir / "results" / "tiny" / "rigorous" / "tasks" / "p001")
     jobs = planned_jobs(workdir, workdir / "config.yaml")
-    assert jobs == [("aggregate", "session=tiny, analysis=rigorous"), ("all", ""),
-                    ("collect", ""), ("train", "session=tiny, analysis=rigorous, pack=p001")]
+    assert jobs == [
+        ("aggregate", "session=tiny, analysis=rigorous"),
+        ("all", ""),
+        ("collect", ""),
+        ("train", "session=tiny, analysis=rigorous, pack=p001"),
+    ]
     # Through the user's command, with this environment's scripts *not* on PATH: `neural-mi
     # run` puts them there for the rules.
     neural_mi = Path(sys.executable).parent / "neural-mi"
-    path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
-                           if Path(p) != Path(sys.executable).parent)
-    out = subprocess.run([str(neural_mi), "run", "config.yaml", "--cores", "2"], cwd=workdir,
-                         capture_output=True, text=True, env={**os.environ, "PATH": path},
-                         timeout=600)
+    path = os.pathsep.join(
+        p
+        for p in os.environ.get("PATH", "").split(os.pathsep)
+        if Path(p) != Path(sys.executable).parent
+    )
+    out = subprocess.run(
+        [str(neural_mi), "run", "config.yaml", "--cores", "2"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": path},
+        timeout=600,
+    )
     assert out.returncode == 0, (out.stdout + out.stderr)[-5000:]
-    assert out.stdout.splitlines()[0].split() == ["session", "analysis", "mode", "mi",
-                                                  "mi_error", "is_reliable", "units"]
+    assert out.stdout.splitlines()[0].split() == [
+        "session",
+        "analysis",
+        "mode",
+        "mi",
+        "mi_error",
+        "is_reliable",
+        "units",
+    ]
     assert task_mi(workdir) == task_mi(finished_run)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="preload runs on Linux only")
 def test_neural_mi_run_forks_its_steps_from_a_preload_server_with_the_same_numbers(
-        finished_run, tmp_path):
+    finished_run, tmp_path
+):
     workdir = tmp_path / "preloaded"
     workdir.mkdir()
     write_config(workdir / "config.yaml")
     neural_mi = Path(sys.executable).parent / "neural-mi"
     # Every fresh interpreter logs its imports to stderr (a rule's log for a step).
-    out = subprocess.run([str(neural_mi), "run", "config.yaml", "--cores", "2"], cwd=workdir,
-                         capture_output=True, text=True, timeout=600, check=False,
-                         env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"})
+    out = subprocess.run(
+        [str(neural_mi), "run", "config.yaml", "--cores", "2"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"},
+    )
     assert out.returncode == 0, (out.stdout + out.stderr)[-5000:]
     # The train jobs' `neural-mi` started, imported the client and handed the step to the
     # server, whose fork had torch imported already (finished_run ran plain snakemake).
     logs = sorted((workdir / "logs" / "train").rglob("*.log"))
     assert len(logs) == 3
     for log in logs:
-        imports = [line.rsplit("|", 1)[-1].strip() for line in log.read_text().splitlines()
-                   if line.startswith("import time:")]
+        imports = [
+            line.rsplit("|", 1)[-1].strip()
+            for line in log.read_text().splitlines()
+            if line.startswith("import time:")
+        ]
         assert "neural_mi.preload" in imports and "torch" not in imports, log
     assert task_mi(workdir) == task_mi(finished_run)
 
@@ -250,12 +316,14 @@ def test_neural_mi_run_forks_its_steps_from_a_preload_server_with_the_same_numbe
 def test_one_pack_on_a_pool_of_two_workers_gives_the_same_numbers(finished_run, tmp_path):
     def one_pack(config):
         config.update(tasks_per_job=6, threads_per_job=2)
+
     workdir = tmp_path / "pool"
     workdir.mkdir()
     out = snakemake(workdir, write_config(workdir / "config.yaml", one_pack))
     assert out.returncode == 0, out.output[-5000:]
     assert [p.name for p in (workdir / "results" / "tiny" / "rigorous" / "tasks").iterdir()] == [
-        "p000"]
+        "p000"
+    ]
     log = (workdir / "logs" / "train" / "tiny" / "rigorous" / "p000.log").read_text()
     assert "Training 6 task(s) of pack p000 with 2 worker process(es)." in log
     assert task_mi(workdir) == task_mi(finished_run)
@@ -285,10 +353,22 @@ def test_interrupted_run_resumes_to_the_same_numbers(finished_run, tmp_path, int
     config = write_config(workdir / "config.yaml")
     command = snakemake_args(workdir, config)
     if interrupt == "ctrl_c_neural_mi_run":
-        command = [str(Path(sys.executable).parent / "neural-mi"), "run", str(config),
-                   "--cores", "2", "--directory", str(workdir)]
-    process = subprocess.Popen(command, env=ENV, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+        command = [
+            str(Path(sys.executable).parent / "neural-mi"),
+            "run",
+            str(config),
+            "--cores",
+            "2",
+            "--directory",
+            str(workdir),
+        ]
+    process = subprocess.Popen(
+        command,
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     train_logs = workdir / "logs" / "train"
     deadline = time.monotonic() + 300
     while not (train_logs.exists() and any(train_logs.rglob("*.log"))):
@@ -318,15 +398,27 @@ def test_task_mi_equals_nmi_run_on_the_same_data_and_seed(finished_run):
     synthetic = dict(config["sessions"][0]["synthetic"])
     synthetic.pop("generator")
     x, y = nmi.datasets.generate_correlated_gaussians(
-        **synthetic, use_torch=False, seed=derive_seed(config["seed"], "tiny"))
+        **synthetic, use_torch=False, seed=derive_seed(config["seed"], "tiny")
+    )
     workflow_mi = task_mi(finished_run)
     for analysis in config["analyses"]:
         results = nmi.run(
-            x.T, y.T, mode=analysis["mode"], processor_type="continuous",
-            processor_params={"window_size": 1}, base_params=analysis["base_params"],
-            gamma_range=analysis.get("gamma_range"), split_mode=analysis["split_mode"],
-            random_seed=config["seed"], output_units="nats", verbose=False)
-        direct = {f"{analysis['name']}/{k}": float(v)
-                  for k, v in zip(results.tasks["key"].values, results.tasks["test_mi"].values)}
-        assert direct == {k: v for k, v in workflow_mi.items()
-                          if k.startswith(analysis["name"] + "/")}
+            x.T,
+            y.T,
+            mode=analysis["mode"],
+            processor_type="continuous",
+            processor_params={"window_size": 1},
+            base_params=analysis["base_params"],
+            gamma_range=analysis.get("gamma_range"),
+            split_mode=analysis["split_mode"],
+            random_seed=config["seed"],
+            output_units="nats",
+            verbose=False,
+        )
+        direct = {
+            f"{analysis['name']}/{k}": float(v)
+            for k, v in zip(results.tasks["key"].values, results.tasks["test_mi"].values)
+        }
+        assert direct == {
+            k: v for k, v in workflow_mi.items() if k.startswith(analysis["name"] + "/")
+        }

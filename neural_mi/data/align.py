@@ -11,7 +11,7 @@ from ..params import MIN_ALIGN_RATIO
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["align_samples", "MIN_ALIGN_RATIO"]
+__all__ = ["MIN_ALIGN_RATIO", "align_samples"]
 
 
 def align_samples(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -49,6 +49,11 @@ def align_samples(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch
     longer = "X" if n_x > n_y else "Y"
     logger.warning(
         "Dropped the last %d samples of %s to align sample counts (X has %d, Y has %d; "
-        "keeping %d).", max(n_x, n_y) - n, longer, n_x, n_y, n,
+        "keeping %d).",
+        max(n_x, n_y) - n,
+        longer,
+        n_x,
+        n_y,
+        n,
     )
     return x[:n], y[:n]

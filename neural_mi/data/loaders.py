@@ -88,8 +88,9 @@ def load_array(path: str | Path, key: str | None = None) -> np.ndarray:
 
 def _natural_key(name: str) -> list[tuple[int, int | str]]:
     """Sort key under which ``ch2`` < ``ch10`` (digit runs compare as numbers)."""
-    return [(0, int(part)) if part.isdigit() else (1, part)
-            for part in re.split(r"(\d+)", name) if part]
+    return [
+        (0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name) if part
+    ]
 
 
 def load_spike_times(path: str | Path) -> list[np.ndarray]:

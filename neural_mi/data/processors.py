@@ -21,11 +21,11 @@ from ..params import PROCESSOR_TYPES, check_choice
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "CategoricalProcessor",
     "ContinuousProcessor",
     "SpikeProcessor",
-    "CategoricalProcessor",
-    "find_max_spikes_per_window",
     "as_processed",
+    "find_max_spikes_per_window",
     "process",
 ]
 
@@ -71,7 +71,11 @@ def _to_channels_time(data: torch.Tensor, time_axis: int, owner: str) -> torch.T
         logger.warning(
             "%s input of shape %s has more channels (%d) than time points (%d) under "
             "time_axis=-1 (channels, time). If the array is laid out (time, channels), "
-            "pass time_axis=0.", owner, tuple(data.shape), n_channels, n_time,
+            "pass time_axis=0.",
+            owner,
+            tuple(data.shape),
+            n_channels,
+            n_time,
         )
     return data
 
@@ -134,8 +138,9 @@ class ContinuousProcessor:
         InsufficientDataError
             If ``window_size`` exceeds the number of time points.
         """
-        signal = _to_channels_time(torch.as_tensor(data, dtype=torch.float32),
-                                   self.time_axis, "ContinuousProcessor")
+        signal = _to_channels_time(
+            torch.as_tensor(data, dtype=torch.float32), self.time_axis, "ContinuousProcessor"
+        )
         windows = _unfold_time(signal, self.window_size, self.step_size, "ContinuousProcessor")
         return windows.permute(1, 0, 2)
 
@@ -153,8 +158,13 @@ class CategoricalProcessor:
         ``-1`` (default): input is ``(channels, time)``; ``0``: ``(time, channels)``.
     """
 
-    def __init__(self, window_size: int = 1, step_size: int = 1,
-                 n_categories: int | None = None, time_axis: int = -1) -> None:
+    def __init__(
+        self,
+        window_size: int = 1,
+        step_size: int = 1,
+        n_categories: int | None = None,
+        time_axis: int = -1,
+    ) -> None:
         _check_int(window_size, "CategoricalProcessor window_size")
         _check_int(step_size, "CategoricalProcessor step_size")
         if n_categories is not None:
@@ -247,8 +257,9 @@ def _spike_window_starts(window_size: float, step_size: float, n_seconds: float)
     return np.arange(n_windows, dtype=np.float64) * step_size
 
 
-def _spike_bounds(spikes: np.ndarray, starts: np.ndarray,
-                  window_size: float) -> tuple[np.ndarray, np.ndarray]:
+def _spike_bounds(
+    spikes: np.ndarray, starts: np.ndarray, window_size: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Index range ``[lo, hi)`` of the sorted ``spikes`` in each window ``[start, start+w)``."""
     lo = np.searchsorted(spikes, starts - _EDGE_TOL_S, side="left")
     hi = np.searchsorted(spikes, starts + window_size - _EDGE_TOL_S, side="left")
@@ -270,14 +281,18 @@ def _latest_spike(channels: list[np.ndarray]) -> float:
 
 
 def _max_count(channels: list[np.ndarray], starts: np.ndarray, window_size: float) -> int:
-    counts = [np.max(hi - lo) for lo, hi in (_spike_bounds(c, starts, window_size)
-                                             for c in channels)]
+    counts = [
+        np.max(hi - lo) for lo, hi in (_spike_bounds(c, starts, window_size) for c in channels)
+    ]
     return max(1, int(max(counts, default=0)))
 
 
-def find_max_spikes_per_window(spike_list: Sequence[Any], window_size: float,
-                               step_size: float | None = None,
-                               n_seconds: float | None = None) -> int:
+def find_max_spikes_per_window(
+    spike_list: Sequence[Any],
+    window_size: float,
+    step_size: float | None = None,
+    n_seconds: float | None = None,
+) -> int:
     """Largest number of spikes that any channel has in any window.
 
     Parameters
@@ -318,9 +333,13 @@ class SpikeProcessor:
         Only windows that end by ``n_seconds`` are made.
     """
 
-    def __init__(self, window_size: float, step_size: float | None = None,
-                 max_spikes_per_window: int | None = None,
-                 n_seconds: float | None = None) -> None:
+    def __init__(
+        self,
+        window_size: float,
+        step_size: float | None = None,
+        max_spikes_per_window: int | None = None,
+        n_seconds: float | None = None,
+    ) -> None:
         _check_seconds(window_size, "SpikeProcessor window_size")
         if step_size is not None:
             _check_seconds(step_size, "SpikeProcessor step_size")
@@ -358,8 +377,11 @@ class SpikeProcessor:
         channels = _sorted_channels(spike_list)
         n_seconds = _latest_spike(channels) if self.n_seconds is None else float(self.n_seconds)
         starts = _spike_window_starts(self.window_size, self.step_size, n_seconds)
-        max_spikes = (_max_count(channels, starts, self.window_size)
-                      if self.max_spikes_per_window is None else int(self.max_spikes_per_window))
+        max_spikes = (
+            _max_count(channels, starts, self.window_size)
+            if self.max_spikes_per_window is None
+            else int(self.max_spikes_per_window)
+        )
         out = np.zeros((starts.size, len(channels), max_spikes), dtype=np.float32)
         slots = np.arange(max_spikes)
         n_dropped = 0
@@ -376,7 +398,8 @@ class SpikeProcessor:
             logger.warning(
                 "SpikeProcessor dropped %d spikes from windows holding more than "
                 "max_spikes_per_window=%d spikes (the earliest ones were kept).",
-                n_dropped, max_spikes,
+                n_dropped,
+                max_spikes,
             )
         return torch.from_numpy(out)
 

@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import InsufficientDataError, ParameterError
 from ..params import SPLIT_MODES, check_choice
 
-__all__ = ["overlap_gap", "train_test_split", "subset_indices"]
+__all__ = ["overlap_gap", "subset_indices", "train_test_split"]
 
 #: Slack on window/step ratios, so float steps like 0.3 / 0.1 = 2.9999999999999996 count as 3.
 _RATIO_TOL = 1e-9
@@ -44,8 +44,11 @@ def overlap_gap(window_size: float, step_size: float) -> int:
         within 1e-9 of an integer counts as that integer, so ``(0.3, 0.1)`` gives 2.
     """
     for value, name in ((window_size, "window_size"), (step_size, "step_size")):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
-                or not value > 0:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float, np.number))
+            or not value > 0
+        ):
             raise ParameterError(f"{name} must be a positive number, got {value!r}.")
     return max(0, math.ceil(window_size / step_size - _RATIO_TOL) - 1)
 
@@ -108,15 +111,17 @@ def train_test_split(
         if not isinstance(train_fraction, (int, float)) or not 0.0 < train_fraction < 1.0:
             raise ParameterError(f"train_fraction must be in (0, 1), got {train_fraction!r}.")
         _check_int(gap, "gap", 0)
-        n_test = int(round(n * (1.0 - train_fraction)))
+        n_test = round(n * (1.0 - train_fraction))
         if split_mode == "random":
             order = np.random.default_rng(rng_seed).permutation(n)
             test, train = np.sort(order[:n_test]), np.sort(order[n_test:])
         else:
             _check_int(n_test_blocks, "n_test_blocks", 1)
             train, test = _blocked_split(n, n_test, int(n_test_blocks), int(gap))
-        described = (f"split_mode={split_mode!r}, train_fraction={train_fraction}, "
-                     f"n_test_blocks={n_test_blocks}, gap={gap}")
+        described = (
+            f"split_mode={split_mode!r}, train_fraction={train_fraction}, "
+            f"n_test_blocks={n_test_blocks}, gap={gap}"
+        )
     if train.size < 2 or test.size < 2:
         raise InsufficientDataError(
             f"Splitting n={n} samples ({described}) leaves {train.size} training and "
@@ -208,10 +213,14 @@ def subset_indices(n: int, gamma: int, subset: int, split_mode: str, rng_seed: i
     _check_int(n, "n", 0)
     _check_int(gamma, "gamma", 1)
     check_choice(split_mode, SPLIT_MODES, "split_mode")
-    if isinstance(subset, bool) or not isinstance(subset, (int, np.integer)) \
-            or not 0 <= subset < gamma:
-        raise ParameterError(f"subset must be an integer in [0, {gamma}) for gamma={gamma}, "
-                             f"got {subset!r}.")
+    if (
+        isinstance(subset, bool)
+        or not isinstance(subset, (int, np.integer))
+        or not 0 <= subset < gamma
+    ):
+        raise ParameterError(
+            f"subset must be an integer in [0, {gamma}) for gamma={gamma}, got {subset!r}."
+        )
     m = n // gamma
     if m < 1:
         raise InsufficientDataError(
@@ -220,4 +229,4 @@ def subset_indices(n: int, gamma: int, subset: int, split_mode: str, rng_seed: i
     if split_mode == "blocked":
         return np.arange(subset * m, (subset + 1) * m, dtype=np.int64)
     order = np.random.default_rng(rng_seed).permutation(n)
-    return np.sort(order[subset * m:(subset + 1) * m]).astype(np.int64)
+    return np.sort(order[subset * m : (subset + 1) * m]).astype(np.int64)

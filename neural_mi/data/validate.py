@@ -103,11 +103,13 @@ def _validate_spikes(data: Any, name: str) -> None:
         )
     if len(data) == 0:
         raise InsufficientDataError(f"{name}: spike data has no channels (empty list).")
-    channels: Sequence[np.ndarray] = [_spike_channel(spikes, name, c)
-                                      for c, spikes in enumerate(data)]
+    channels: Sequence[np.ndarray] = [
+        _spike_channel(spikes, name, c) for c, spikes in enumerate(data)
+    ]
     if all(c.size == 0 for c in channels):
-        raise InsufficientDataError(f"{name}: spike data holds no spikes in any of its "
-                                    f"{len(channels)} channels.")
+        raise InsufficientDataError(
+            f"{name}: spike data holds no spikes in any of its {len(channels)} channels."
+        )
 
 
 def _spike_channel(spikes: Any, name: str, channel: int) -> np.ndarray:

@@ -65,21 +65,28 @@ class _FlatCustomEmbedding(BaseEmbedding):
         return self(x)
 
 
-def _custom_embedding(cls: type, shape: tuple[int, int], hidden_dim: int, embed_dim: int,
-                      n_layers: int, variable: str) -> _FlatCustomEmbedding:
+def _custom_embedding(
+    cls: type, shape: tuple[int, int], hidden_dim: int, embed_dim: int, n_layers: int, variable: str
+) -> _FlatCustomEmbedding:
     """Construct a user embedding class and check it on a probe batch."""
     name = getattr(cls, "__name__", repr(cls))
     input_dim = shape[0] * shape[1]
-    call = (f"{name}(input_dim={input_dim}, hidden_dim={hidden_dim}, embed_dim={embed_dim}, "
-            f"n_layers={n_layers})")
+    call = (
+        f"{name}(input_dim={input_dim}, hidden_dim={hidden_dim}, embed_dim={embed_dim}, "
+        f"n_layers={n_layers})"
+    )
     try:
         inner = cls(input_dim, hidden_dim, embed_dim, n_layers)
     except Exception as err:
-        raise ParameterError(f"custom_embedding_cls: constructing {call} for {variable} "
-                             f"failed: {type(err).__name__}: {err}") from err
+        raise ParameterError(
+            f"custom_embedding_cls: constructing {call} for {variable} "
+            f"failed: {type(err).__name__}: {err}"
+        ) from err
     if not isinstance(inner, nn.Module):
-        raise ParameterError(f"custom_embedding_cls: {call} returned a "
-                             f"{type(inner).__name__}, expected a torch.nn.Module.")
+        raise ParameterError(
+            f"custom_embedding_cls: {call} returned a "
+            f"{type(inner).__name__}, expected a torch.nn.Module."
+        )
     module = _FlatCustomEmbedding(inner, embed_dim)
     expected = (_PROBE_BATCH, embed_dim)
     probe = torch.randn(_PROBE_BATCH, *shape, generator=torch.Generator().manual_seed(0))
@@ -115,9 +122,13 @@ def _check_combination(params: Mapping[str, Any], custom: bool) -> None:
     critic = params["critic_type"]
     model = params["embedding_model"]
     if critic == "concat" and (custom or model != "mlp" or params["use_variational"]):
-        what = ("a custom_embedding_cls" if custom
-                else "use_variational=True" if params["use_variational"]
-                else f"embedding_model={model!r}")
+        what = (
+            "a custom_embedding_cls"
+            if custom
+            else "use_variational=True"
+            if params["use_variational"]
+            else f"embedding_model={model!r}"
+        )
         raise ParameterError(
             f"critic_type='concat' cannot be combined with {what}: the concat critic is one "
             "MLP on the concatenated inputs and uses no embedding. Use critic_type "
@@ -126,14 +137,17 @@ def _check_combination(params: Mapping[str, Any], custom: bool) -> None:
     if params["use_variational"] and (custom or model != "mlp"):
         what = "a custom_embedding_cls" if custom else f"embedding_model={model!r}"
         raise ParameterError(
-            f"use_variational=True is only available with embedding_model='mlp', not with "
-            f"{what}."
+            f"use_variational=True is only available with embedding_model='mlp', not with {what}."
         )
 
 
-def build_critic(base_params: Mapping[str, Any], x_shape: tuple[int, int],
-                 y_shape: tuple[int, int], custom_embedding_cls: type | None = None,
-                 marginal_terms: bool = False) -> BaseCritic:
+def build_critic(
+    base_params: Mapping[str, Any],
+    x_shape: tuple[int, int],
+    y_shape: tuple[int, int],
+    custom_embedding_cls: type | None = None,
+    marginal_terms: bool = False,
+) -> BaseCritic:
     """Build the critic described by ``base_params`` for data of the given shapes.
 
     Parameters
@@ -172,20 +186,33 @@ def build_critic(base_params: Mapping[str, Any], x_shape: tuple[int, int],
     custom = custom_embedding_cls is not None
     _check_combination(base_params, custom)
     if base_params["critic_type"] == "concat":
-        return ConcatCritic(tuple(x_shape), tuple(y_shape), base_params["hidden_dim"],
-                            base_params["n_layers"])
+        return ConcatCritic(
+            tuple(x_shape), tuple(y_shape), base_params["hidden_dim"], base_params["n_layers"]
+        )
     params = dict(base_params)
     params["embedding_dim"] += int(marginal_terms)
     embeddings = []
     for variable, shape in (("X", tuple(x_shape)), ("Y", tuple(y_shape))):
         if custom:
-            embeddings.append(_custom_embedding(
-                custom_embedding_cls, shape, params["hidden_dim"], params["embedding_dim"],
-                params["n_layers"], variable))
+            embeddings.append(
+                _custom_embedding(
+                    custom_embedding_cls,
+                    shape,
+                    params["hidden_dim"],
+                    params["embedding_dim"],
+                    params["n_layers"],
+                    variable,
+                )
+            )
         else:
             embeddings.append(_builtin_embedding(params, shape))
     critic_cls = BilinearCritic if params["critic_type"] == "bilinear" else SeparableCritic
     critic = critic_cls(*embeddings, marginal=marginal_terms)
-    logger.debug("Built %s with %d parameters for X %s, Y %s.", type(critic).__name__,
-                 sum(p.numel() for p in critic.parameters()), x_shape, y_shape)
+    logger.debug(
+        "Built %s with %d parameters for X %s, Y %s.",
+        type(critic).__name__,
+        sum(p.numel() for p in critic.parameters()),
+        x_shape,
+        y_shape,
+    )
     return critic

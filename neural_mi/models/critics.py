@@ -34,8 +34,9 @@ class SeparableCritic(BaseCritic):
         Read the last output of each embedding as a marginal term.
     """
 
-    def __init__(self, embed_x: BaseEmbedding, embed_y: BaseEmbedding,
-                 marginal: bool = False) -> None:
+    def __init__(
+        self, embed_x: BaseEmbedding, embed_y: BaseEmbedding, marginal: bool = False
+    ) -> None:
         super().__init__()
         self.embed_x = embed_x
         self.embed_y = embed_y
@@ -58,7 +59,7 @@ class SeparableCritic(BaseCritic):
         return zx @ zy.T + a[:, None] + b[None, :], kl
 
     def _split(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        return z[:, :self.embed_dim], z[:, self.embed_dim]
+        return z[:, : self.embed_dim], z[:, self.embed_dim]
 
     def embed(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         """Deterministic embeddings ``(zx, zy)``, each ``(batch, embed_dim)``.
@@ -85,8 +86,9 @@ class BilinearCritic(SeparableCritic):
         As for :class:`SeparableCritic`.
     """
 
-    def __init__(self, embed_x: BaseEmbedding, embed_y: BaseEmbedding,
-                 marginal: bool = False) -> None:
+    def __init__(
+        self, embed_x: BaseEmbedding, embed_y: BaseEmbedding, marginal: bool = False
+    ) -> None:
         super().__init__(embed_x, embed_y, marginal)
         self.weight = nn.Parameter(torch.eye(self.embed_dim))
 
@@ -111,8 +113,13 @@ class ConcatCritic(BaseCritic):
         Number of hidden layers (at least 1).
     """
 
-    def __init__(self, input_shape_x: tuple[int, int], input_shape_y: tuple[int, int],
-                 hidden_dim: int, n_layers: int) -> None:
+    def __init__(
+        self,
+        input_shape_x: tuple[int, int],
+        input_shape_y: tuple[int, int],
+        hidden_dim: int,
+        n_layers: int,
+    ) -> None:
         super().__init__()
         dim_x = input_shape_x[0] * input_shape_x[1]
         dim_y = input_shape_y[0] * input_shape_y[1]
@@ -122,8 +129,8 @@ class ConcatCritic(BaseCritic):
 
     def forward(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         """Scores ``(batch, batch)`` and a zero KL term."""
-        w_x, w_y = self.first.weight[:, :self.dim_x], self.first.weight[:, self.dim_x:]
-        hx = x.flatten(1) @ w_x.T                              # (batch, hidden)
-        hy = y.flatten(1) @ w_y.T + self.first.bias            # (batch, hidden)
-        hidden = torch.relu(hx[:, None, :] + hy[None, :, :])   # (batch, batch, hidden)
+        w_x, w_y = self.first.weight[:, : self.dim_x], self.first.weight[:, self.dim_x :]
+        hx = x.flatten(1) @ w_x.T  # (batch, hidden)
+        hy = y.flatten(1) @ w_y.T + self.first.bias  # (batch, hidden)
+        hidden = torch.relu(hx[:, None, :] + hy[None, :, :])  # (batch, batch, hidden)
         return self.rest(hidden).squeeze(-1), torch.zeros((), device=x.device)

@@ -78,8 +78,9 @@ class MLPEmbedding(BaseEmbedding):
         Number of hidden layers.
     """
 
-    def __init__(self, input_shape: tuple[int, int], hidden_dim: int, embed_dim: int,
-                 n_layers: int) -> None:
+    def __init__(
+        self, input_shape: tuple[int, int], hidden_dim: int, embed_dim: int, n_layers: int
+    ) -> None:
         super().__init__(embed_dim)
         n_channels, n_features = input_shape
         self.net = make_mlp(n_channels * n_features, hidden_dim, embed_dim, n_layers)
@@ -106,8 +107,9 @@ class VariationalMLPEmbedding(BaseEmbedding):
         Number of hidden layers of the shared trunk.
     """
 
-    def __init__(self, input_shape: tuple[int, int], hidden_dim: int, embed_dim: int,
-                 n_layers: int) -> None:
+    def __init__(
+        self, input_shape: tuple[int, int], hidden_dim: int, embed_dim: int, n_layers: int
+    ) -> None:
         super().__init__(embed_dim)
         n_channels, n_features = input_shape
         self.net = make_mlp(n_channels * n_features, hidden_dim, 2 * embed_dim, n_layers)
@@ -144,16 +146,25 @@ class CNNEmbedding(BaseEmbedding):
         Convolution kernel length (any length; the input is zero-padded to keep its size).
     """
 
-    def __init__(self, input_shape: tuple[int, int], hidden_dim: int, embed_dim: int,
-                 n_layers: int, kernel_size: int = 3) -> None:
+    def __init__(
+        self,
+        input_shape: tuple[int, int],
+        hidden_dim: int,
+        embed_dim: int,
+        n_layers: int,
+        kernel_size: int = 3,
+    ) -> None:
         super().__init__(embed_dim)
         n_channels, _ = input_shape
         left = (kernel_size - 1) // 2
         layers: list[nn.Module] = []
         width = n_channels
         for _ in range(n_layers):
-            layers += [nn.ZeroPad1d((left, kernel_size - 1 - left)),
-                       nn.Conv1d(width, hidden_dim, kernel_size), nn.ReLU()]
+            layers += [
+                nn.ZeroPad1d((left, kernel_size - 1 - left)),
+                nn.Conv1d(width, hidden_dim, kernel_size),
+                nn.ReLU(),
+            ]
             width = hidden_dim
         self.convs = nn.Sequential(*layers)
         self.head = nn.Linear(width, embed_dim)
@@ -182,15 +193,23 @@ class TCNEmbedding(BaseEmbedding):
         Convolution kernel length.
     """
 
-    def __init__(self, input_shape: tuple[int, int], hidden_dim: int, embed_dim: int,
-                 n_layers: int, kernel_size: int = 3) -> None:
+    def __init__(
+        self,
+        input_shape: tuple[int, int],
+        hidden_dim: int,
+        embed_dim: int,
+        n_layers: int,
+        kernel_size: int = 3,
+    ) -> None:
         super().__init__(embed_dim)
         n_channels, _ = input_shape
         self.lift = nn.Conv1d(n_channels, hidden_dim, 1)
         self.blocks = nn.ModuleList(
-            nn.Sequential(nn.ZeroPad1d(((kernel_size - 1) * 2**i, 0)),
-                          nn.Conv1d(hidden_dim, hidden_dim, kernel_size, dilation=2**i),
-                          nn.ReLU())
+            nn.Sequential(
+                nn.ZeroPad1d(((kernel_size - 1) * 2**i, 0)),
+                nn.Conv1d(hidden_dim, hidden_dim, kernel_size, dilation=2**i),
+                nn.ReLU(),
+            )
             for i in range(n_layers)
         )
         self.head = nn.Linear(hidden_dim, embed_dim)
@@ -208,12 +227,23 @@ class _RecurrentEmbedding(BaseEmbedding):
 
     rnn_cls: type[nn.RNNBase]
 
-    def __init__(self, input_shape: tuple[int, int], hidden_dim: int, embed_dim: int,
-                 n_layers: int, bidirectional: bool = False) -> None:
+    def __init__(
+        self,
+        input_shape: tuple[int, int],
+        hidden_dim: int,
+        embed_dim: int,
+        n_layers: int,
+        bidirectional: bool = False,
+    ) -> None:
         super().__init__(embed_dim)
         n_channels, _ = input_shape
-        self.rnn = self.rnn_cls(n_channels, hidden_dim, num_layers=n_layers, batch_first=True,
-                                bidirectional=bidirectional)
+        self.rnn = self.rnn_cls(
+            n_channels,
+            hidden_dim,
+            num_layers=n_layers,
+            batch_first=True,
+            bidirectional=bidirectional,
+        )
         self.n_directions = 2 if bidirectional else 1
         self.head = nn.Linear(self.n_directions * hidden_dim, embed_dim)
 
@@ -223,8 +253,8 @@ class _RecurrentEmbedding(BaseEmbedding):
 
     def forward(self, x: Tensor) -> Tensor:
         """``(batch, C, F)`` → ``(batch, embed_dim)`` from the last layer's final state(s)."""
-        h_n = self._final_hidden(x.transpose(1, 2))          # (layers * dirs, batch, hidden)
-        last = h_n[-self.n_directions:]                       # (dirs, batch, hidden)
+        h_n = self._final_hidden(x.transpose(1, 2))  # (layers * dirs, batch, hidden)
+        last = h_n[-self.n_directions :]  # (dirs, batch, hidden)
         return self.head(last.transpose(0, 1).flatten(1))
 
 
@@ -291,8 +321,14 @@ class TransformerEmbedding(BaseEmbedding):
         If ``hidden_dim`` is not divisible by ``nhead``.
     """
 
-    def __init__(self, input_shape: tuple[int, int], hidden_dim: int, embed_dim: int,
-                 n_layers: int, nhead: int = 4) -> None:
+    def __init__(
+        self,
+        input_shape: tuple[int, int],
+        hidden_dim: int,
+        embed_dim: int,
+        n_layers: int,
+        nhead: int = 4,
+    ) -> None:
         super().__init__(embed_dim)
         if hidden_dim % nhead:
             raise ParameterError(
@@ -302,8 +338,9 @@ class TransformerEmbedding(BaseEmbedding):
         n_channels, n_features = input_shape
         self.token = nn.Linear(n_channels, hidden_dim)
         self.position = nn.Parameter(torch.randn(n_features, hidden_dim) * 0.02)
-        layer = nn.TransformerEncoderLayer(hidden_dim, nhead, dim_feedforward=2 * hidden_dim,
-                                           dropout=0.0, batch_first=True)
+        layer = nn.TransformerEncoderLayer(
+            hidden_dim, nhead, dim_feedforward=2 * hidden_dim, dropout=0.0, batch_first=True
+        )
         self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
         self.head = nn.Linear(hidden_dim, embed_dim)
 

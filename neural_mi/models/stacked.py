@@ -53,8 +53,10 @@ def stackable(critic: nn.Module) -> bool:
     if type(critic) not in (SeparableCritic, BilinearCritic) or critic.marginal:
         return False
     embeddings = (critic.embed_x, critic.embed_y)
-    return (all(type(e) is MLPEmbedding for e in embeddings)
-            and critic.embed_x.embed_dim == critic.embed_y.embed_dim)
+    return (
+        all(type(e) is MLPEmbedding for e in embeddings)
+        and critic.embed_x.embed_dim == critic.embed_y.embed_dim
+    )
 
 
 def _linears(embedding: MLPEmbedding) -> list[nn.Linear]:
@@ -97,12 +99,16 @@ class StackedMLPCritics:
     def __init__(self, critics: Sequence[nn.Module], device: torch.device) -> None:
         first = critics[0]
         for critic in critics:
-            if not stackable(critic) or type(critic) is not type(first) or (
-                    _widths(critic.embed_x), _widths(critic.embed_y)) != (
-                    _widths(first.embed_x), _widths(first.embed_y)):
+            if (
+                not stackable(critic)
+                or type(critic) is not type(first)
+                or (_widths(critic.embed_x), _widths(critic.embed_y))
+                != (_widths(first.embed_x), _widths(first.embed_y))
+            ):
                 raise ParameterError(
                     "StackedMLPCritics needs separable or bilinear critics with MLP "
-                    "embeddings, all of one class and with the same layer widths.")
+                    "embeddings, all of one class and with the same layer widths."
+                )
         self.n_models = len(critics)
         self.bilinear = isinstance(first, BilinearCritic)
         self.joint = _widths(first.embed_x) == _widths(first.embed_y)
@@ -110,12 +116,15 @@ class StackedMLPCritics:
             if self.joint:
                 stacks = [self._stack([c.embed_x for c in critics] + [c.embed_y for c in critics])]
             else:
-                stacks = [self._stack([c.embed_x for c in critics]),
-                          self._stack([c.embed_y for c in critics])]
+                stacks = [
+                    self._stack([c.embed_x for c in critics]),
+                    self._stack([c.embed_y for c in critics]),
+                ]
             extra = [torch.stack([c.weight.T for c in critics])] if self.bilinear else []
         self._n_layers = [len(s) // 2 for s in stacks]
         self.params = [t.to(device).requires_grad_() for s in stacks for t in s] + [
-            t.to(device).requires_grad_() for t in extra]
+            t.to(device).requires_grad_() for t in extra
+        ]
         self._init_grads()
 
     @staticmethod
@@ -123,10 +132,13 @@ class StackedMLPCritics:
         """``[W_1, ..., W_L, b_1, ..., b_L]`` with ``W_l`` of shape ``(S, in, out)`` (the
         transposed ``nn.Linear`` weights) and ``b_l`` of shape ``(S, 1, out)``."""
         layers = [_linears(embedding) for embedding in embeddings]
-        weights = [torch.stack([slot[i].weight.T for slot in layers]).contiguous()
-                   for i in range(len(layers[0]))]
-        biases = [torch.stack([slot[i].bias[None] for slot in layers])
-                  for i in range(len(layers[0]))]
+        weights = [
+            torch.stack([slot[i].weight.T for slot in layers]).contiguous()
+            for i in range(len(layers[0]))
+        ]
+        biases = [
+            torch.stack([slot[i].bias[None] for slot in layers]) for i in range(len(layers[0]))
+        ]
         return weights + biases
 
     def _init_grads(self) -> None:
@@ -134,7 +146,7 @@ class StackedMLPCritics:
         flat = torch.zeros(sum(p.numel() for p in self.params), device=self.params[0].device)
         start = 0
         for p in self.params:
-            p.grad = flat[start:start + p.numel()].view_as(p)
+            p.grad = flat[start : start + p.numel()].view_as(p)
             start += p.numel()
         self._flat_grad = flat
 
@@ -169,14 +181,15 @@ class StackedMLPCritics:
         m = self.n_models
         if self.joint:
             n = self._n_layers[0]
-            z = self._mlp(inputs[0], self.params[:n], self.params[n:2 * n])
+            z = self._mlp(inputs[0], self.params[:n], self.params[n : 2 * n])
             zx, zy = z[:m], z[m:]
         else:
             nx, ny = self._n_layers
-            zx = self._mlp(inputs[0], self.params[:nx], self.params[nx:2 * nx])
+            zx = self._mlp(inputs[0], self.params[:nx], self.params[nx : 2 * nx])
             start = 2 * nx
-            zy = self._mlp(inputs[1], self.params[start:start + ny],
-                           self.params[start + ny:start + 2 * ny])
+            zy = self._mlp(
+                inputs[1], self.params[start : start + ny], self.params[start + ny : start + 2 * ny]
+            )
         if self.bilinear:
             zy = torch.bmm(zy, self.params[-1])
         return zx, zy
@@ -213,14 +226,17 @@ class StackedMLPCritics:
         """
         index = self.slots(models)
         with torch.no_grad():
-            self.params = [p.detach().index_select(0, i.to(p.device)).requires_grad_()
-                           for p, i in zip(self.params, index)]
+            self.params = [
+                p.detach().index_select(0, i.to(p.device)).requires_grad_()
+                for p, i in zip(self.params, index)
+            ]
         self.n_models = len(models)
         self._init_grads()
         return index
 
-    def copy_into(self, critic: nn.Module, params: Sequence[Tensor], model: int,
-                  n_models: int) -> None:
+    def copy_into(
+        self, critic: nn.Module, params: Sequence[Tensor], model: int, n_models: int
+    ) -> None:
         """Write the weights of critic ``model`` held in ``params`` into ``critic``.
 
         Parameters
@@ -235,13 +251,18 @@ class StackedMLPCritics:
         n_models
             Number of critics of that layout.
         """
-        sides = ([(critic.embed_x, critic.embed_y)] if self.joint
-                 else [(critic.embed_x,), (critic.embed_y,)])
+        sides = (
+            [(critic.embed_x, critic.embed_y)]
+            if self.joint
+            else [(critic.embed_x,), (critic.embed_y,)]
+        )
         position = 0
         with torch.no_grad():
             for embeddings, n in zip(sides, self._n_layers):
-                weights, biases = params[position:position + n], params[position + n:
-                                                                       position + 2 * n]
+                weights, biases = (
+                    params[position : position + n],
+                    params[position + n : position + 2 * n],
+                )
                 for side, embedding in enumerate(embeddings):
                     slot = side * n_models + model
                     for layer, weight, bias in zip(_linears(embedding), weights, biases):

@@ -19,14 +19,18 @@ rule aggregate:
             caption="../report/figure.rst",
             category="Analyses",
             subcategory="{session}",
-            labels={"session": "{session}", "analysis": "{analysis}", "file": "figure"},
+            labels={
+                "session": "{session}",
+                "analysis": "{analysis}",
+                "file": "figure",
+            },
         ),
+    log:
+        "logs/aggregate/{session}/{analysis}.log",
     params:
         mode=lambda wildcards: CFG.analysis(wildcards.analysis).mode,
         fit=fit_flags,
         out_dir=lambda wildcards: f"{RESULTS}/{wildcards.session}/{wildcards.analysis}",
-    log:
-        "logs/aggregate/{session}/{analysis}.log",
     shell:
         "neural-mi aggregate {input:q} --session {wildcards.session:q}"
         " --analysis {wildcards.analysis:q} --mode {params.mode} {params.fit}"

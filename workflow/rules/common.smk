@@ -43,8 +43,12 @@ def session_files(wildcards):
 
 def session_source(wildcards):
     """What prepare's output depends on, as JSON (changing it reruns prepare)."""
+    # (`include=` may not start a line: Snakemake would read it as its include keyword.)
+    fields = {"synthetic", "x", "y"}
+    no_params = {"x": {"params"}, "y": {"params"}}
     session = CFG.session(wildcards.session).model_dump(
-        mode="json", include={"synthetic", "x", "y"}, exclude={"x": {"params"}, "y": {"params"}})
+        mode="json", include=fields, exclude=no_params
+    )
     return json.dumps({"seed": CFG.seed, **session}, sort_keys=True)
 
 
@@ -55,17 +59,24 @@ def pack_specs(wildcards):
 def pack_dirs(wildcards):
     """Train outputs of one session x analysis."""
     packs = PACKS[(wildcards.session, wildcards.analysis)]
-    return [f"{RESULTS}/{wildcards.session}/{wildcards.analysis}/tasks/{p}" for p in packs]
+    return [
+        f"{RESULTS}/{wildcards.session}/{wildcards.analysis}/tasks/{p}" for p in packs
+    ]
 
 
 def all_pack_dirs():
-    return [f"{RESULTS}/{s}/{a}/tasks/{p}" for (s, a), packs in PACKS.items() for p in packs]
+    return [
+        f"{RESULTS}/{s}/{a}/tasks/{p}" for (s, a), packs in PACKS.items() for p in packs
+    ]
 
 
 def fit_flags(wildcards):
     """Command-line flags of the analysis' aggregation settings."""
     analysis = CFG.analysis(wildcards.analysis)
-    flags = {"--output-units": analysis.output_units, "--mi-source": analysis.fit.mi_source}
+    flags = {
+        "--output-units": analysis.output_units,
+        "--mi-source": analysis.fit.mi_source,
+    }
     for name, value in analysis.fit.rigorous_options().items():
         flags[f"--{name.replace('_', '-')}"] = value
     return " ".join(f"{flag} {value}" for flag, value in flags.items())

@@ -4,11 +4,11 @@ rule prepare:
         session_files,
     output:
         directory(f"{RESULTS}/{{session}}/data.zarr"),
+    log:
+        "logs/prepare/{session}.log",
     params:
         source=session_source,
         version=neural_mi.__version__,
-    log:
-        "logs/prepare/{session}.log",
     shell:
         "neural-mi prepare --config {CONFIG_FILE:q} --session {wildcards.session:q}"
         " --out {output:q} > {log:q} 2>&1"

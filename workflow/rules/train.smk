@@ -8,15 +8,15 @@ rule train:
         data=f"{RESULTS}/{{session}}/data.zarr",
     output:
         directory(f"{RESULTS}/{{session}}/{{analysis}}/tasks/{{pack}}"),
-    params:
-        tasks=lambda wildcards: specs_json(pack_specs(wildcards)),
-        digest=lambda wildcards: specs_digest(pack_specs(wildcards)),
-        version=neural_mi.__version__,
     log:
         "logs/train/{session}/{analysis}/{pack}.log",
     group:
         "train"
     threads: CFG.threads_per_job
+    params:
+        tasks=lambda wildcards: specs_json(pack_specs(wildcards)),
+        digest=lambda wildcards: specs_digest(pack_specs(wildcards)),
+        version=neural_mi.__version__,
     shell:
         "neural-mi train-tasks --config {CONFIG_FILE:q} --session {wildcards.session:q}"
         " --analysis {wildcards.analysis:q} --pack {wildcards.pack:q} --data {input.data:q}"
