@@ -98,6 +98,16 @@ class TaskResult:
         Versions of ``neural_mi``, ``torch`` and ``numpy`` that produced the result.
     extras
         Mode-specific scalars, e.g. ``participation_ratio`` in dimensionality mode.
+    status
+        ``"ok"``, or ``"failed"`` when training could not give a usable number (its MI
+        values are then NaN, ``message`` says why, and no aggregate uses it).
+    message
+        Why a task failed, or how a problem was recovered from (e.g. a restart after the
+        loss diverged); empty when there is nothing to say.
+    diagnostics
+        What a reader needs to trust the number, JSON-serialisable: e.g. ``restarts``,
+        the ``learning_rate`` that finished, ``ceiling_nats`` (the largest value the
+        estimator can return on the held-out evaluation).
     """
 
     spec: TaskSpec
@@ -111,3 +121,6 @@ class TaskResult:
     wall_time: float
     versions: dict[str, str]
     extras: dict[str, float] = field(default_factory=dict)
+    status: str = "ok"
+    message: str = ""
+    diagnostics: dict[str, Any] = field(default_factory=dict)
