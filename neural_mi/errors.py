@@ -39,3 +39,7 @@ class ConfigError(NeuralMIError, ValueError):
 
 class IncompleteStoreError(NeuralMIError, OSError):
     """A task store exists but was never completed (interrupted write)."""
+
+
+class DamagedStoresError(NeuralMIError, RuntimeError):
+    """Task stores of an analysis are missing or damaged; nothing was summarised from them."""

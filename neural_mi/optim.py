@@ -2,13 +2,11 @@
 
 :func:`adam_update` and :class:`FusedAdam` apply exactly the update of
 ``torch.optim.Adam(params, lr, fused=True)`` (the same kernel, ``torch._fused_adam_``,
-with ``betas=(0.9, 0.999)``, ``eps=1e-8``, no weight decay) but call it directly.  For the
-small critics trained here this matters:
-
-- ``torch.optim.Optimizer`` imports ``torch._dynamo`` on first use: about 1.7 s of start-up
-  in every process that trains (every pool worker, every train job of the workflow);
-- its ``step`` spends ~100 µs per call in Python (hooks, grouping by device and dtype,
-  state look-ups), as much as the arithmetic of a whole step of a small critic.
+with ``betas=(0.9, 0.999)``, ``eps=1e-8``, no weight decay) but call it directly, through
+:func:`neural_mi.compat.adam_step`.  For the small critics trained here this matters:
+``torch.optim.Optimizer`` imports ``torch._dynamo`` on first use, in every process that
+trains, and its ``step`` spends about as much time in Python as the arithmetic of a whole
+step of a small critic (figures in ``docs/performance.md``).
 """
 
 from __future__ import annotations
@@ -18,8 +16,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-BETAS = (0.9, 0.999)
-EPS = 1e-8
+from .compat import adam_step
 
 
 def adam_update(
@@ -30,7 +27,8 @@ def adam_update(
     steps: Sequence[Tensor],
     lr: float,
 ) -> None:
-    """One Adam update of ``params`` in place (torch's fused kernel).
+    """One Adam update of ``params`` in place (torch's fused kernel, see
+    :func:`neural_mi.compat.adam_step`).
 
     Parameters
     ----------
@@ -45,21 +43,7 @@ def adam_update(
     lr
         Learning rate.
     """
-    torch._fused_adam_(
-        list(params),
-        list(grads),
-        list(exp_avgs),
-        list(exp_avg_sqs),
-        [],
-        list(steps),
-        lr=float(lr),
-        beta1=BETAS[0],
-        beta2=BETAS[1],
-        weight_decay=0.0,
-        eps=EPS,
-        amsgrad=False,
-        maximize=False,
-    )
+    adam_step(params, grads, exp_avgs, exp_avg_sqs, steps, lr)
 
 
 class FusedAdam:
@@ -95,7 +79,8 @@ class FusedAdam:
             return
         steps = [self.steps[i] for i in live]
         with torch.no_grad():
-            torch._foreach_add_(steps, 1.0)
+            for step in steps:
+                step.add_(1.0)
             adam_update(
                 [self.params[i] for i in live],
                 [self.params[i].grad for i in live],

@@ -1,17 +1,10 @@
-"""Plans: an analysis mode and its parameters → the list of independent training tasks.
+"""Plans: an analysis and its parameters → the list of independent training tasks.
 
 Every analysis is a static list of :class:`~neural_mi.tasks.TaskSpec`, known before
 anything runs, so the same plan can execute in one process, a process pool, or a Snakemake
-DAG, and the aggregation cannot tell the difference.
-
-- ``estimate``: one task.
-- ``sweep``: one task per combination of ``sweep_grid`` × ``n_repeats``.
-- ``rigorous``: per combination, for each ``gamma`` in ``gamma_range``, one task per
-  subset ``0 .. gamma-1`` (the data cut into ``gamma`` disjoint chunks): 55 tasks for
-  gamma 1..10.
-- ``lag``: per combination, one task per lag in ``lag_range``.
-- ``dimensionality``: per combination (``sweep_grid`` must hold ``embedding_dim``), one task
-  per random channel split ``0 .. n_splits-1``.
+DAG, and the aggregation cannot tell the difference.  This module expands the sweep grid
+into parameter combinations and validates each one; the analysis' mode
+(:mod:`neural_mi.modes`) says which tasks a combination needs.
 
 Seeds come from hashing ``(run seed, task key)`` (:func:`derive_seed`), never from the order
 in which tasks execute.  This module is torch-free: the Snakefile imports it at parse time.
@@ -23,30 +16,24 @@ import hashlib
 import itertools
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import ParameterError
+from .modes import Mode, ModeOptions, get_mode
 from .params import (
     BASE_PARAM_DEFAULTS,
     ESTIMATOR_PARAM_DEFAULTS,
-    MODES,
     PROCESSOR_PARAM_DEFAULTS,
     SPLIT_MODES,
     check_choice,
+    check_int,
     resolve_base_params,
     resolve_estimator,
     resolve_processor_params,
 )
+from .params.checks import plain
 from .tasks import TaskSpec
-
-#: Estimator used when the caller does not name one, per mode.
-DEFAULT_ESTIMATORS: dict[str, tuple[str, dict[str, Any]]] = {
-    "dimensionality": ("smile", {"clip": 5.0}),
-}
-DEFAULT_ESTIMATOR: tuple[str, dict[str, Any]] = ("infonce", {})
-
-DEFAULT_GAMMA_RANGE: tuple[int, ...] = tuple(range(1, 11))
-DEFAULT_EMBEDDING_DIMS: tuple[int, ...] = (1, 2, 4, 6, 8, 12, 16)
 
 
 def derive_seed(run_seed: int, *parts: Any) -> int:
@@ -66,6 +53,45 @@ def derive_seed(run_seed: int, *parts: Any) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
 
 
+def combination_id(params: Mapping[str, Any]) -> str:
+    """Short stable id of a resolved parameter set (8 hex digits, prefixed ``c``)."""
+    text = json.dumps(params, sort_keys=True, default=str)
+    return "c" + hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+@dataclass(frozen=True)
+class Combination:
+    """One parameter combination of an analysis: what its tasks share.
+
+    Attributes
+    ----------
+    id
+        :func:`combination_id` of ``params``.
+    params
+        Fully resolved parameters: ``mode``, ``run_seed``, ``split_mode``,
+        ``estimator``, ``estimator_params``, ``base`` (complete base_params),
+        ``processor_type_x``/``_y`` and ``processor_params_x``/``_y``.
+    coords
+        The swept values of this combination (``{}`` without a sweep grid).
+    """
+
+    id: str
+    params: dict[str, Any]
+    coords: dict[str, Any]
+
+    def task(self, suffix: str = "", **fields: Any) -> TaskSpec:
+        """A task of this combination, keyed ``<id>-<suffix>`` (or ``<id>``), seeded by key.
+
+        ``fields`` are :class:`TaskSpec` fields such as ``gamma``, ``subset``, ``lag``,
+        ``split`` or ``repeat``.
+        """
+        key = f"{self.id}-{suffix}" if suffix else self.id
+        seed = derive_seed(self.params["run_seed"], key)
+        return TaskSpec(
+            key=key, combo=self.id, params=self.params, coords=self.coords, seed=seed, **fields
+        )
+
+
 def plan_tasks(
     mode: str = "estimate",
     *,
@@ -79,107 +105,112 @@ def plan_tasks(
     estimator_params: Mapping[str, Any] | None = None,
     split_mode: str = "blocked",
     sweep_grid: Mapping[str, Sequence[Any]] | None = None,
-    gamma_range: Iterable[int] | None = None,
-    lag_range: Iterable[float] | None = None,
-    n_splits: int = 5,
-    n_repeats: int = 1,
+    options: Mapping[str, Any] | ModeOptions | None = None,
+    **mode_arguments: Any,
 ) -> list[TaskSpec]:
     """Turn an analysis into its list of training tasks.
 
     Parameters
     ----------
     mode
-        One of ``'estimate'``, ``'sweep'``, ``'rigorous'``, ``'dimensionality'``, ``'lag'``.
+        A registered mode (:func:`neural_mi.modes.available_modes`).
     random_seed
         The run seed every task seed is derived from.
     base_params
-        Training/model parameters (see :data:`neural_mi.params.BASE_PARAM_DEFAULTS`).
+        Training/model parameters (see :class:`neural_mi.params.TrainParams`).
     processor_type_x, processor_params_x, processor_type_y, processor_params_y
-        How X and Y are processed (``None`` type: already processed). In dimensionality
-        mode only X is used.
+        How X and Y are processed (``None`` type: already processed). A mode that uses X
+        alone processes both halves like X.
     estimator, estimator_params
-        MI bound and its parameters; ``None`` takes the mode's default (``infonce``;
-        ``smile`` with ``clip=5`` for dimensionality).
+        MI bound and its parameters; ``None`` takes the mode's default.
     split_mode
         ``'blocked'`` (temporal data) or ``'random'`` (IID data).
     sweep_grid
         ``{name: [values...]}``; a name may be a base parameter, a processor parameter
         (applied to X and Y where the processor accepts it) or an estimator parameter.
-    gamma_range
-        Subsampling factors for ``rigorous`` (default 1..10).
-    lag_range
-        Lags for ``lag`` mode (samples, or seconds for spike data).
-    n_splits
-        Random channel splits for ``dimensionality``.
-    n_repeats
-        Independent repeats per combination for ``sweep``.
+    options, **mode_arguments
+        The mode's own arguments (e.g. ``gamma_range`` for rigorous, ``lag_range`` for
+        lag), as a mapping or keywords.
 
     Returns
     -------
     list of TaskSpec
-        In a stable order (combination, then gamma/subset, lag, split or repeat).
+        In a stable order (combination, then the mode's order within a combination).
 
     Raises
     ------
     ParameterError
         For an unknown mode, key or value, or an argument the mode does not use.
     """
-    check_choice(mode, MODES, "mode")
+    the_mode = get_mode(mode)
+    opts = the_mode.options({**dict(_options_dict(options)), **mode_arguments})
+    return [
+        task
+        for combination in combinations(
+            the_mode,
+            random_seed=random_seed,
+            base_params=base_params,
+            processor_type_x=processor_type_x,
+            processor_params_x=processor_params_x,
+            processor_type_y=processor_type_y,
+            processor_params_y=processor_params_y,
+            estimator=estimator,
+            estimator_params=estimator_params,
+            split_mode=split_mode,
+            sweep_grid=sweep_grid,
+        )
+        for task in the_mode.tasks(combination, opts)
+    ]
+
+
+def _options_dict(options: Mapping[str, Any] | ModeOptions | None) -> Mapping[str, Any]:
+    if isinstance(options, ModeOptions):
+        return options.model_dump()
+    return plain(options, "options")
+
+
+def combinations(
+    mode: Mode,
+    *,
+    random_seed: int,
+    base_params: Mapping[str, Any] | None,
+    processor_type_x: str | None,
+    processor_params_x: Mapping[str, Any] | None,
+    processor_type_y: str | None,
+    processor_params_y: Mapping[str, Any] | None,
+    estimator: str | None,
+    estimator_params: Mapping[str, Any] | None,
+    split_mode: str,
+    sweep_grid: Mapping[str, Sequence[Any]] | None,
+) -> list[Combination]:
+    """Every parameter combination of an analysis, validated and resolved.
+
+    Arguments as for :func:`plan_tasks`; see there.
+    """
     check_choice(split_mode, SPLIT_MODES, "split_mode")
-    _check_mode_arguments(mode, sweep_grid, gamma_range, lag_range)
+    run_seed = check_int(random_seed, "random_seed")
     if estimator is None:
-        estimator, default_params = DEFAULT_ESTIMATORS.get(mode, DEFAULT_ESTIMATOR)
-        estimator_params = {**default_params, **dict(estimator_params or {})}
-    if mode == "dimensionality":
+        estimator, default_params = mode.default_estimator
+        estimator_params = {**default_params, **plain(estimator_params, "estimator_params")}
+    if not mode.uses_y:
         processor_type_y, processor_params_y = processor_type_x, processor_params_x
-        sweep_grid = dict(sweep_grid or {})
-        sweep_grid.setdefault("embedding_dim", list(DEFAULT_EMBEDDING_DIMS))
     common = {
-        "mode": mode,
-        "run_seed": int(random_seed),
+        "mode": mode.name,
+        "run_seed": run_seed,
         "split_mode": split_mode,
         "estimator": estimator,
     }
     raw = {
-        "base": dict(base_params or {}),
-        "estimator_params": dict(estimator_params or {}),
+        "base": plain(base_params, "base_params"),
+        "estimator_params": plain(estimator_params, "estimator_params"),
         "processor_type_x": processor_type_x,
-        "processor_params_x": dict(processor_params_x or {}),
+        "processor_params_x": plain(processor_params_x, "processor_params_x"),
         "processor_type_y": processor_type_y,
-        "processor_params_y": dict(processor_params_y or {}),
+        "processor_params_y": plain(processor_params_y, "processor_params_y"),
     }
-    combos = [
-        _resolve_combination(common, raw, coords) for coords in _grid(sweep_grid, raw, estimator)
-    ]
     return [
-        task
-        for params, coords in combos
-        for task in _tasks_for_combination(
-            mode,
-            params,
-            coords,
-            random_seed=int(random_seed),
-            gamma_range=gamma_range,
-            lag_range=lag_range,
-            n_splits=n_splits,
-            n_repeats=n_repeats,
-        )
+        _resolve(common, raw, coords) for coords in _grid(mode.grid(sweep_grid), raw, estimator)
     ]
-
-
-def _check_mode_arguments(mode: str, sweep_grid: Any, gamma_range: Any, lag_range: Any) -> None:
-    if sweep_grid and mode in ("estimate", "lag"):
-        raise ParameterError(f"sweep_grid is not used in mode {mode!r}; use mode='sweep'.")
-    if gamma_range is not None and mode != "rigorous":
-        raise ParameterError(f"gamma_range is only used in mode 'rigorous', not {mode!r}.")
-    if lag_range is not None and mode != "lag":
-        raise ParameterError(f"lag_range is only used in mode 'lag', not {mode!r}.")
-    if mode == "sweep" and not sweep_grid:
-        raise ParameterError(
-            "mode 'sweep' needs a non-empty sweep_grid, e.g. {'embedding_dim': [4, 8]}."
-        )
-    if mode == "lag" and lag_range is None:
-        raise ParameterError("mode 'lag' needs lag_range, e.g. range(0, 101, 5).")
 
 
 def _grid(
@@ -188,15 +219,19 @@ def _grid(
     """Expand ``sweep_grid`` into a list of coordinate dicts (one per combination)."""
     if not sweep_grid:
         return [{}]
+    if not isinstance(sweep_grid, Mapping):
+        raise ParameterError(
+            f"sweep_grid must be a mapping {{name: [values]}}, got {sweep_grid!r}."
+        )
+    value_lists = []
     for name, values in sweep_grid.items():
         if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
             raise ParameterError(f"sweep_grid[{name!r}] must be a list of values, got {values!r}.")
         _grid_target(name, raw, estimator)  # validates the name
-    names = list(sweep_grid)
-    value_lists = [list(sweep_grid[name]) for name in names]
-    for name, values in zip(names, value_lists):
-        if not values:
+        value_lists.append(list(values))
+        if not value_lists[-1]:
             raise ParameterError(f"sweep_grid[{name!r}] is empty.")
+    names = list(sweep_grid)
     return [dict(zip(names, combo)) for combo in itertools.product(*value_lists)]
 
 
@@ -204,12 +239,12 @@ def _grid_target(name: str, raw: Mapping[str, Any], estimator: str) -> list[str]
     """Which parameter dicts of ``raw`` a sweep_grid name sets."""
     if name in BASE_PARAM_DEFAULTS:
         return ["base"]
-    if name in ESTIMATOR_PARAM_DEFAULTS[estimator]:
+    if name in ESTIMATOR_PARAM_DEFAULTS.get(estimator, {}):
         return ["estimator_params"]
     targets = [
         f"processor_params_{v}"
         for v in ("x", "y")
-        if name in PROCESSOR_PARAM_DEFAULTS[raw[f"processor_type_{v}"]]
+        if name in PROCESSOR_PARAM_DEFAULTS.get(raw[f"processor_type_{v}"], {})
     ]
     if targets:
         return targets
@@ -220,9 +255,9 @@ def _grid_target(name: str, raw: Mapping[str, Any], estimator: str) -> list[str]
     )
 
 
-def _resolve_combination(
+def _resolve(
     common: Mapping[str, Any], raw: Mapping[str, Any], coords: Mapping[str, Any]
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> Combination:
     """Apply one grid combination and validate the complete parameter set."""
     merged = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
     for name, value in coords.items():
@@ -241,73 +276,4 @@ def _resolve_combination(
             merged["processor_type_y"], merged["processor_params_y"], "y"
         ),
     }
-    return params, dict(coords)
-
-
-def combination_id(params: Mapping[str, Any]) -> str:
-    """Short stable id of a resolved parameter set (8 hex digits, prefixed ``c``)."""
-    text = json.dumps(params, sort_keys=True, default=str)
-    return "c" + hashlib.sha256(text.encode()).hexdigest()[:8]
-
-
-def _format_lag(lag: float) -> str:
-    text = f"{lag:g}"
-    return text.replace("-", "m").replace(".", "p").replace("+", "")
-
-
-def _tasks_for_combination(
-    mode: str,
-    params: dict[str, Any],
-    coords: dict[str, Any],
-    *,
-    random_seed: int,
-    gamma_range: Iterable[int] | None,
-    lag_range: Iterable[float] | None,
-    n_splits: int,
-    n_repeats: int,
-) -> list[TaskSpec]:
-    combo = combination_id(params)
-
-    def spec(suffix: str, **ids: Any) -> TaskSpec:
-        key = f"{combo}-{suffix}" if suffix else combo
-        return TaskSpec(
-            key=key,
-            combo=combo,
-            params=params,
-            coords=coords,
-            seed=derive_seed(random_seed, key),
-            **ids,
-        )
-
-    if mode == "rigorous":
-        gammas = _check_gammas(gamma_range)
-        return [spec(f"g{g:02d}-s{s:02d}", gamma=g, subset=s) for g in gammas for s in range(g)]
-    if mode == "lag":
-        lags = list(lag_range or [])
-        if not lags:
-            raise ParameterError("lag_range is empty.")
-        return [spec(f"L{_format_lag(lag)}", lag=lag) for lag in lags]
-    if mode == "dimensionality":
-        _check_positive_int(n_splits, "n_splits")
-        return [spec(f"d{k:02d}", split=k) for k in range(n_splits)]
-    if mode == "sweep":
-        _check_positive_int(n_repeats, "n_repeats")
-        return [spec(f"r{r:02d}", repeat=r) for r in range(n_repeats)]
-    return [spec("")]
-
-
-def _check_gammas(gamma_range: Iterable[int] | None) -> list[int]:
-    gammas = list(DEFAULT_GAMMA_RANGE if gamma_range is None else gamma_range)
-    if not gammas:
-        raise ParameterError("gamma_range is empty.")
-    for g in gammas:
-        if isinstance(g, bool) or not isinstance(g, int) or g < 1:
-            raise ParameterError(f"gamma_range values must be integers >= 1, got {g!r}.")
-    if len(set(gammas)) != len(gammas):
-        raise ParameterError(f"gamma_range has repeated values: {gammas}.")
-    return sorted(gammas)
-
-
-def _check_positive_int(value: Any, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ParameterError(f"{name} must be an integer >= 1, got {value!r}.")
+    return Combination(id=combination_id(params), params=params, coords=dict(coords))

@@ -55,13 +55,13 @@ STEPS = frozenset({"prepare", "train-tasks", "aggregate", "collect"})
 #: then train's, then those of aggregate and collect.
 PRELOAD_MODULES = (
     "neural_mi.cli",
+    "neural_mi.workflow.steps",
     "neural_mi.config",
     "neural_mi.data",
     "neural_mi.prepared",
     "neural_mi.store",
     "torch",
-    "neural_mi.execute",
-    "neural_mi.pool",
+    "neural_mi.engine.execution",
     "pandas",
     "xarray",
     "neural_mi.aggregate",

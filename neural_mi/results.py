@@ -1,22 +1,34 @@
-"""The :class:`Results` object returned by ``nmi.run``: numbers, tables, figure, save/load."""
+"""The :class:`Results` object returned by ``nmi.run``: numbers, tables, figure, save/load.
+
+Nothing here knows a particular mode: what differs between modes (details, summary lines,
+the figure) comes from the analysis' mode (:mod:`neural_mi.modes`).
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .params import UNIT_FACTORS
+from .errors import ParameterError
+from .modes import get_mode
+from .params import OUTPUT_UNITS, UNIT_FACTORS
 from .store import load_dataset, save_dataset
-from .tasks import TaskResult
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 #: Summary dimensions that are *not* one row each in :attr:`Results.dataframe`.
 _INNER_DIMS = ("gamma", "strictness")
+
+#: Keys every headline has (see :func:`neural_mi.aggregate.summarize`).
+_HEADLINE_KEYS = ("mode", "units", "mi_var", "n_tasks", "mi_estimate", "mi_error", "is_reliable")
 
 
 class Results:
@@ -28,20 +40,25 @@ class Results:
         The analysis mode.
     params
         The run's parameters (mode, seed, units, the resolved task parameters...).
+    headline
+        The headline numbers (JSON-friendly): ``mi_estimate``, ``mi_error``,
+        ``is_reliable`` and the mode's own keys.
     mi_estimate
-        The headline MI in ``params['output_units']``: the estimate (estimate mode), the
+        The headline MI in the output units: the estimate (estimate mode), the
         bias-corrected MI (rigorous), the mean MI of the first combination (sweep), the MI
         at the peak lag (lag), the peak MI (dimensionality).
+    units
+        ``'bits'`` or ``'nats'``.
     dataframe
         One row per aggregate point (combination, lag or embedding size).
     details
-        Mode-specific numbers: ``train_mi``/``test_mi``/``best_epoch``/``history``
-        (estimate); ``mi_corrected``, ``mi_error``, ``slope``, ``is_reliable``,
-        ``gammas_used``, ``per_gamma`` (rigorous); ``peak_lag`` (lag);
-        ``saturation_dim`` (dimensionality); always ``tasks`` (one row per task) and
-        ``dataset`` (the xarray task dataset, MI in nats).
+        ``tasks`` (one row per task, MI in output units), ``dataset`` (the xarray task
+        dataset, MI in nats) and the mode's own entries (e.g. ``history`` for estimate,
+        ``mi_corrected``/``gammas_used`` for rigorous, ``peak_lag`` for lag).
     summary_dataset
         The aggregated xarray dataset, in the output units.
+    tasks
+        The task dataset (MI in nats).
     """
 
     def __init__(
@@ -51,9 +68,9 @@ class Results:
         headline: dict[str, Any],
         summary_dataset: xr.Dataset,
         tasks: xr.Dataset,
-        results: Sequence[TaskResult] | None = None,
     ) -> None:
         self.mode = mode
+        self._mode = get_mode(mode)
         self.params = params
         self.headline = headline
         self.summary_dataset = summary_dataset
@@ -61,106 +78,107 @@ class Results:
         self.units = headline["units"]
         self.mi_estimate = headline["mi_estimate"]
         self.dataframe = _frame(summary_dataset)
-        self.details = self._details()
+        self.details = {"tasks": _task_table(tasks, self.factor), "dataset": tasks}
+        self.details.update(self._mode.details(self))
 
-    def _details(self) -> dict[str, Any]:
-        factor = UNIT_FACTORS[self.units]
-        task_table = _task_table(self.tasks, factor)
-        details: dict[str, Any] = {"tasks": task_table, "dataset": self.tasks}
-        if self.mode == "estimate":
-            row = self.tasks.isel(task=0)
-            details.update(
-                train_mi=float(row["train_mi"]) * factor,
-                test_mi=float(row["test_mi"]) * factor,
-                best_epoch=int(row["best_epoch"]),
-                n_train=int(row["n_train"]),
-                n_test=int(row["n_test"]),
-                history=_history(row, factor),
-            )
-        elif self.mode == "rigorous":
-            first = self.summary_dataset.isel(combo=0)
-            details.update(
-                mi_corrected=self.headline["mi_estimate"],
-                mi_error=self.headline["mi_error"],
-                slope=float(first["slope"]),
-                is_reliable=bool(first["is_reliable"]),
-                gammas_used=[
-                    int(float(g)) for g in str(first["gammas_used"].values).split(",") if g
-                ],
-                per_gamma=self.summary_dataset[["mi_mean", "mi_std", "n"]]
-                .to_dataframe()
-                .reset_index(),
-            )
-        elif self.mode == "lag":
-            details["peak_lag"] = self.headline["peak_lag"]
-        elif self.mode == "dimensionality":
-            details["saturation_dim"] = self.headline["saturation_dim"]
-        return details
+    @classmethod
+    def from_tasks(
+        cls,
+        tasks: xr.Dataset,
+        mode: str,
+        options: Any = None,
+        *,
+        output_units: str = "bits",
+        mi_source: str = "test_mi",
+        params: dict[str, Any] | None = None,
+    ) -> Results:
+        """Finish an analysis: summarise its task dataset for its mode and wrap it.
+
+        ``nmi.run`` and the workflow's aggregate step both end here, so the same tasks give
+        the same ``Results`` from either front door.
+
+        Parameters
+        ----------
+        tasks
+            Task dataset (:func:`neural_mi.store.results_to_dataset`; MI in nats).
+        mode, options
+            The analysis' mode and its arguments (e.g. the rigorous fit settings).
+        output_units, mi_source
+            Units of the summary; which per-task MI is aggregated.
+        params
+            What to record in :attr:`params` (the run's parameters).
+        """
+        from .aggregate import summarize
+
+        summary, headline = summarize(
+            tasks, mode, mi_var=mi_source, output_units=output_units, options=options
+        )
+        return cls(
+            mode=mode,
+            params=dict(params or {}),
+            headline=headline,
+            summary_dataset=summary,
+            tasks=tasks,
+        )
+
+    @property
+    def factor(self) -> float:
+        """Multiply nats by this to get the output units."""
+        return UNIT_FACTORS[self.units]
+
+    @property
+    def swept_names(self) -> list[str]:
+        """Names of the swept parameters (coordinates along ``combo``) of the summary."""
+        return [
+            str(name)
+            for name, coord in self.summary_dataset.coords.items()
+            if coord.dims == ("combo",) and name != "combo"
+        ]
+
+    def history(self, task: int = 0, units: str | None = None) -> dict[str, np.ndarray]:
+        """Per-epoch curves of one task (by position): MI curves in ``units`` (default: the
+        output units; ``'nats'`` as trained), ``loss`` as trained."""
+        factor = UNIT_FACTORS[units or self.units]
+        row = self.tasks.isel(task=task)
+        curves = {}
+        for name in row.data_vars:
+            if str(name).startswith("history_"):
+                values = row[name].values
+                key = str(name)[len("history_") :]
+                values = values[~np.isnan(values)]
+                curves[key] = values if key == "loss" else values * factor
+        return curves
+
+    @staticmethod
+    def format_value(value: float | None) -> str:
+        """A number with three decimals, or ``n/a``."""
+        return "n/a" if value is None or not math.isfinite(value) else f"{value:.3f}"
 
     def __repr__(self) -> str:
         return (
-            f"<Results mode={self.mode!r} mi_estimate={self._fmt(self.mi_estimate)} {self.units}>"
+            f"<Results mode={self.mode!r} mi_estimate={self.format_value(self.mi_estimate)}"
+            f" {self.units}>"
         )
-
-    @staticmethod
-    def _fmt(value: float | None) -> str:
-        return "n/a" if value is None else f"{value:.3f}"
 
     def summary(self) -> str:
         """A short human-readable summary of the analysis."""
         lines = [
             f"neural_mi {self.mode} analysis ({self.headline['n_tasks']} task(s), "
             f"MI from {self.headline['mi_var']}, units: {self.units})",
-            f"  MI estimate: {self._fmt(self.mi_estimate)} {self.units}",
+            f"  MI estimate: {self.format_value(self.mi_estimate)} {self.units}",
+            *self._mode.describe(self),
+            self.dataframe.to_string(index=False),
         ]
-        if self.mode == "rigorous":
-            d = self.details
-            lines.append(
-                f"  corrected MI = {self._fmt(d['mi_corrected'])} ± "
-                f"{self._fmt(d['mi_error'])} {self.units} "
-                f"({self.summary_dataset.attrs.get('confidence_level')} CI); "
-                f"reliable: {d['is_reliable']}; gammas used: {d['gammas_used']}"
-            )
-        elif self.mode == "estimate":
-            d = self.details
-            lines.append(
-                f"  train MI {d['train_mi']:.3f}, test MI {d['test_mi']:.3f} "
-                f"{self.units} at epoch {d['best_epoch']}"
-            )
-        elif self.mode == "lag":
-            lines.append(f"  peak lag: {self.details['peak_lag']}")
-        elif self.mode == "dimensionality":
-            lines.append(f"  saturation dimension: {self.details['saturation_dim']}")
-        lines.append(self.dataframe.to_string(index=False))
         return "\n".join(lines)
 
-    def plot(self, ax: Any = None, **kwargs: Any) -> Any:
-        """Draw the figure of this mode and return the matplotlib Figure.
+    def plot(self, ax: Axes | None = None) -> Figure:
+        """Draw the figure of this analysis' mode and return the matplotlib Figure.
 
         estimate: training curves; rigorous: MI vs gamma with the fit and the extrapolated
         point; sweep: MI vs the first swept parameter; lag: MI vs lag; dimensionality: MI
         and participation ratio vs embedding size.
         """
-        from . import plot
-
-        if self.mode == "estimate":
-            return plot.plot_training(
-                self.details["history"], self.details["best_epoch"], self.units, ax=ax, **kwargs
-            )
-        if self.mode == "rigorous":
-            return plot.plot_rigorous(self.summary_dataset, self.tasks, ax=ax, **kwargs)
-        if self.mode == "sweep":
-            names = [
-                n
-                for n in self.summary_dataset.coords
-                if n not in ("combo",) and self.summary_dataset[n].dims == ("combo",)
-            ]
-            return plot.plot_sweep(
-                self.summary_dataset, names[0] if names else "combo", ax=ax, **kwargs
-            )
-        if self.mode == "lag":
-            return plot.plot_lag(self.summary_dataset, ax=ax, **kwargs)
-        return plot.plot_dimensionality(self.summary_dataset, ax=ax, **kwargs)
+        return self._mode.plot(self, ax=ax)
 
     def save(self, path: str | Path) -> Path:
         """Save to a directory (``tasks.nc``, ``summary.nc``, ``results.json``)."""
@@ -174,16 +192,61 @@ class Results:
 
     @classmethod
     def load(cls, path: str | Path) -> Results:
-        """Load a directory written by :meth:`save`."""
+        """Load a directory written by :meth:`save`.
+
+        Raises
+        ------
+        ParameterError
+            When the folder is not a saved analysis (a file is missing, ``results.json``
+            is not valid JSON or lacks a key, its mode is unknown, its units are not
+            bits or nats); the message names the folder and the problem.
+        """
         path = Path(path)
-        meta = json.loads((path / "results.json").read_text())
+        meta = _read_meta(path)
+        try:
+            summary, tasks = load_dataset(path / "summary.nc"), load_dataset(path / "tasks.nc")
+        except (OSError, ValueError) as exc:
+            raise ParameterError(f"Cannot read the datasets of {str(path)!r}: {exc}") from exc
         return cls(
             mode=meta["mode"],
             params=meta["params"],
             headline=meta["headline"],
-            summary_dataset=load_dataset(path / "summary.nc"),
-            tasks=load_dataset(path / "tasks.nc"),
+            summary_dataset=summary,
+            tasks=tasks,
         )
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    """``results.json`` of a saved analysis, checked."""
+    where = f"{str(path)!r}"
+    missing = [
+        name for name in ("results.json", "summary.nc", "tasks.nc") if not (path / name).is_file()
+    ]
+    if missing:
+        raise ParameterError(f"{where} is not a saved analysis: {', '.join(missing)} missing.")
+    try:
+        meta = json.loads((path / "results.json").read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ParameterError(f"{where}: results.json is not readable JSON ({exc}).") from exc
+    if not isinstance(meta, dict) or not all(
+        isinstance(meta.get(key), kind)
+        for key, kind in (("mode", str), ("params", dict), ("headline", dict))
+    ):
+        raise ParameterError(
+            f"{where}: results.json must hold 'mode' (a string), 'params' "
+            "and 'headline' (mappings)."
+        )
+    get_mode(meta["mode"])  # an unknown mode is refused, naming the known ones
+    lacking = [key for key in _HEADLINE_KEYS if key not in meta["headline"]]
+    if lacking:
+        raise ParameterError(f"{where}: the headline in results.json lacks {lacking}.")
+    if meta["headline"]["units"] not in OUTPUT_UNITS or meta["headline"]["mode"] != meta["mode"]:
+        raise ParameterError(
+            f"{where}: results.json has units "
+            f"{meta['headline']['units']!r} and mode {meta['mode']!r}; the "
+            "units must be bits or nats and the headline's mode the same."
+        )
+    return meta
 
 
 def _frame(summary: xr.Dataset) -> pd.DataFrame:
@@ -202,17 +265,6 @@ def _task_table(tasks: xr.Dataset, factor: float) -> pd.DataFrame:
     for column in ("train_mi", "test_mi"):
         table[column] = table[column] * factor
     return table
-
-
-def _history(row: xr.Dataset, factor: float) -> dict[str, np.ndarray]:
-    history = {}
-    for name in row.data_vars:
-        if str(name).startswith("history_"):
-            values = row[name].values
-            values = values[~np.isnan(values)]
-            key = str(name)[len("history_") :]
-            history[key] = values * factor if key != "loss" else values
-    return history
 
 
 def _json_default(value: Any) -> Any:

@@ -2,31 +2,22 @@
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
-from . import store as task_store
-from .aggregate import summarize
-from .errors import InsufficientDataError, ParameterError
-from .execute import (
-    SessionData,
-    TaskContext,
-    run_task,
-    task_data,
-    task_split,
-)
-from .params import MODES, OUTPUT_UNITS, check_choice
+from .engine.execution import preflight, run_tasks
+from .engine.inputs import SessionData, TaskContext
+from .errors import ParameterError
+from .modes import Mode, get_mode
+from .params import OUTPUT_UNITS, check_choice, check_int, did_you_mean
 from .plan import plan_tasks
-from .pool import single_thread, train_in_pool
 from .results import Results
-from .tasks import TaskResult, TaskSpec
+from .store import results_to_dataset
 
 logger = logging.getLogger("neural_mi")
 
@@ -34,26 +25,37 @@ logger = logging.getLogger("neural_mi")
 DEFAULT_MI_SOURCE = "test_mi"
 
 
+class _Unset:
+    """Marks an argument that was not given (``None`` means something for some)."""
+
+    def __repr__(self) -> str:
+        return "<not given>"
+
+
+UNSET: Any = _Unset()
+
+
 def run(
     x_data: Any,
     y_data: Any = None,
     mode: str = "estimate",
     *,
-    processor_type: str | None = None,
+    processor_type: str | None = UNSET,
     processor_params: Mapping[str, Any] | None = None,
-    processor_type_x: str | None = None,
+    processor_type_x: str | None = UNSET,
     processor_params_x: Mapping[str, Any] | None = None,
-    processor_type_y: str | None = None,
+    processor_type_y: str | None = UNSET,
     processor_params_y: Mapping[str, Any] | None = None,
     base_params: Mapping[str, Any] | None = None,
     sweep_grid: Mapping[str, Sequence[Any]] | None = None,
     gamma_range: Iterable[int] | None = None,
-    delta_threshold: float = 0.1,
-    min_gamma_points: int = 5,
-    confidence_level: float = 0.68,
+    delta_threshold: float | None = None,
+    min_gamma_points: int | None = None,
+    confidence_level: float | None = None,
     lag_range: Iterable[float] | None = None,
-    n_splits: int = 5,
-    n_repeats: int = 1,
+    n_splits: int | None = None,
+    strictness: Sequence[float] | None = None,
+    n_repeats: int | None = None,
     n_workers: int = 1,
     output_units: str = "bits",
     estimator: str | None = None,
@@ -69,7 +71,7 @@ def run(
     test_indices: Sequence[int] | None = None,
     store: str | Path | None = None,
     mi_source: str = DEFAULT_MI_SOURCE,
-    **unknown: Any,
+    **mode_arguments: Any,
 ) -> Results:
     """Estimate mutual information between ``x_data`` and ``y_data``.
 
@@ -80,33 +82,34 @@ def run(
         params declares ``(time, channels)``), spike trains (a list of spike-time arrays in
         seconds, one per neuron), categorical labels ``(channels, time)``, or already
         processed arrays ``(n_samples, features)`` / ``(n_samples, channels, features)``
-        with processor type ``None``. ``y_data`` is omitted in ``'dimensionality'`` mode.
+        with processor type ``None``. ``y_data`` is omitted in modes that analyse X alone
+        (``'dimensionality'``).
     mode
         ``'estimate'`` (one training), ``'sweep'`` (one per ``sweep_grid`` combination),
         ``'rigorous'`` (bias-corrected: MI extrapolated to infinite data over
-        ``gamma_range``), ``'lag'`` (one per lag in ``lag_range``) or
-        ``'dimensionality'`` (MI between random channel halves of X per embedding size).
+        ``gamma_range``), ``'lag'`` (one per lag in ``lag_range``),
+        ``'dimensionality'`` (MI between random channel halves of X per embedding size),
+        or any mode registered with :func:`neural_mi.modes.register_mode`.
     processor_type, processor_params
-        Processing applied to both X and Y; ``processor_type_x`` / ``_y`` and
+        Processing applied to X and Y; ``processor_type_x`` / ``_y`` and
         ``processor_params_x`` / ``_y`` override them per variable. Types:
-        ``'continuous'`` (default), ``'spike'``, ``'categorical'``, or ``None``.
+        ``'continuous'`` (default), ``'spike'``, ``'categorical'``, or ``None`` (the data
+        is already processed). When only X's type or parameters are given, Y takes X's.
     base_params
-        Model and training parameters (``n_epochs``, ``learning_rate``, ``batch_size``,
-        ``patience``, ``embedding_dim``, ``hidden_dim``, ``n_layers``, ``critic_type``,
-        ``embedding_model``, ``use_variational``, ``beta``, ``kernel_size``,
-        ``bidirectional``, ``nhead``, ``train_fraction``, ``n_test_blocks``,
-        ``smoothing_window``, ``max_eval_samples``).
+        Model and training parameters (:class:`neural_mi.params.TrainParams`).
     sweep_grid
         ``{parameter: [values]}`` over base, processor or estimator parameters.
     gamma_range, delta_threshold, min_gamma_points, confidence_level
-        Subsampling factors and fit settings of ``'rigorous'`` mode.
+        Subsampling factors and fit settings of ``'rigorous'`` mode (defaults: 1..10,
+        0.1, 5, 0.68).
     lag_range
         Lags for ``'lag'`` mode: samples, or seconds for spike trains; positive means Y
         follows X.
-    n_splits
-        Random channel splits in ``'dimensionality'`` mode.
+    n_splits, strictness
+        Random channel splits (default 5) and saturation levels (default 0.8, 0.9,
+        0.95) of ``'dimensionality'`` mode.
     n_repeats
-        Repeats per combination in ``'sweep'`` mode.
+        Repeats per combination in ``'sweep'`` mode (default 1).
     n_workers
         Processes training tasks in parallel (each uses one torch thread).
     output_units
@@ -120,21 +123,25 @@ def run(
     save_best_model_path
         Where to save the best weights (``'estimate'`` mode only).
     random_seed
-        Seed of every random choice; the same seed gives the same numbers.
+        Seed of every random choice (an integer); the same seed gives the same numbers.
     verbose
         Progress bars and INFO logging.
     device
-        ``'auto'`` (cuda, then mps, then cpu) or a torch device string.
+        ``'auto'`` (cuda, then mps, then cpu), ``'cpu'``, ``'cuda'``, ``'cuda:N'`` or
+        ``'mps'`` (refused when not available here).
     split_mode
         ``'blocked'`` (temporal data: contiguous test blocks, a gap against window overlap)
         or ``'random'`` (IID data).
     train_indices, test_indices
         Explicit sample indices of the split (``'estimate'`` mode).
     store
-        Directory keeping one store per finished task; a rerun reads finished tasks back
-        instead of retraining them (resumable notebooks).
+        Directory keeping one store per finished task (created if missing); a rerun reads
+        finished tasks back instead of retraining them (resumable notebooks).
     mi_source
         Which per-task MI enters the aggregation: ``'test_mi'`` (default) or ``'train_mi'``.
+    **mode_arguments
+        Arguments of a plug-in mode (fields of its
+        :attr:`~neural_mi.modes.base.Mode.Options`).
 
     Returns
     -------
@@ -145,28 +152,47 @@ def run(
     ParameterError, DataShapeError, DataValueError, InsufficientDataError
         On bad arguments or data, before any training starts.
     """
-    _reject_unknown(unknown)
-    check_choice(mode, MODES, "mode")
+    the_mode = get_mode(mode)
+    mode_arguments = _mode_arguments(the_mode, mode_arguments)
     check_choice(output_units, OUTPUT_UNITS, "output_units")
     check_choice(mi_source, ("test_mi", "train_mi"), "mi_source")
-    if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
-        raise ParameterError(f"n_workers must be an integer >= 1, got {n_workers!r}.")
-    if mode == "dimensionality":
-        if y_data is not None:
-            raise ParameterError("mode 'dimensionality' analyses X alone; pass y_data=None.")
-    elif y_data is None:
-        raise ParameterError(f"mode {mode!r} needs y_data.")
-    if save_best_model_path is not None and mode != "estimate":
-        raise ParameterError("save_best_model_path is only supported in mode 'estimate'.")
-    if (train_indices is None) != (test_indices is None):
-        raise ParameterError("Give both train_indices and test_indices, or neither.")
-    if train_indices is not None and mode != "estimate":
-        raise ParameterError("train_indices/test_indices are only supported in mode 'estimate'.")
+    check_int(n_workers, "n_workers", 1)
+    random_seed = check_int(random_seed, "random_seed")
+    if not isinstance(verbose, bool):
+        raise ParameterError(f"verbose must be True or False, got {verbose!r}.")
+    _check_variables(the_mode, y_data)
+    _check_single_task_options(the_mode, save_best_model_path, train_indices, test_indices)
+    options = the_mode.options(
+        _given(
+            gamma_range=gamma_range,
+            delta_threshold=delta_threshold,
+            min_gamma_points=min_gamma_points,
+            confidence_level=confidence_level,
+            lag_range=None if lag_range is None else list(lag_range),
+            n_splits=n_splits,
+            strictness=None if strictness is None else list(strictness),
+            n_repeats=n_repeats,
+            **mode_arguments,
+        )
+    )
+    ptype_x, pparams_x, ptype_y, pparams_y = _processors(
+        processor_type,
+        processor_params,
+        processor_type_x,
+        processor_params_x,
+        processor_type_y,
+        processor_params_y,
+    )
+    context = TaskContext(
+        device=check_device(device),
+        custom_critic=custom_critic,
+        custom_embedding_cls=custom_embedding_cls,
+        train_indices=train_indices,
+        test_indices=test_indices,
+        save_best_model_path=save_best_model_path,
+    )
+    store = _store_directory(store)
 
-    ptype_x = processor_type_x or processor_type or "continuous"
-    ptype_y = processor_type_y or processor_type or "continuous"
-    pparams_x = processor_params_x if processor_params_x is not None else processor_params
-    pparams_y = processor_params_y if processor_params_y is not None else processor_params
     specs = plan_tasks(
         mode,
         random_seed=random_seed,
@@ -179,37 +205,17 @@ def run(
         estimator_params=estimator_params,
         split_mode=split_mode,
         sweep_grid=sweep_grid,
-        gamma_range=gamma_range,
-        lag_range=lag_range,
-        n_splits=n_splits,
-        n_repeats=n_repeats,
+        options=options,
     )
-    data = SessionData(x_data, y_data, ptype_x, ptype_y if mode != "dimensionality" else None)
-    context = TaskContext(
-        device=device,
-        custom_critic=custom_critic,
-        custom_embedding_cls=custom_embedding_cls,
-        train_indices=train_indices,
-        test_indices=test_indices,
-        save_best_model_path=save_best_model_path,
-        progress=verbose and len(specs) == 1,
-    )
+    data = SessionData(x_data, y_data, ptype_x, ptype_y if the_mode.uses_y else None)
+    context.progress = verbose and len(specs) == 1
     preflight(specs, data, context)
 
     if verbose:
         logger.info("Running %d task(s) for mode %r (n_workers=%d).", len(specs), mode, n_workers)
-    results = list(execute(specs, data, context, n_workers=n_workers, store=store, verbose=verbose))
-    tasks = task_store.results_to_dataset(results, mode)
-    fit = (
-        {
-            "delta_threshold": delta_threshold,
-            "min_gamma_points": min_gamma_points,
-            "confidence_level": confidence_level,
-        }
-        if mode == "rigorous"
-        else {}
+    results = list(
+        run_tasks(specs, data, context, n_workers=n_workers, store=store, progress=verbose)
     )
-    summary, headline = summarize(tasks, mode, mi_var=mi_source, output_units=output_units, **fit)
     params = {
         "mode": mode,
         "random_seed": random_seed,
@@ -217,134 +223,135 @@ def run(
         "mi_source": mi_source,
         "split_mode": split_mode,
         "n_tasks": len(specs),
+        "options": options.model_dump(),
         "task_params": specs[0].params,
     }
-    return Results(
-        mode=mode,
+    return Results.from_tasks(
+        results_to_dataset(results, mode),
+        mode,
+        options,
+        output_units=output_units,
+        mi_source=mi_source,
         params=params,
-        headline=headline,
-        summary_dataset=summary,
-        tasks=tasks,
-        results=results,
     )
 
 
-def _reject_unknown(unknown: Mapping[str, Any]) -> None:
-    if not unknown:
-        return
-    allowed = [name for name in inspect.signature(run).parameters if name != "unknown"]
-    name = next(iter(unknown))
-    close = difflib.get_close_matches(name, allowed, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise ParameterError(
-        f"Unknown argument {name!r} to nmi.run.{hint} Allowed: {', '.join(allowed)}."
-    )
-
-
-def preflight(specs: Sequence[TaskSpec], data: SessionData, context: TaskContext) -> None:
-    """Check that every task has usable data before any training starts.
-
-    Processing, lags, alignment, gamma chunks and train/test splits are all computed
-    (cheap: views and index arrays), so a window longer than the recording, a gamma
-    range too large for the data or a split without samples fails here, naming the task.
-    """
-    checked: set[tuple[Any, ...]] = set()
-    for spec in specs:
-        base = spec.params["base"]
-        signature = (spec.combo, spec.gamma, spec.lag, spec.split)
-        if signature in checked:
-            continue
-        checked.add(signature)
-        x, _, gap = task_data(spec, data)
-        try:
-            train_idx, _test_idx = task_split(spec, len(x), gap, context)
-        except InsufficientDataError as err:
-            raise InsufficientDataError(
-                f"{err} (task {spec.key}: gamma={spec.gamma} leaves {len(x) // spec.gamma} of "
-                f"{len(x)} samples per chunk)"
-            ) from None
-        if min(base["batch_size"], len(train_idx)) < 2:
-            raise InsufficientDataError(
-                f"Task {spec.key}: {len(train_idx)} training sample(s) give batches of fewer "
-                "than 2 samples; use more data or a smaller gamma_range."
+def _mode_arguments(mode: Mode, given: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword arguments that are options of the mode (a plug-in mode's own arguments);
+    anything else is refused, naming the closest allowed name."""
+    own = set(mode.Options.model_fields)
+    for name in given:
+        if name not in own:
+            allowed = [n for n in inspect.signature(run).parameters if n != "mode_arguments"]
+            allowed += sorted(own - set(allowed))
+            raise ParameterError(
+                f"Unknown argument {name!r} to nmi.run.{did_you_mean(name, allowed)} "
+                f"Allowed: {', '.join(allowed)}."
             )
-        if len(train_idx) < base["batch_size"]:
-            logger.warning(
-                "Task %s: %d training samples, fewer than batch_size=%d; batches hold all of them.",
-                spec.key,
-                len(train_idx),
-                base["batch_size"],
+    return dict(given)
+
+
+def _given(**arguments: Any) -> dict[str, Any]:
+    """The mode arguments the caller gave (``None``: not given, the mode's default)."""
+    return {name: value for name, value in arguments.items() if value is not None}
+
+
+def _check_variables(mode: Mode, y_data: Any) -> None:
+    if not mode.uses_y and y_data is not None:
+        raise ParameterError(f"mode {mode.name!r} analyses X alone; pass y_data=None.")
+    if mode.uses_y and y_data is None:
+        raise ParameterError(f"mode {mode.name!r} needs y_data.")
+
+
+def _check_single_task_options(
+    mode: Mode, save_best_model_path: Any, train_indices: Any, test_indices: Any
+) -> None:
+    if (train_indices is None) != (test_indices is None):
+        raise ParameterError("Give both train_indices and test_indices, or neither.")
+    for name, value in (
+        ("save_best_model_path", save_best_model_path),
+        ("train_indices/test_indices", train_indices),
+    ):
+        if value is not None and not mode.explicit_split:
+            raise ParameterError(
+                f"{name} is only supported in mode 'estimate' (a single "
+                f"task on the whole data), not {mode.name!r}."
             )
 
 
-def execute(
-    specs: Sequence[TaskSpec],
-    data: SessionData,
-    context: TaskContext,
-    *,
-    n_workers: int = 1,
-    store: str | Path | None = None,
-    verbose: bool = True,
-) -> Iterator[TaskResult]:
-    """Run the tasks (reading finished ones back from ``store``), yielding results in plan order.
+def _processors(
+    processor_type: Any,
+    processor_params: Any,
+    processor_type_x: Any,
+    processor_params_x: Any,
+    processor_type_y: Any,
+    processor_params_y: Any,
+) -> tuple[str | None, Any, str | None, Any]:
+    """Each variable's processor type and parameters.
 
-    Parameters
-    ----------
-    specs
-        The planned tasks.
-    data
-        The session's inputs.
-    context
-        Device, custom models and split indices shared by every task.
-    n_workers
-        1: in this process; more: a pool of that many processes.
-    store
-        Directory of task stores: finished tasks with an identical spec are read back,
-        new results are written as soon as each task finishes.
-    verbose
-        Progress bar over tasks.
+    A per-variable argument wins over the shared one; ``None`` is a type (already processed
+    data), so only an argument left out falls back.  Y takes X's type and parameters when
+    only X's were given (as in NeuralMI 1.1), so that both variables are windowed alike.
     """
-    done = _finished(specs, store) if store is not None else {}
-    todo = [spec for spec in specs if spec.key not in done]
-    if done:
-        logger.info(
-            "Read %d finished task(s) back from %s; %d to train.", len(done), store, len(todo)
+    shared = "continuous" if processor_type is UNSET else processor_type
+    ptype_x = shared if processor_type_x is UNSET else processor_type_x
+    if processor_type_y is not UNSET:
+        ptype_y = processor_type_y
+    else:
+        ptype_y = ptype_x if processor_type is UNSET else processor_type
+    pparams_x = processor_params if processor_params_x is None else processor_params_x
+    if processor_params_y is not None:
+        pparams_y = processor_params_y
+    elif processor_params is not None:
+        pparams_y = processor_params
+    else:
+        pparams_y = pparams_x if ptype_y == ptype_x else None
+    return ptype_x, pparams_x, ptype_y, pparams_y
+
+
+def check_device(device: Any) -> str | torch.device:
+    """``device`` if it names a device this machine has (or ``'auto'``).
+
+    Raises
+    ------
+    ParameterError
+        For a malformed name or a device that is not available, naming what is.
+    """
+    if isinstance(device, str) and device == "auto":
+        return device
+    available = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        available += ["cuda"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        available.append("mps")
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ParameterError(
+            f"Unknown device {device!r} ({exc}); available here: {', '.join(available)}."
+        ) from None
+    name = str(parsed)
+    if name not in available:
+        raise ParameterError(
+            f"device {device!r} is not available on this machine; available "
+            f"here: {', '.join(available)}."
         )
-    bar = tqdm(total=len(todo), desc="tasks", unit="task", disable=not verbose or len(todo) <= 1)
-    with bar:
-        for result in _train_all(todo, data, context, n_workers):
-            if store is not None:
-                task_store.write_task(result, store)
-            done[result.spec.key] = result
-            bar.update()
-    yield from (done[spec.key] for spec in specs)
+    return device
 
 
-def _finished(specs: Sequence[TaskSpec], store: str | Path) -> dict[str, TaskResult]:
-    """Results in ``store`` whose spec equals the planned one (others are retrained)."""
-    finished = {}
-    directory = Path(store)
-    for spec in specs:
-        path = directory / f"{spec.key}.zarr"
-        if task_store.is_complete(path):
-            result = task_store.read_task(path)
-            if result.spec == spec:
-                finished[spec.key] = result
-            else:
-                logger.warning(
-                    "Store %s holds a different spec for task %s; retraining it.", path, spec.key
-                )
-    return finished
-
-
-def _train_all(
-    specs: Sequence[TaskSpec], data: SessionData, context: TaskContext, n_workers: int
-) -> Iterator[TaskResult]:
-    """Train the tasks: one at a time in this process (each result can be stored as soon as
-    it exists), or in a pool of ``n_workers`` processes (:func:`~neural_mi.pool.train_in_pool`)."""
-    if n_workers == 1 or len(specs) <= 1:
-        with single_thread():
-            for spec in specs:
-                yield run_task(spec, data, context)
-        return
-    yield from train_in_pool(specs, data, context, n_workers)
+def _store_directory(store: str | Path | None) -> Path | None:
+    """The store folder, created if missing; a path that is a file is refused."""
+    if store is None:
+        return None
+    path = Path(store)
+    if path.exists() and not path.is_dir():
+        raise ParameterError(
+            f"store={str(store)!r} is a file; pass a directory for the task "
+            "stores (it is created if missing)."
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ParameterError(f"store={str(store)!r} cannot be created: {exc}") from None
+    return path

@@ -37,7 +37,6 @@ import zarr.api.asynchronous as zarr_async
 from zarr.core.sync import sync
 
 from .errors import IncompleteStoreError, InsufficientDataError, ParameterError
-from .params import MODES, check_choice
 from .tasks import TaskResult, TaskSpec
 
 if TYPE_CHECKING:  # xarray is imported where datasets are built: train jobs never pay it
@@ -406,7 +405,9 @@ def _resolve_mode(results: Sequence[TaskResult], mode: str | None) -> str:
                 "across the results. Pass mode= explicitly, and collect one analysis at a time."
             )
         mode = modes.pop()
-    check_choice(mode, MODES, "mode")
+    from .modes import get_mode
+
+    get_mode(mode)  # an unknown mode is refused, naming the registered ones
     return mode
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import importlib.util
 import math
 import subprocess
@@ -15,17 +14,15 @@ import zarr
 
 from neural_mi.config import (
     DataExtent,
-    config_file_in_use,
     load_config,
     load_session_arrays,
-    pack_tasks,
     plan_analysis,
     plan_config,
     processed_samples,
-    specs_digest,
 )
 from neural_mi.errors import ConfigError
 from neural_mi.plan import derive_seed, plan_tasks
+from neural_mi.workflow.packing import pack_tasks
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -52,6 +49,7 @@ def _config(**analysis) -> dict:
         "base_params": {"batch_size": 64},
         **analysis,
     }
+    analysis = {key: value for key, value in analysis.items() if value is not None}
     return {"seed": 5, "sessions": [_gauss_session()], "analyses": [analysis]}
 
 
@@ -120,7 +118,7 @@ def test_value_errors_name_the_key():
     with pytest.raises(
         ConfigError,
         match=r"analyses\[0\] \(rig\): fit.confidence_level: "
-        r"Input should be less than 1",
+        r"must be a finite number > 0 and < 1, got 1.5",
     ):
         load_config(_config(fit={"confidence_level": 1.5}))
     with pytest.raises(ConfigError, match=r"config: tasks_per_job"):
@@ -187,21 +185,33 @@ def test_mode_needing_y_on_x_only_session_fails():
         plan_config(load_config(raw))
 
 
-def test_fit_settings_only_for_rigorous():
+def test_arguments_of_other_modes_name_the_mode_that_uses_them():
     raw = _config(mode="estimate", gamma_range=None, fit={"confidence_level": 0.9})
     with pytest.raises(
         ConfigError,
-        match=r"fit settings \['confidence_level'\] apply to mode "
-        "'rigorous' only",
+        match=r"analyses\[0\] \(rig\): 'confidence_level' in fit is not used in this mode "
+        r"\(it is an argument of mode 'rigorous'\)",
     ):
-        plan_config(load_config(raw))
+        load_config(raw)
+    with pytest.raises(
+        ConfigError,
+        match=r"analyses\[0\] \(rig\): 'lag_range' is not used in this mode \(it is an "
+        r"argument of mode 'lag'\)",
+    ):
+        load_config(_config(lag_range=[0, 1]))
+    with pytest.raises(
+        ConfigError,
+        match=r"analyses\[0\] \(rig\): unknown mode 'rigourous' \(did you mean "
+        r"'rigorous'\?\)",
+    ):
+        load_config(_config(mode="rigourous"))
 
 
 def test_planner_errors_are_wrapped_with_context():
     with pytest.raises(
-        ConfigError, match="session 'g', analysis 'rig': lag_range is only used in mode 'lag'"
+        ConfigError, match="session 'g', analysis 'rig': sweep_grid key 'hiden_dim' is neither"
     ):
-        plan_config(load_config(_config(lag_range=[0, 1])))
+        plan_config(load_config(_config(sweep_grid={"hiden_dim": [2]})))
 
 
 # --------------------------------------------------------------------------------------
@@ -356,7 +366,7 @@ def test_config_module_and_file_plan_never_import_torch(tmp_path):
 
     path.write_text(yaml.safe_dump(raw))
     code = (
-        "import sys; from neural_mi.config import load_config, plan_config, pack_tasks;"
+        "import sys; from neural_mi.config import load_config, plan_config;"
         f"p = plan_config(load_config({str(path)!r}));"
         "assert 'torch' not in sys.modules, 'torch was imported'; print(len(p))"
     )
@@ -378,21 +388,19 @@ def test_synthetic_plan_never_imports_torch():
 @pytest.mark.parametrize("source", ["file", "synthetic"])
 def test_prepare_step_validates_and_writes_without_torch(tmp_path, source):
     # The workflow's prepare step (one process per session) never pays torch's import.
-    if source == "file":
-        import yaml
+    from neural_mi.workflow.plan import workflow_plan
 
-        config = tmp_path / "config.yaml"
-        config.write_text(yaml.safe_dump(_file_config(tmp_path)))
+    if source == "file":
+        plan = workflow_plan(_file_config(tmp_path))
         session = "rec"
     else:
-        config, session = (
-            REPO / "config" / "test_tiny.yaml",
-            load_config(REPO / "config" / "test_tiny.yaml").sessions[0].name,
-        )
+        plan = workflow_plan(load_config(REPO / "config" / "test_tiny.yaml"))
+        session = plan.config.sessions[0].name
     out = tmp_path / "data.zarr"
+    (tmp_path / "session.json").write_text(plan.session_json(session))
     code = (
-        "import sys; from neural_mi.cli import prepare_session;"
-        f"prepare_session({str(config)!r}, {session!r}, {str(out)!r});"
+        "import sys; from neural_mi.workflow.steps import prepare;"
+        f"prepare({str(out)!r});"
         "assert 'torch' not in sys.modules, 'torch was imported'"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -470,36 +478,16 @@ def test_packing_covers_every_task_once_and_balances_cost():
     }
 
 
-def test_digest_changes_with_any_parameter():
-    a = plan_tasks("estimate", base_params={"n_epochs": 3})
-    b = plan_tasks("estimate", base_params={"n_epochs": 4})
-    assert specs_digest(a) == specs_digest(plan_tasks("estimate", base_params={"n_epochs": 3}))
-    assert specs_digest(a) != specs_digest(b)
-
-
 # --------------------------------------------------------------------------------------
-# Config file in use, raw arrays
+# Raw arrays
 # --------------------------------------------------------------------------------------
-
-
-def test_config_file_in_use_refuses_overrides_and_several_files(tmp_path):
-    import yaml
-
-    raw = _config()
-    path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    assert config_file_in_use([str(path)], copy.deepcopy(raw)) == str(path.resolve())
-    with pytest.raises(ConfigError, match="differ from the content"):
-        config_file_in_use([str(path)], {**raw, "seed": 6})
-    with pytest.raises(ConfigError, match="exactly one config file, got 2"):
-        config_file_in_use([str(path), str(tmp_path / "d.yaml")], raw)
 
 
 def test_synthetic_arrays_are_channels_by_time_with_derived_seed():
     from neural_mi.datasets import generate_correlated_gaussians
 
     config = load_config(_config())
-    x, y = load_session_arrays(config.session("g"), config)
+    x, y = load_session_arrays(config.session("g"), config.seed)
     ex, ey = generate_correlated_gaussians(1000, 2, 1.0, use_torch=False, seed=derive_seed(5, "g"))
     assert x.shape == (2, 1000)
     np.testing.assert_array_equal(x, ex.T)
@@ -516,7 +504,7 @@ def test_channels_first_generators_are_not_transposed_and_x_only_sessions_drop_y
         }
     ]
     config = load_config(raw)
-    x, y = load_session_arrays(config.session("lagged"), config)
+    x, y = load_session_arrays(config.session("lagged"), config.seed)
     assert x.shape == (1, 300) and y is None
 
 
@@ -537,7 +525,7 @@ def test_single_output_generator_refuses_y():
     ]
     config = load_config(raw)
     with pytest.raises(ConfigError, match="makes X only"):
-        load_session_arrays(config.session("lat"), config)
+        load_session_arrays(config.session("lat"), config.seed)
 
 
 def test_file_sessions_read_arrays_and_spikes(tmp_path):
@@ -552,7 +540,7 @@ def test_file_sessions_read_arrays_and_spikes(tmp_path):
         }
     ]
     config = load_config(raw)
-    x, y = load_session_arrays(config.session("rec"), config)
+    x, y = load_session_arrays(config.session("rec"), config.seed)
     np.testing.assert_array_equal(x, np.arange(6.0).reshape(2, 3))
     assert [list(c) for c in y] == [[0.1, 0.2], [0.5]]
 

@@ -20,8 +20,8 @@ import torch
 
 import neural_mi as nmi
 import neural_mi.train as train_module
+from neural_mi.engine.task import group_tasks
 from neural_mi.estimators import ESTIMATORS
-from neural_mi.execute import group_tasks
 from neural_mi.models import build_critic
 from neural_mi.models.stacked import StackedMLPCritics, stackable
 from neural_mi.optim import FusedAdam

@@ -12,8 +12,11 @@ from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 
 from neural_mi import plot
-from neural_mi.aggregate import aggregate_rigorous, summarize
+from neural_mi.aggregate import summarize
 from neural_mi.errors import ParameterError
+from neural_mi.modes.dimensionality import plot_dimensionality
+from neural_mi.modes.lag import plot_lag
+from neural_mi.modes.rigorous import aggregate_rigorous, plot_rigorous
 from neural_mi.store import results_to_dataset
 
 LN2 = math.log(2.0)
@@ -78,7 +81,7 @@ def rigorous_tasks():
 def test_rigorous_points_means_fit_and_estimate(tmp_path):
     ds = rigorous_tasks()
     summary, _ = summarize(ds, "rigorous", output_units="bits")
-    fig = plot.plot_rigorous(summary, ds)
+    fig = plot_rigorous(summary, ds)
     (ax,) = fig.axes
     scatters = [c for c in ax.collections if isinstance(c, PathCollection)]
     assert len(scatters) == 2
@@ -97,7 +100,7 @@ def test_rigorous_points_means_fit_and_estimate(tmp_path):
 
 def test_rigorous_nats_summary_draws_tasks_unconverted():
     ds = rigorous_tasks()
-    fig = plot.plot_rigorous(aggregate_rigorous(ds), ds)
+    fig = plot_rigorous(aggregate_rigorous(ds), ds)
     scatter = next(c for c in fig.axes[0].collections if isinstance(c, PathCollection))
     np.testing.assert_allclose(scatter.get_offsets()[:, 1], ds["test_mi"].values[:28])
 
@@ -138,7 +141,7 @@ def test_lag_curve_band_and_peak(tmp_path):
         for lag in range(-2, 7)
     ]
     summary, _ = summarize(results_to_dataset(results), "lag", output_units="nats")
-    fig = plot.plot_lag(summary)
+    fig = plot_lag(summary)
     (ax,) = fig.axes
     lines = ax.get_lines()
     assert len(lines) == 4  # curve and peak marker per combo
@@ -168,7 +171,7 @@ def dimensionality_summary(with_pr: bool):
 
 
 def test_dimensionality_twin_axis_and_saturation(tmp_path):
-    fig = plot.plot_dimensionality(dimensionality_summary(with_pr=True))
+    fig = plot_dimensionality(dimensionality_summary(with_pr=True))
     ax, twin = fig.axes
     assert len(errorbars(ax)) == 1 and len(errorbars(twin)) == 1
     saturation = [line for line in ax.get_lines() if list(line.get_xdata()) in ([4, 4], [8, 8])]
@@ -182,7 +185,7 @@ def test_dimensionality_twin_axis_and_saturation(tmp_path):
 def test_dimensionality_without_participation_ratio_into_given_axes(tmp_path):
     host = Figure()
     ax = host.add_subplot()
-    fig = plot.plot_dimensionality(dimensionality_summary(with_pr=False), ax=ax)
+    fig = plot_dimensionality(dimensionality_summary(with_pr=False), ax=ax)
     assert fig is host
     assert fig.axes == [ax]
     assert saves(fig, tmp_path)

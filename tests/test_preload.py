@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from neural_mi import cli
-from neural_mi.config import load_config, pack_tasks, plan_analysis
 from neural_mi.preload import ENV_VAR, SHUTDOWN_GRACE, preload_server, run_step
 from neural_mi.store import read_results
+from neural_mi.workflow.plan import workflow_plan
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="the preload server runs on Linux only"
@@ -26,6 +25,7 @@ pytestmark = pytest.mark.skipif(
 REPO = Path(__file__).resolve().parent.parent
 TINY = REPO / "config" / "test_tiny.yaml"
 NEURAL_MI = Path(sys.executable).parent / "neural-mi"
+FAIL_ONCE = REPO / "tests" / "support" / "fail_once.py"
 
 
 @pytest.fixture(scope="module")
@@ -37,36 +37,34 @@ def server() -> str:
 
 @pytest.fixture
 def workdir(tmp_path, monkeypatch) -> Path:
-    """A folder holding the tiny config (the current directory during the test)."""
+    """A folder with the tiny config planned twice (results ``forked`` and ``fresh``), as
+    the workflow plans it; the current directory during the test."""
     config = yaml.safe_load(TINY.read_text())
     # The estimate analysis trains long enough to be interrupted (1 task, 1 pack).
     config["analyses"][1]["base_params"].update(n_epochs=100_000, patience=100_000)
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    config["plugins"] = [str(FAIL_ONCE)]
     monkeypatch.chdir(tmp_path)
+    for results in ("forked", "fresh"):
+        workflow_plan({**config, "results_dir": results}).write_files()
     return tmp_path
 
 
-def pack_args(analysis: str, out: str) -> list[str]:
-    cfg = load_config("config.yaml")
-    pack = next(iter(pack_tasks(plan_analysis(cfg, "tiny", analysis), cfg.tasks_per_job)))
+def pack_args(analysis: str, results: str) -> list[str]:
+    plan = workflow_plan({**yaml.safe_load(TINY.read_text()), "results_dir": results})
+    pack = next(iter(plan.analyses[("tiny", analysis)].packs))
     return [
         "train-tasks",
-        "--config",
-        "config.yaml",
-        "--session",
-        "tiny",
-        "--analysis",
-        analysis,
-        "--pack",
-        pack,
+        plan.pack_marker("tiny", analysis, pack),
         "--data",
-        "data.zarr",
-        "--out",
-        out,
+        f"{results}/tiny/data.zarr",
     ]
 
 
-PREPARE = ["prepare", "--config", "config.yaml", "--session", "tiny", "--out", "data.zarr"]
+def prepare(results: str = "forked") -> list[str]:
+    return ["prepare", "--out", f"{results}/tiny/data.zarr"]
+
+
+PREPARE = prepare()
 
 
 def test_a_step_gets_the_clients_directory_environment_and_streams(
@@ -75,14 +73,15 @@ def test_a_step_gets_the_clients_directory_environment_and_streams(
     monkeypatch.setenv(ENV_VAR, server)
     # Relative paths: the step works in the client's directory.
     assert run_step(PREPARE) == 0
-    assert (workdir / "data.zarr").is_dir()
-    # The test hook reads the client's environment; the error reaches the client's stderr.
+    assert (workdir / "forked" / "tiny" / "data.zarr").is_dir()
+    # The test plugin reads the client's environment and argv; the error reaches the
+    # client's stderr.
     marker = workdir / "failed-once"
-    monkeypatch.setenv(cli.FAIL_ONCE_ENV, str(marker))
+    monkeypatch.setenv("NEURAL_MI_FAIL_ONCE", str(marker))
     assert run_step(pack_args("rigorous", "forked")) == 1
     assert marker.exists()
     err = capfd.readouterr().err
-    assert "neural-mi train-tasks: error: test hook NEURAL_MI_FAIL_ONCE" in err
+    assert "neural-mi train-tasks: error: " in err and "test plugin NEURAL_MI_FAIL_ONCE" in err
 
 
 def test_a_forked_step_gives_the_numbers_of_a_step_in_a_fresh_process(server, workdir, monkeypatch):
@@ -90,6 +89,7 @@ def test_a_forked_step_gives_the_numbers_of_a_step_in_a_fresh_process(server, wo
     assert run_step(PREPARE) == 0
     assert run_step(pack_args("rigorous", "forked")) == 0
     monkeypatch.delenv(ENV_VAR)
+    assert subprocess.run([str(NEURAL_MI), *prepare("fresh")], cwd=workdir).returncode == 0
     fresh = subprocess.run(
         [str(NEURAL_MI), *pack_args("rigorous", "fresh")],
         cwd=workdir,
@@ -99,7 +99,10 @@ def test_a_forked_step_gives_the_numbers_of_a_step_in_a_fresh_process(server, wo
         check=False,
     )
     assert fresh.returncode == 0, fresh.stderr[-3000:]
-    forked, fresh = read_results(workdir / "forked"), read_results(workdir / "fresh")
+    forked, fresh = (
+        read_results(workdir / name / "tiny" / "rigorous" / "tasks" / "p000")
+        for name in ("forked", "fresh")
+    )
     assert forked.sizes["task"] == 3
     assert list(forked["key"].values) == list(fresh["key"].values)
     assert (forked["test_mi"].values == fresh["test_mi"].values).all()
@@ -120,11 +123,11 @@ def test_exit_statuses_and_what_is_not_served(server, workdir, monkeypatch, capf
 
 def _start_long_step(workdir: Path, env: dict[str, str]) -> subprocess.Popen:
     """A client running the long estimate task; returns once training has begun."""
-    assert run_step(PREPARE) in (0, None) and (workdir / "data.zarr").is_dir()
+    assert run_step(PREPARE) in (0, None) and (workdir / "forked" / "tiny" / "data.zarr").is_dir()
     log = workdir / "long.log"
     with log.open("w") as out:
         client = subprocess.Popen(
-            [str(NEURAL_MI), *pack_args("quick", "long")],
+            [str(NEURAL_MI), *pack_args("quick", "forked")],
             cwd=workdir,
             env={**os.environ, **env},
             stdout=out,
@@ -144,7 +147,7 @@ def test_sigterm_to_the_client_ends_the_step(server, workdir, monkeypatch):
     client.send_signal(signal.SIGTERM)
     # The step died of the forwarded SIGTERM, reported as a shell does: 128 + 15.
     assert client.wait(timeout=30) == 128 + signal.SIGTERM
-    assert not any((workdir / "long").glob("*.zarr"))
+    assert not any((workdir / "forked" / "tiny" / "quick" / "tasks").glob("*/*.zarr"))
 
 
 def test_closing_the_server_ends_the_steps_still_running(workdir, monkeypatch):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import neural_mi as nmi
-import neural_mi.execute
+import neural_mi.engine.task
 from neural_mi.errors import (
     DataShapeError,
     DataValueError,
@@ -23,7 +23,7 @@ def no_training(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("training started despite bad input")
 
-    monkeypatch.setattr(neural_mi.execute, "train_critic", forbidden)
+    monkeypatch.setattr(neural_mi.engine.task, "train_critic", forbidden)
 
 
 def _run(x, y, **kw):

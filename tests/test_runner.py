@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import neural_mi as nmi
-import neural_mi.execute
+import neural_mi.engine.execution
 from neural_mi import store as task_store
 from neural_mi.results import Results
 
@@ -35,6 +35,19 @@ def _per_task(results):
     return dict(zip(results.tasks["key"].values.tolist(), results.tasks["test_mi"].values.tolist()))
 
 
+def _count_trained(monkeypatch) -> list:
+    """One entry per task trained from now on (tasks are trained in groups)."""
+    calls: list = []
+    real = neural_mi.engine.execution.run_group
+
+    def counting(group, *args, **kwargs):
+        calls.extend(spec.key for spec in group)
+        return real(group, *args, **kwargs)
+
+    monkeypatch.setattr(neural_mi.engine.execution, "run_group", counting)
+    return calls
+
+
 def test_same_numbers_with_one_and_two_workers(gauss_small, fast_params):
     x, y = gauss_small
     serial = _per_task(_rigorous(x, y, fast_params, n_workers=1))
@@ -57,11 +70,7 @@ def test_interrupted_run_resumes_from_store(gauss_small, fast_params, tmp_path, 
     (stores[2] / "zarr.json").write_text(
         '{"zarr_format": 3, "node_type": "group", "attributes": {}}'
     )
-    calls = []
-    real = neural_mi.execute.train_critic
-    monkeypatch.setattr(
-        neural_mi.execute, "train_critic", lambda *a, **k: calls.append(1) or real(*a, **k)
-    )
+    calls = _count_trained(monkeypatch)
     resumed = _rigorous(x, y, fast_params, store=tmp_path / "a")
     assert len(calls) == 3
     assert _per_task(resumed) == _per_task(full)
@@ -71,11 +80,7 @@ def test_interrupted_run_resumes_from_store(gauss_small, fast_params, tmp_path, 
 def test_store_with_other_parameters_is_retrained(gauss_small, fast_params, tmp_path, monkeypatch):
     x, y = gauss_small
     _rigorous(x, y, fast_params, store=tmp_path)
-    calls = []
-    real = neural_mi.execute.train_critic
-    monkeypatch.setattr(
-        neural_mi.execute, "train_critic", lambda *a, **k: calls.append(1) or real(*a, **k)
-    )
+    calls = _count_trained(monkeypatch)
     _rigorous(x, y, {**fast_params, "n_epochs": 3}, store=tmp_path)
     assert len(calls) == 6
 

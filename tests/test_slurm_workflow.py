@@ -14,8 +14,9 @@ How the SLURM run is set up, and why:
 - Snakemake runs inside the cluster's network namespace (``SlurmCluster.exec_prefix``),
   with this environment's scripts first on PATH (the rules call ``neural-mi``; sbatch
   exports the environment to the jobs).
-- ``NEURAL_MI_FAIL_ONCE`` (the test hook of ``neural-mi train-tasks``) makes the first
-  train job fail once; the profile's ``retries: 1`` must resubmit it.
+- The test plugin ``tests/support/fail_once.py`` (the config's ``plugins:``) makes the first
+  train job fail once while ``NEURAL_MI_FAIL_ONCE`` names a missing file; the profile's
+  ``retries: 1`` must resubmit it.
 
 Runtime: about 2 minutes (the SLURM run; the local run overlaps it).  Skipped where the
 cluster cannot start (see the ``slurm_cluster`` fixture in conftest.py).
@@ -36,10 +37,9 @@ import pytest
 import yaml
 from helpers import task_mi
 
-from neural_mi.cli import FAIL_ONCE_ENV, fail_once_hook, main
-from neural_mi.config import load_config, pack_tasks, plan_config
-from neural_mi.errors import TrainingError
+from neural_mi.config import load_config, plan_config
 from neural_mi.store import find_task_stores
+from neural_mi.workflow.packing import pack_tasks
 
 if TYPE_CHECKING:
     from conftest import SlurmCluster
@@ -51,6 +51,8 @@ SNAKEFILE = REPO / "workflow" / "Snakefile"
 SLURM_PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
 LOCAL_PROFILE = REPO / "profiles" / "local"
 TINY = REPO / "config" / "test_tiny.yaml"
+FAIL_ONCE = REPO / "tests" / "support" / "fail_once.py"
+FAIL_ONCE_ENV = "NEURAL_MI_FAIL_ONCE"
 #: What the test adds on the command line (a user keeps the plugin's defaults).
 TEST_ONLY_ARGS = (
     "--slurm-init-seconds-before-status-checks",
@@ -214,6 +216,7 @@ def runs(slurm_cluster: SlurmCluster, tmp_path_factory: pytest.TempPathFactory) 
     tmp = tmp_path_factory.mktemp("slurm_workflow")
     config_dict = yaml.safe_load(TINY.read_text())
     config_dict["tasks_per_job"] = 1
+    config_dict["plugins"] = [str(FAIL_ONCE)]
     slurm_dir, local_dir = tmp / "slurm", tmp / "local"
     for workdir in (slurm_dir, local_dir):
         workdir.mkdir()
@@ -393,33 +396,22 @@ def test_failed_train_job_is_resubmitted_with_more_resources(runs: Runs):
     assert (runs.slurm_dir / "results" / "summary.csv").is_file()
 
 
-def test_fail_once_hook_fails_only_the_first_call(tmp_path, monkeypatch, capsys):
-    # Needs no cluster: the hook the SLURM run relies on, on its own.
+def test_fail_once_plugin_fails_only_the_first_train_job(tmp_path, monkeypatch):
+    # Needs no cluster: the test plugin the SLURM run relies on, on its own.
+    import importlib.util
+
+    def load(argv: list[str]) -> None:
+        monkeypatch.setattr(sys, "argv", argv)
+        spec = importlib.util.spec_from_file_location("fail_once_under_test", FAIL_ONCE)
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))
+
     marker = tmp_path / "marker"
     monkeypatch.delenv(FAIL_ONCE_ENV, raising=False)
-    fail_once_hook()
-    assert not marker.exists()
+    load(["neural-mi", "train-tasks"])
     monkeypatch.setenv(FAIL_ONCE_ENV, str(marker))
-    args = [
-        "train-tasks",
-        "--config",
-        str(tmp_path / "none.yaml"),
-        "--session",
-        "s",
-        "--analysis",
-        "a",
-        "--pack",
-        "p",
-        "--data",
-        "d",
-        "--out",
-        str(tmp_path / "out"),
-    ]
-    assert main(args) == 1
-    assert f"{FAIL_ONCE_ENV}: created" in capsys.readouterr().err
+    load(["snakemake"])  # parsing the workflow, or another step: no failure
+    assert not marker.exists()
+    with pytest.raises(RuntimeError, match="failed this attempt on purpose"):
+        load(["neural-mi", "train-tasks"])
     assert marker.is_file()
-    fail_once_hook()  # the marker exists: no failure
-    marker.unlink()
-    with pytest.raises(TrainingError, match="failed this attempt on purpose"):
-        fail_once_hook()
-    assert marker.is_file()
+    load(["neural-mi", "train-tasks"])  # the marker exists: no failure

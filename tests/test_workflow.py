@@ -63,9 +63,9 @@ def snakemake(
     return out
 
 
-def planned_jobs(workdir: Path, config: Path) -> list[tuple[str, str]]:
+def planned_jobs(workdir: Path, config: Path, *args: str) -> list[tuple[str, str]]:
     """``(rule, wildcards)`` of every job a dry run would execute."""
-    out = snakemake(workdir, config, "--dry-run")
+    out = snakemake(workdir, config, "--dry-run", *args)
     assert out.returncode == 0, out.output
     text = out.output
     if "Nothing to be done" in text:
@@ -129,7 +129,7 @@ def test_parsing_the_workflow_never_imports_torch(tmp_path):
         for line in out.output.splitlines()
         if line.startswith("import time:")
     }
-    assert "neural_mi.config" in imported
+    assert "neural_mi.workflow.plan" in imported and "neural_mi.config" in imported
     assert "torch" not in imported
 
 
@@ -160,10 +160,24 @@ def test_config_errors_fail_before_any_job(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
-def test_settings_outside_the_config_file_are_refused(tmp_path):
-    out = snakemake(tmp_path, write_config(tmp_path / "c.yaml"), "--dry-run", "--config", "seed=4")
-    assert out.returncode != 0
-    assert "put them in the config file instead of snakemake --config" in out.output
+def test_config_overrides_reach_every_job_and_rerun_what_they_change(finished_run, tmp_path):
+    workdir = copy_run(finished_run, tmp_path)
+    config = workdir / "config.yaml"
+    # The tiny config's seed is 3: overriding it with itself changes nothing.
+    assert planned_jobs(workdir, config, "--config", "seed=3") == []
+    # Seed 4 changes every task (and the synthetic data): everything runs again.
+    out = snakemake(workdir, config, "--config", "seed=4")
+    assert out.returncode == 0, out.output[-5000:]
+    plan = json.loads((workdir / "results" / "tiny" / "rigorous" / "plan.json").read_text())
+    assert {combo["params"]["run_seed"] for combo in plan["combos"].values()} == {4}
+    seed4 = task_mi(workdir)
+    assert seed4.keys() != task_mi(finished_run).keys()
+    # Back to the file's seed: the train jobs rerun, find their stores and train nothing.
+    out = snakemake(workdir, config)
+    assert out.returncode == 0, out.output[-5000:]
+    assert task_mi(workdir) == task_mi(finished_run)
+    for log in (workdir / "logs" / "train").rglob("*.log"):
+        assert "Read" in log.read_text() and "0 to train" in log.read_text(), log
 
 
 def test_dry_run_of_100_sessions(tmp_path):
@@ -204,7 +218,7 @@ def test_run_writes_every_output(finished_run):
     assert (results / "overview.png").stat().st_size > 0
     for analysis, n_tasks, n_packs in (("rigorous", 6, 2), ("quick", 1, 1)):
         folder = results / "tiny" / analysis
-        assert len(list((folder / "tasks").iterdir())) == n_packs
+        assert len(list((folder / "tasks").glob("*.done"))) == n_packs
         assert len(list((folder / "tasks").glob("*/*.zarr"))) == n_tasks
         for name in ("figure.png", "summary.csv", "summary.nc", "tasks.nc", "results.json"):
             assert (folder / name).is_file()
@@ -244,6 +258,9 @@ def test_changing_the_confidence_level_reruns_only_the_aggregation(finished_run,
 def test_deleting_a_pack_reruns_one_train_job_with_the_same_numbers(finished_run, tmp_path):
     workdir = copy_run(finished_run, tmp_path)
     shutil.rmtree(workdir / "results" / "tiny" / "rigorous" / "tasks" / "p001")
+    # The parse drops the marker of a pack whose stores are gone, and says so.
+    out = snakemake(workdir, workdir / "config.yaml", "--dry-run")
+    assert "p001.done was removed: a task store of its pack is missing" in out.output
     jobs = planned_jobs(workdir, workdir / "config.yaml")
     assert jobs == [
         ("aggregate", "session=tiny, analysis=rigorous"),
@@ -321,9 +338,8 @@ def test_one_pack_on_a_pool_of_two_workers_gives_the_same_numbers(finished_run, 
     workdir.mkdir()
     out = snakemake(workdir, write_config(workdir / "config.yaml", one_pack))
     assert out.returncode == 0, out.output[-5000:]
-    assert [p.name for p in (workdir / "results" / "tiny" / "rigorous" / "tasks").iterdir()] == [
-        "p000"
-    ]
+    tasks = workdir / "results" / "tiny" / "rigorous" / "tasks"
+    assert sorted(p.name for p in tasks.iterdir()) == ["p000", "p000.done"]
     log = (workdir / "logs" / "train" / "tiny" / "rigorous" / "p000.log").read_text()
     assert "Training 6 task(s) of pack p000 with 2 worker process(es)." in log
     assert task_mi(workdir) == task_mi(finished_run)

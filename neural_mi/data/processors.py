@@ -17,6 +17,7 @@ import torch
 
 from ..errors import DataShapeError, DataValueError, InsufficientDataError, ParameterError
 from ..params import PROCESSOR_TYPES, check_choice
+from .windows import count_spike_windows
 
 logger = logging.getLogger(__name__)
 
@@ -29,9 +30,6 @@ __all__ = [
     "process",
 ]
 
-#: Slack (in units of one step) when counting how many spike windows fit in a recording,
-#: so that e.g. ``(1.0 - 0.1) / 0.1 = 8.999999999999998`` still counts 10 windows.
-_WINDOW_COUNT_TOL = 1e-9
 #: Slack (seconds) on spike window edges, so that a spike at exactly ``k * step`` falls in
 #: window ``k`` although ``k * step`` may be computed a few ulps too large.
 _EDGE_TOL_S = 1e-9
@@ -248,7 +246,7 @@ def _integer_labels(labels: torch.Tensor) -> torch.Tensor:
 
 def _spike_window_starts(window_size: float, step_size: float, n_seconds: float) -> np.ndarray:
     """Start times (s) of ``floor((n_seconds - window_size) / step_size) + 1`` windows."""
-    n_windows = int(np.floor((n_seconds - window_size) / step_size + _WINDOW_COUNT_TOL)) + 1
+    n_windows = count_spike_windows(n_seconds, window_size, step_size)
     if n_windows < 1:
         raise InsufficientDataError(
             f"Spike window_size={window_size} s is longer than the recording "

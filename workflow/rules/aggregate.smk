@@ -1,7 +1,7 @@
 rule aggregate:
     """Summarise the task stores of one session x analysis (tables, netCDF, figure)."""
     input:
-        pack_dirs,
+        pack_markers,
     output:
         tasks=f"{RESULTS}/{{session}}/{{analysis}}/tasks.nc",
         summary=f"{RESULTS}/{{session}}/{{analysis}}/summary.nc",
@@ -28,10 +28,7 @@ rule aggregate:
     log:
         "logs/aggregate/{session}/{analysis}.log",
     params:
-        mode=lambda wildcards: CFG.analysis(wildcards.analysis).mode,
-        fit=fit_flags,
+        settings=analysis_settings,
         out_dir=lambda wildcards: f"{RESULTS}/{wildcards.session}/{wildcards.analysis}",
     shell:
-        "neural-mi aggregate {input:q} --session {wildcards.session:q}"
-        " --analysis {wildcards.analysis:q} --mode {params.mode} {params.fit}"
-        " --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "neural-mi aggregate --out-dir {params.out_dir:q} > {log:q} 2>&1"

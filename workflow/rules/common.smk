@@ -1,32 +1,28 @@
-# Configuration, plan and helpers shared by the rules (parse time only; never imports torch).
-# Rules call the `neural-mi` console script: the environment holding neural_mi must be on
-# PATH (`neural-mi run` sees to it).
+# The plan of the run and helpers shared by the rules (parse time only; never imports
+# torch).  Rules call the `neural-mi` console script: the environment holding neural_mi
+# must be on PATH (`neural-mi run` sees to it).
 import json
-import threading
+import sys
 
 import neural_mi
-from snakemake.utils import validate
+import neural_mi.compat
+from neural_mi.workflow.plan import workflow_plan
 
-from neural_mi.config import (
-    config_file_in_use,
-    load_config,
-    pack_tasks,
-    plan_config,
-    specs_digest,
-    specs_json,
-)
-
-# Train jobs plan their pack's tasks again from this file (and check the digest of what
-# this run planned). It is used in shell commands rather than params on purpose: moving or
-# renaming the config file must not rerun anything.
-CONFIG_FILE = config_file_in_use(workflow.configfiles, config)
-CFG = load_config(config)
-validate(config, "../schemas/config.schema.yaml")
-PACKS = {
-    pair: pack_tasks(specs, CFG.tasks_per_job)
-    for pair, specs in plan_config(CFG).items()
-}
-RESULTS = CFG.results_dir.rstrip("/")
+# Validates the whole config (data headers included), plans every session x analysis and
+# packs the tasks into train jobs.  When a run starts, the main process writes the files
+# the jobs read (each session's session.json, each analysis' plan.json: see the
+# Snakefile's onstart), so that no job plans again and settings given with --config reach
+# every job.  Before the DAG is built it drops the completion marker of any pack that lost
+# a task store, so that exactly that pack's missing tasks are trained again.
+PLAN = workflow_plan(config)
+RESULTS = PLAN.results_dir
+if workflow.is_main_process:
+    for marker in PLAN.remove_stale_markers():
+        print(
+            f"neural_mi: {marker} was removed: a task store of its pack is missing, so "
+            "the pack's train job runs again for the missing tasks.",
+            file=sys.stderr,
+        )
 
 
 wildcard_constraints:
@@ -37,57 +33,44 @@ wildcard_constraints:
 
 def session_files(wildcards):
     """Data files a session reads (none for synthetic sessions)."""
-    session = CFG.session(wildcards.session)
+    session = PLAN.config.session(wildcards.session)
     return [v.path for v in (session.x, session.y) if v is not None and v.path]
 
 
 def session_source(wildcards):
     """What prepare's output depends on, as JSON (changing it reruns prepare)."""
-    # (`include=` may not start a line: Snakemake would read it as its include keyword.)
-    fields = {"synthetic", "x", "y"}
-    no_params = {"x": {"params"}, "y": {"params"}}
-    session = CFG.session(wildcards.session).model_dump(
-        mode="json", include=fields, exclude=no_params
-    )
-    return json.dumps({"seed": CFG.seed, **session}, sort_keys=True)
+    return PLAN.session_json(wildcards.session)
 
 
-def pack_specs(wildcards):
-    return PACKS[(wildcards.session, wildcards.analysis)][wildcards.pack]
+def analysis_plan(wildcards):
+    return PLAN.analyses[(wildcards.session, wildcards.analysis)]
 
 
-def pack_dirs(wildcards):
-    """Train outputs of one session x analysis."""
-    packs = PACKS[(wildcards.session, wildcards.analysis)]
+def pack_tasks(wildcards):
+    """Every training parameter of a pack's tasks: changing one reruns that pack only."""
+    specs = analysis_plan(wildcards).packs[wildcards.pack]
+    return "[" + ", ".join(spec.to_json() for spec in specs) + "]"
+
+
+def pack_markers(wildcards):
+    """Completion markers of the train jobs of one session x analysis."""
+    s, a = wildcards.session, wildcards.analysis
+    return [PLAN.pack_marker(s, a, pack) for pack in analysis_plan(wildcards).packs]
+
+
+def analysis_settings(wildcards):
+    """What aggregation depends on besides the tasks (changing it reruns only that)."""
+    return json.dumps(analysis_plan(wildcards).settings(), sort_keys=True)
+
+
+def all_pack_markers():
+    """Every train job's output: a pack whose marker was dropped is trained again."""
     return [
-        f"{RESULTS}/{wildcards.session}/{wildcards.analysis}/tasks/{p}" for p in packs
+        PLAN.pack_marker(s, a, pack)
+        for (s, a), plan in PLAN.analyses.items()
+        for pack in plan.packs
     ]
-
-
-def all_pack_dirs():
-    return [
-        f"{RESULTS}/{s}/{a}/tasks/{p}" for (s, a), packs in PACKS.items() for p in packs
-    ]
-
-
-def fit_flags(wildcards):
-    """Command-line flags of the analysis' aggregation settings."""
-    analysis = CFG.analysis(wildcards.analysis)
-    flags = {
-        "--output-units": analysis.output_units,
-        "--mi-source": analysis.fit.mi_source,
-    }
-    for name, value in analysis.fit.rigorous_options().items():
-        flags[f"--{name.replace('_', '-')}"] = value
-    return " ".join(f"{flag} {value}" for flag, value in flags.items())
 
 
 def all_results(name):
-    return [f"{RESULTS}/{s}/{a}/{name}" for s, a in PACKS]
-
-
-def cancel_pending_timers():
-    """Cancel pending ``threading.Timer`` threads (see the Snakefile's ``onsuccess``)."""
-    for thread in threading.enumerate():
-        if isinstance(thread, threading.Timer):
-            thread.cancel()
+    return [f"{RESULTS}/{s}/{a}/{name}" for s, a in PLAN.analyses]

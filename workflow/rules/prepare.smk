@@ -10,5 +10,4 @@ rule prepare:
         source=session_source,
         version=neural_mi.__version__,
     shell:
-        "neural-mi prepare --config {CONFIG_FILE:q} --session {wildcards.session:q}"
-        " --out {output:q} > {log:q} 2>&1"
+        "neural-mi prepare --out {output:q} > {log:q} 2>&1"

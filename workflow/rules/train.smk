@@ -1,23 +1,23 @@
 rule train:
-    """Train the tasks of one pack; each task's result is one store <key>.zarr in the pack folder.
+    """Train the tasks of one pack: one store <key>.zarr per task in tasks/<pack>/, then the
+    marker tasks/<pack>.done.
 
     params.tasks holds every training parameter of the pack's tasks, so changing a
-    parameter reruns exactly the packs whose tasks it changes.
+    parameter reruns exactly the packs whose tasks it changes.  A pack whose job was cut
+    short keeps its finished stores; the next attempt trains only the others.
     """
     input:
         data=f"{RESULTS}/{{session}}/data.zarr",
     output:
-        directory(f"{RESULTS}/{{session}}/{{analysis}}/tasks/{{pack}}"),
+        f"{RESULTS}/{{session}}/{{analysis}}/tasks/{{pack}}.done",
     log:
         "logs/train/{session}/{analysis}/{pack}.log",
     group:
         "train"
-    threads: CFG.threads_per_job
+    threads: PLAN.config.threads_per_job
     params:
-        tasks=lambda wildcards: specs_json(pack_specs(wildcards)),
-        digest=lambda wildcards: specs_digest(pack_specs(wildcards)),
+        tasks=pack_tasks,
         version=neural_mi.__version__,
     shell:
-        "neural-mi train-tasks --config {CONFIG_FILE:q} --session {wildcards.session:q}"
-        " --analysis {wildcards.analysis:q} --pack {wildcards.pack:q} --data {input.data:q}"
-        " --out {output:q} --digest {params.digest} --workers {threads} > {log:q} 2>&1"
+        "neural-mi train-tasks {output:q} --data {input.data:q} --workers {threads}"
+        " > {log:q} 2>&1"

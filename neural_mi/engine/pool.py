@@ -18,27 +18,25 @@ from typing import Any
 
 import torch
 
-from .errors import ParameterError
-from .execute import SessionData, TaskContext, group_tasks, run_group
-from .tasks import TaskResult, TaskSpec
+from ..errors import ParameterError
+from ..tasks import TaskResult, TaskSpec
+from .inputs import SessionData, TaskContext
+from .task import run_group
 
 
 def train_in_pool(
-    specs: Sequence[TaskSpec], data: SessionData, context: TaskContext, n_workers: int
+    groups: Sequence[Sequence[TaskSpec]], data: SessionData, context: TaskContext, n_workers: int
 ) -> Iterator[TaskResult]:
-    """Train tasks in a pool of ``n_workers`` processes, yielding results as groups finish.
+    """Train groups of tasks in a pool of ``n_workers`` processes, yielding results as
+    groups finish.
 
-    Workers train whole groups (:func:`~neural_mi.execute.group_tasks`, each halved), the
-    most expensive first (cost: tasks / gamma), and take the next group as soon as they
-    are free.  Halving costs small, overhead-bound critics a little (rigorous on the
-    seed's Gaussians: 4.0 s -> 4.4 s) and saves wide, arithmetic-bound ones more, because
-    the pool's last groups finish closer together (the nonlinear-latent rigorous
-    benchmark: 31.0 s -> 29.2 s).  Grouping never changes a task's numbers.
+    Workers take the groups in the order given (put the most expensive first) and take the
+    next one as soon as they are free.  Grouping never changes a task's numbers.
 
     Parameters
     ----------
-    specs
-        The tasks to train.
+    groups
+        Groups of tasks (:func:`~neural_mi.engine.task.group_tasks`).
     data
         The session's inputs.
     context
@@ -51,10 +49,6 @@ def train_in_pool(
     TaskResult
         In completion order, group by group.
     """
-    groups = sorted(
-        group_tasks(specs, min_groups=n_workers, parts=2),
-        key=lambda group: -len(group) / group[0].gamma,
-    )
     ctx = _pool_context()
     if ctx.get_start_method() != "fork":
         _check_picklable(context)
@@ -68,7 +62,7 @@ def train_in_pool(
         with ctx.Pool(
             min(n_workers, len(groups)), initializer=_init_worker, initargs=(data, context)
         ) as pool:
-            for results in pool.imap_unordered(_run_in_worker, groups):
+            for results in pool.imap_unordered(_run_in_worker, [list(g) for g in groups]):
                 yield from results
     finally:
         gc.unfreeze()

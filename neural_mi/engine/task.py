@@ -1,15 +1,15 @@
-"""Execution of planned tasks: ``run_task(spec, data) -> TaskResult``.
+"""One task, or one group of tasks trained together, from spec to result.
 
 One function turns one :class:`~neural_mi.tasks.TaskSpec` into one
 :class:`~neural_mi.tasks.TaskResult`, whoever calls it: ``nmi.run`` in-process or in a
-process pool, or a Snakemake ``train`` job.  Everything random inside a task is seeded from
-the run seed and the task's identifiers:
+process pool, or a workflow train job.  The analysis' mode (:mod:`neural_mi.modes`) says
+what data a task trains on; everything random inside a task is seeded from the run seed
+and the task's identifiers:
 
 - the gamma chunks from ``(run seed, "chunks", gamma)``, so every parameter combination
   sees the same chunks (paired comparison);
 - the train/test split inside a chunk from ``(run seed, "split", gamma, subset, repeat,
   split)``, shared by every combination as well;
-- the channel halves of a dimensionality split from ``(run seed, "channels", split)``;
 - weight initialisation and batch order from the task's own seed.
 
 Tasks that differ only in their subset or repeat (:func:`group_tasks`) have the same
@@ -22,91 +22,30 @@ a result.
 from __future__ import annotations
 
 import itertools
-import json
-import logging
 import math
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
-from . import __version__
-from .data import (
-    align_samples,
-    overlap_gap,
-    process,
-    subset_indices,
-    train_test_split,
-    validate_data,
-)
-from .errors import DataShapeError, InsufficientDataError, ParameterError
-from .estimators import get_estimator
-from .models import BaseCritic, build_critic
-from .models.stacked import stackable
-from .plan import derive_seed
-from .tasks import TaskResult, TaskSpec
-from .train import TrainOutcome, resolve_device, train_critic, train_critics
+from .. import __version__
+from ..data import subset_indices, train_test_split
+from ..errors import InsufficientDataError, ParameterError
+from ..estimators import get_estimator
+from ..models import build_critic
+from ..models.stacked import stackable
+from ..modes import get_mode
+from ..plan import derive_seed
+from ..tasks import TaskResult, TaskSpec
+from ..train import TrainOutcome, resolve_device, train_critic, train_critics
+from .inputs import SessionData, TaskContext
 
-logger = logging.getLogger(__name__)
+__all__ = ["MAX_GROUP_SIZE", "group_tasks", "run_group", "run_task", "task_split", "versions"]
 
-
-@dataclass
-class SessionData:
-    """The raw, validated inputs of one analysis.
-
-    Parameters
-    ----------
-    x, y
-        Raw data: arrays ``(channels, time)`` (or as the processor's ``time_axis`` says),
-        lists of spike-time arrays, or already processed arrays. ``y`` is ``None`` for
-        dimensionality analyses.
-    processor_type_x, processor_type_y
-        How each variable is processed (``None``: already processed).
-    """
-
-    x: Any
-    y: Any | None
-    processor_type_x: str | None = "continuous"
-    processor_type_y: str | None = "continuous"
-    _cache: dict[str, torch.Tensor] = field(default_factory=dict, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        validate_data(self.x, self.processor_type_x, name="x_data")
-        if self.y is not None:
-            validate_data(self.y, self.processor_type_y, name="y_data")
-
-    def processed(self, variable: str, params: Mapping[str, Any], lag: float = 0.0) -> torch.Tensor:
-        """Processed ``x`` or ``y`` for a processor parameter set (cached per process).
-
-        For spike data a non-zero ``lag`` shifts the spike times back by ``lag`` seconds
-        before windowing (Y following X by ``lag`` then lines up with X).
-        """
-        raw = self.x if variable == "x" else self.y
-        ptype = self.processor_type_x if variable == "x" else self.processor_type_y
-        key = json.dumps([variable, ptype, dict(params), lag], sort_keys=True, default=str)
-        if key not in self._cache:
-            if ptype == "spike" and lag:
-                raw = [np.asarray(ch, dtype=np.float64) - lag for ch in raw]
-                raw = [ch[ch >= 0] for ch in raw]
-            self._cache[key] = process(raw, ptype, params)
-        return self._cache[key]
-
-
-@dataclass
-class TaskContext:
-    """Objects a task needs that cannot travel in a TaskSpec (not serialisable)."""
-
-    device: str | torch.device = "auto"
-    custom_critic: BaseCritic | None = None
-    custom_embedding_cls: type | None = None
-    train_indices: Any = None
-    test_indices: Any = None
-    save_best_model_path: str | Path | None = None
-    progress: bool = False
+#: Most tasks trained together in one group.
+MAX_GROUP_SIZE = 16
 
 
 def versions() -> dict[str, str]:
@@ -114,79 +53,22 @@ def versions() -> dict[str, str]:
     return {"neural_mi": __version__, "torch": torch.__version__, "numpy": np.__version__}
 
 
-def task_data(spec: TaskSpec, data: SessionData) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """The aligned ``(x, y)`` sample pairs of a task and the leakage gap of its windows.
-
-    Applies the lag (``lag`` mode) or the channel split (``dimensionality`` mode), then
-    aligns X and Y to a common number of samples.
-    """
-    p = spec.params
-    px, py = p["processor_params_x"], p["processor_params_y"]
-    gap = max(_window_gap(p["processor_type_x"], px), _window_gap(p["processor_type_y"], py))
-    if p["mode"] == "dimensionality":
-        x, y = _channel_halves(data.processed("x", px), p["run_seed"], spec.split)
-        return x, y, gap
-    if spec.lag and "spike" in (p["processor_type_x"], p["processor_type_y"]):
-        if p["processor_type_x"] != p["processor_type_y"]:
-            raise ParameterError(
-                "Lags are supported when X and Y are both spike trains (lag in "
-                "seconds) or both sampled signals (lag in samples)."
-            )
-        x, y = align_samples(data.processed("x", px), data.processed("y", py, lag=spec.lag))
-        return x, y, gap
-    x, y = align_samples(data.processed("x", px), data.processed("y", py))
-    shift = _lag_in_samples(spec.lag, px)
-    if shift >= len(x) - 1:
-        raise InsufficientDataError(f"Lag {spec.lag} leaves no samples out of {len(x)}.")
-    if shift > 0:
-        x, y = x[:-shift], y[shift:]
-    elif shift < 0:
-        x, y = x[-shift:], y[:shift]
-    return x, y, gap + abs(shift)
-
-
-def _window_gap(ptype: str | None, params: Mapping[str, Any]) -> int:
-    """Window indices between train and test so overlapping windows cannot leak."""
-    if ptype is None:
-        return 0
-    return overlap_gap(params["window_size"], params["step_size"] or params["window_size"])
-
-
-def _lag_in_samples(lag: float, params: Mapping[str, Any]) -> int:
-    """Convert a lag in raw samples to a shift in window indices."""
-    step = int(params.get("step_size", 1) or 1)
-    if float(lag) != int(lag) or int(lag) % step:
-        raise ParameterError(f"Lag {lag} must be an integer multiple of step_size {step}.")
-    return int(lag) // step
-
-
-def _channel_halves(
-    x: torch.Tensor, run_seed: int, split: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    n_channels = x.shape[1]
-    if n_channels < 2:
-        raise DataShapeError(
-            f"Dimensionality analysis splits the channels of X in two halves; X has {n_channels} "
-            "channel(s)."
-        )
-    order = np.random.default_rng(derive_seed(run_seed, "channels", split)).permutation(n_channels)
-    half = n_channels // 2
-    first = torch.as_tensor(np.sort(order[:half]))
-    second = torch.as_tensor(np.sort(order[half:]))
-    return x.index_select(1, first), x.index_select(1, second)
-
-
 def task_split(
     spec: TaskSpec, n_samples: int, gap: int, context: TaskContext | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Train and held-out sample indices of a task (inside its gamma chunk)."""
+    """Train and held-out sample indices of a task (inside its gamma chunk).
+
+    Explicit ``train_indices``/``test_indices`` of the context are used as given (only
+    modes with :attr:`~neural_mi.modes.base.Mode.explicit_split` accept them, and only
+    on the whole data).
+    """
     p, base = spec.params, spec.params["base"]
     run_seed = p["run_seed"]
     if context is not None and context.train_indices is not None:
-        if spec.gamma != 1 or p["mode"] in ("lag", "dimensionality"):
+        if spec.gamma != 1:
             raise ParameterError(
                 "train_indices/test_indices apply to the full data set; they "
-                "cannot be combined with gamma subsampling, lags or channel splits."
+                "cannot be combined with gamma subsampling."
             )
         return train_test_split(
             n_samples,
@@ -216,17 +98,14 @@ def task_split(
     return chunk[train], chunk[test]
 
 
-#: Most tasks trained together in one group.
-MAX_GROUP_SIZE = 16
-
-
 def group_tasks(
     specs: Sequence[TaskSpec], min_groups: int = 1, max_size: int = MAX_GROUP_SIZE, parts: int = 1
 ) -> list[list[TaskSpec]]:
     """Cut tasks into groups that can be trained together, in plan order.
 
-    Tasks share a group when they differ only in ``subset`` or ``repeat`` (same
-    combination, gamma, lag and channel split: the same critic shape and split sizes).
+    Tasks share a group when their mode says they train on the same data
+    (:meth:`~neural_mi.modes.base.Mode.data_key`; for the built-in modes: they differ
+    only in ``subset`` or ``repeat``), so they have the same critic shape and split sizes.
     Groups hold at most ``max_size`` tasks (larger ones are cut into near-equal parts), and
     the largest groups are halved until there are at least ``min_groups`` groups (or every
     group holds one task), so that a pool of ``min_groups`` workers has work for each.
@@ -250,7 +129,7 @@ def group_tasks(
     """
     by_key: dict[tuple[Any, ...], list[TaskSpec]] = {}
     for spec in specs:
-        by_key.setdefault((spec.combo, spec.gamma, spec.lag, spec.split), []).append(spec)
+        by_key.setdefault(get_mode(spec.params["mode"]).data_key(spec), []).append(spec)
     groups = [
         part
         for members in by_key.values()
@@ -356,6 +235,12 @@ def run_group(
     return _finish(specs, outcomes, critics, x, y, splits, device, start)
 
 
+def task_data(spec: TaskSpec, data: SessionData) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """The ``(x, y)`` sample pairs of a task and the leakage gap of its windows (the
+    task's mode decides what they are)."""
+    return get_mode(spec.params["mode"]).task_data(spec, data)
+
+
 def _prepare(
     specs: Sequence[TaskSpec], data: SessionData, context: TaskContext
 ) -> tuple[
@@ -375,18 +260,11 @@ def _prepare(
                 f"{len(x)} samples in all); at least 2 are needed per batch."
             )
     device = resolve_device(context.device)
+    marginal_terms = get_mode(specs[0].params["mode"]).marginal_terms
     critics = []
     for spec in specs:
         torch.manual_seed(spec.seed)
-        critics.append(
-            _critic(
-                spec.params["base"],
-                x,
-                y,
-                context,
-                marginal_terms=spec.params["mode"] == "dimensionality",
-            )
-        )
+        critics.append(_critic(spec.params["base"], x, y, context, marginal_terms))
     return x, y, splits, critics, device
 
 
@@ -400,11 +278,12 @@ def _finish(
     device: torch.device,
     start: float,
 ) -> list[TaskResult]:
-    """Task results (with mode extras); the elapsed time is shared equally."""
-    extras: list[dict[str, float]] = [{} for _ in specs]
-    for spec, extra, critic, (_, test_idx) in zip(specs, extras, critics, splits):
-        if spec.params["mode"] == "dimensionality":
-            extra["participation_ratio"] = participation_ratio(critic, x, y, test_idx, device)
+    """Task results (with the mode's extras); the elapsed time is shared equally."""
+    mode = get_mode(specs[0].params["mode"])
+    extras = [
+        mode.task_extras(spec, critic, x, y, test_idx, device)
+        for spec, critic, (_, test_idx) in zip(specs, critics, splits)
+    ]
     share = (time.perf_counter() - start) / len(specs)
     return [
         _result(spec, outcome, share, extra)
@@ -430,14 +309,6 @@ def _result(
     )
 
 
-def run_tasks(
-    specs: Iterable[TaskSpec], data: SessionData, context: TaskContext | None = None
-) -> Iterator[TaskResult]:
-    """Run tasks in this process, group by group (:func:`group_tasks`), yielding each result."""
-    for group in group_tasks(list(specs)):
-        yield from run_group(group, data, context)
-
-
 def _eval_batch_size(base: Mapping[str, Any], context: TaskContext) -> int:
     """Held-out samples per evaluation batch: all of them (up to ``max_eval_samples``),
     except for the concat critic, whose cost grows with the square of the batch."""
@@ -453,8 +324,8 @@ def _critic(
     context: TaskContext,
     marginal_terms: bool,
 ) -> torch.nn.Module:
-    """The task's critic; dimensionality tasks get marginal terms, so that
-    ``embedding_dim`` counts the dimensions of the interaction only."""
+    """The task's critic; ``marginal_terms`` adds a scalar term per variable (see
+    :func:`neural_mi.models.build_critic`)."""
     if context.custom_critic is not None:
         return context.custom_critic
     return build_critic(
@@ -464,29 +335,3 @@ def _critic(
         custom_embedding_cls=context.custom_embedding_cls,
         marginal_terms=marginal_terms,
     )
-
-
-def participation_ratio(
-    critic: torch.nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    indices: np.ndarray,
-    device: torch.device,
-) -> float:
-    """Participation ratio of the spectrum of the embeddings' cross-covariance.
-
-    With singular values ``s`` of ``cov(z_x, z_y)`` on the held-out samples,
-    ``PR = (sum s)^2 / sum s^2``: about the number of embedding directions that carry the
-    shared signal. ``NaN`` for critics without separate embeddings (``concat``).
-    """
-    if not hasattr(critic, "embed"):
-        return float("nan")
-    rows = torch.as_tensor(np.asarray(indices), dtype=torch.long)
-    critic.eval()
-    with torch.no_grad():
-        zx, zy = critic.embed(x[rows].to(device), y[rows].to(device))
-    zx = zx - zx.mean(0)
-    zy = zy - zy.mean(0)
-    s = torch.linalg.svdvals(zx.T @ zy / max(len(rows) - 1, 1))
-    denominator = float((s**2).sum())
-    return float(s.sum() ** 2 / denominator) if denominator > 0 else float("nan")

@@ -1,0 +1,102 @@
+"""Private APIs of our dependencies, each behind one small function with a public fallback.
+
+We call a few private functions because the public route costs more than the work it does
+(see ``docs/performance.md``).  Each call lives here, alone, so that a dependency release
+that moves or drops it is noticed in one place: the function falls back to the public API
+and ``tests/test_compat.py`` checks that the fallback gives the same numbers (or, where
+there is no number, the same behaviour).
+
+- :func:`adam_step`: ``torch._fused_adam_`` (public route: ``torch.optim``, whose first
+  use imports ``torch._dynamo`` in every training process);
+- :func:`cancel_pending_timers`: cancels Snakemake's leftover rate-limiter timers (public
+  route: none; without it a finished run waits for the last timer).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # torch is imported where Adam runs: the Snakefile imports this module
+    from torch import Tensor
+
+__all__ = ["ADAM_BETAS", "ADAM_EPS", "adam_step", "cancel_pending_timers"]
+
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPS = 1e-8
+
+
+def adam_step(
+    params: Sequence[Tensor],
+    grads: Sequence[Tensor],
+    exp_avgs: Sequence[Tensor],
+    exp_avg_sqs: Sequence[Tensor],
+    steps: Sequence[Tensor],
+    lr: float,
+    *,
+    private: bool = True,
+) -> None:
+    """One Adam update in place (betas 0.9/0.999, eps 1e-8, no weight decay).
+
+    Parameters
+    ----------
+    params, grads, exp_avgs, exp_avg_sqs
+        Matching lists of float32 tensors on one device.
+    steps
+        0-d float32 step counts, already incremented.
+    lr
+        Learning rate.
+    private
+        Use torch's fused kernel (``torch._fused_adam_``) when this torch has it;
+        ``False`` (or a torch without it) uses the public functional Adam of
+        ``torch.optim``, single-tensor implementation.
+    """
+    import torch
+
+    fused = getattr(torch, "_fused_adam_", None) if private else None
+    arguments = dict(lr=float(lr), weight_decay=0.0, eps=ADAM_EPS, amsgrad=False, maximize=False)
+    if fused is not None:
+        fused(
+            list(params),
+            list(grads),
+            list(exp_avgs),
+            list(exp_avg_sqs),
+            [],
+            list(steps),
+            beta1=ADAM_BETAS[0],
+            beta2=ADAM_BETAS[1],
+            **arguments,
+        )
+        return
+    from torch.optim.adam import adam
+
+    adam(
+        list(params),
+        list(grads),
+        list(exp_avgs),
+        list(exp_avg_sqs),
+        [],
+        list(steps),
+        foreach=False,
+        fused=False,
+        capturable=False,
+        differentiable=False,
+        has_complex=False,
+        beta1=ADAM_BETAS[0],
+        beta2=ADAM_BETAS[1],
+        **arguments,
+    )
+
+
+def cancel_pending_timers() -> int:
+    """Cancel every pending ``threading.Timer`` of this process; return how many.
+
+    Snakemake's job rate limiter leaves a non-daemon ``threading.Timer`` per scheduling
+    round, and the interpreter waits for the last one before it exits.  The workflow's
+    ``onsuccess`` handler calls this once nothing more is scheduled.
+    """
+    timers = [t for t in threading.enumerate() if isinstance(t, threading.Timer)]
+    for timer in timers:
+        timer.cancel()
+    return len(timers)

@@ -1,0 +1,303 @@
+"""The typed model of a workflow config: sessions, analyses and run settings.
+
+The pydantic models here are the one source of truth for the workflow config: the JSON
+schema ``workflow/schemas/config.schema.yaml`` is generated from them
+(:func:`config_json_schema`, ``scripts/make_schema.py``).  Each registered mode
+(:mod:`neural_mi.modes`) gets its own analysis model, built from the mode's typed options:
+the options that planning needs are keys of the analysis, those that only aggregation
+reads (fit settings, saturation levels) sit under ``fit`` with ``mi_source``, so that
+changing them reruns only the aggregation.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+
+from ..modes import available_modes, get_mode
+from ..params import Int, TrainParams
+
+__all__ = [
+    "NAME_PATTERN",
+    "AnalysisConfig",
+    "Config",
+    "SessionConfig",
+    "SyntheticConfig",
+    "VariableConfig",
+    "analysis_model",
+    "config_model",
+]
+
+#: Session and analysis names: they become directory names and Snakemake wildcards.
+NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+
+class VariableConfig(_Strict):
+    """Where one variable (X or Y) of a session comes from and how it is processed."""
+
+    path: str | None = None
+    """Data file: .npy/.npz/.zarr array (channels, time) for continuous or categorical data
+    (params.time_axis 0 for (time, channels)), (n_samples, n_features) for type null; an .npz
+    archive with one 1-D array of spike times (seconds) per channel for type spike. Omitted
+    in synthetic sessions."""
+
+    key: str | None = None
+    """Array name inside an .npz archive or zarr group; may be omitted when it holds one."""
+
+    type: Literal["continuous", "spike", "categorical"] | None = "continuous"
+    """Processor: continuous, spike, categorical, or null (already processed)."""
+
+    params: dict[str, Any] = Field(default_factory=dict)
+    """Processor parameters, e.g. {window_size: 10} (samples) or {window_size: 0.05}
+    (seconds, spikes)."""
+
+
+class SyntheticConfig(BaseModel):
+    """Data drawn from ``neural_mi.datasets.generate_<generator>``; every other key is one of
+    its keyword arguments (checked against its signature). ``seed`` defaults to
+    ``derive_seed(config seed, session name)``."""
+
+    model_config = ConfigDict(extra="allow", use_attribute_docstrings=True)
+
+    generator: str = Field(pattern=r"^[a-z0-9_]+$")
+    """Generator name without the generate_ prefix, e.g. correlated_gaussians."""
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The generator's keyword arguments, as written in the config."""
+        return dict(self.model_extra or {})
+
+
+class SessionConfig(_Strict):
+    """One recording (or synthetic data set): X, optionally Y, and their processing."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    """Unique name (letters, digits, _ and -); outputs go to <results_dir>/<name>/."""
+
+    synthetic: SyntheticConfig | None = None
+    """Generate the data instead of reading files."""
+
+    x: VariableConfig = Field(default_factory=VariableConfig)
+    """X: a file (path), or for synthetic sessions the processing of the generated X."""
+
+    y: VariableConfig | None = None
+    """Y, as x; omitted in sessions used only by analyses of X alone (dimensionality)."""
+
+    @model_validator(mode="after")
+    def _sources(self) -> SessionConfig:
+        for variable, spec in (("x", self.x), ("y", self.y)):
+            if spec is None:
+                continue
+            if self.synthetic is not None and spec.path is not None:
+                raise ValueError(
+                    f"{variable}.path is set, but the session is synthetic; "
+                    "give either synthetic or x/y paths"
+                )
+            if self.synthetic is None and spec.path is None:
+                raise ValueError(f"{variable}.path is missing (or give synthetic: ...)")
+            if self.synthetic is not None and spec.type is None:
+                raise ValueError(
+                    f"{variable}.type is null (already processed), but synthetic "
+                    "data is raw; choose continuous, categorical or spike"
+                )
+        return self
+
+
+class AnalysisConfig(_Strict):
+    """One analysis: a mode and its parameters, as for ``nmi.run``; only the mode's own
+    arguments may be given (each mode has its own model, built by :func:`analysis_model`)."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    """Unique name (letters, digits, _ and -); outputs go to <results_dir>/<session>/<name>/."""
+
+    mode: str
+    """What the analysis does (a registered mode)."""
+
+    sessions: list[str] | None = None
+    """Sessions it runs on (default: all)."""
+
+    base_params: TrainParams = Field(default_factory=TrainParams)
+    """Training and model parameters (n_epochs, batch_size, embedding_dim, ...)."""
+
+    estimator: Literal["infonce", "smile", "nwj", "tuba", "js"] | None = None
+    """MI bound (default: the mode's)."""
+
+    estimator_params: dict[str, Any] = Field(default_factory=dict)
+    """Parameters of the estimator, e.g. {clip: 5.0} for smile."""
+
+    split_mode: Literal["blocked", "random"] = "blocked"
+    """Train/test split: blocked (temporal data) or random (IID data)."""
+
+    sweep_grid: dict[str, list[Any]] | None = None
+    """{parameter: [values]} over base, processor or estimator parameters."""
+
+    output_units: Literal["bits", "nats"] = "bits"
+    """Units of the summaries."""
+
+    def mode_options(self) -> dict[str, Any]:
+        """The mode's arguments: its keys here and its aggregation settings under ``fit``."""
+        options = self.model_dump(include=set(get_mode(self.mode).Options.model_fields))
+        fit = getattr(self, "fit", None)
+        if fit is not None:
+            options.update(fit.model_dump(exclude={"mi_source"}))
+        return options
+
+    @property
+    def mi_source(self) -> str:
+        """Which per-task MI is aggregated (``fit.mi_source``)."""
+        return self.fit.mi_source  # type: ignore[attr-defined]  # every mode's model has fit
+
+    def train_params(self) -> dict[str, Any]:
+        """The user-given training parameters (defaults left to the planner)."""
+        return self.base_params.model_dump(exclude_unset=True)
+
+
+class _FitBase(_Strict):
+    """How task results are aggregated; changing these reruns only the aggregation."""
+
+    mi_source: Literal["test_mi", "train_mi"] = "test_mi"
+    """Which per-task MI is aggregated."""
+
+
+def analysis_model(mode_name: str) -> type[AnalysisConfig]:
+    """The config model of an analysis in mode ``mode_name``."""
+    return _analysis_model(type(get_mode(mode_name)))
+
+
+@cache
+def _analysis_model(mode_class: type) -> type[AnalysisConfig]:
+    mode = mode_class()
+    mode_name = mode.name
+    options = mode.Options.model_fields
+    aggregation = {
+        name: (field.annotation, field)
+        for name, field in options.items()
+        if name in mode.aggregation_options
+    }
+    planning = {
+        name: (field.annotation, field)
+        for name, field in options.items()
+        if name not in mode.aggregation_options
+    }
+    title = type(mode).__name__
+    fit_model = create_model(
+        f"{title}Fit", __base__=_FitBase, __doc__=_FitBase.__doc__, **aggregation
+    )
+    return create_model(
+        f"{title}Analysis",
+        __base__=AnalysisConfig,
+        __doc__=f"An analysis in mode {mode_name!r}: {mode.summary}.",
+        mode=(Literal[mode_name], Field(description=f"{mode_name}: {mode.summary}.")),
+        fit=(fit_model, Field(default_factory=fit_model, description=_FitBase.__doc__)),
+        **planning,
+    )
+
+
+class Config(_Strict):
+    """A neural_mi workflow configuration: sessions, analyses and run settings."""
+
+    seed: Int() = 42
+    """Run seed of every analysis (task seeds derive from it and each task key) and, through
+    derive_seed(seed, session name), the default seed of synthetic sessions."""
+
+    results_dir: str = "results"
+    """Output directory (relative paths: from the working directory)."""
+
+    tasks_per_job: Int(ge=1) = 1
+    """Training tasks per train job: 1 gives one job per task; k > 1 packs the tasks of each
+    session x analysis into ceil(n_tasks / k) jobs of about equal cost."""
+
+    threads_per_job: Int(ge=1) = 1
+    """Cores of each train job: 1 trains a pack's tasks one group after another; n > 1
+    trains them in a pool of n worker processes that takes the next group as soon as a
+    worker is free (on SLURM: --cpus-per-task).  One pack per session x analysis with
+    threads_per_job equal to the cores runs like nmi.run with that many workers."""
+
+    plugins: list[str] = Field(default_factory=list)
+    """Modules (names, or .py files relative to the working directory) that register
+    further analysis modes; imported before the analyses are read."""
+
+    sessions: list[SessionConfig] = Field(min_length=1)
+    """The recordings or synthetic data sets."""
+
+    analyses: list[AnalysisConfig] = Field(min_length=1)
+    """The analyses, each run on every session it names (default: all)."""
+
+    @model_validator(mode="after")
+    def _names(self) -> Config:
+        for what, items in (("session", self.sessions), ("analysis", self.analyses)):
+            names = [item.name for item in items]
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            if repeated:
+                raise ValueError(f"{what} names must be unique; repeated: {', '.join(repeated)}")
+        known = [s.name for s in self.sessions]
+        for i, analysis in enumerate(self.analyses):
+            for name in analysis.sessions or []:
+                if name not in known:
+                    from .messages import did_you_mean_paren
+
+                    raise ValueError(
+                        f"analyses[{i}] ({analysis.name}): sessions names unknown session "
+                        f"{name!r}{did_you_mean_paren(name, known)}; sessions: "
+                        f"{', '.join(known)}"
+                    )
+        return self
+
+    def session(self, name: str) -> SessionConfig:
+        """The session called ``name``."""
+        return _by_name(self.sessions, name, "session")
+
+    def analysis(self, name: str) -> AnalysisConfig:
+        """The analysis called ``name``."""
+        return _by_name(self.analyses, name, "analysis")
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """Every ``(session, analysis)`` pair that runs, in config order."""
+        return [
+            (session.name, analysis.name)
+            for analysis in self.analyses
+            for session in self.sessions
+            if analysis.sessions is None or session.name in analysis.sessions
+        ]
+
+
+def _by_name(items: Any, name: str, what: str) -> Any:
+    from ..errors import ConfigError
+    from .messages import did_you_mean_paren
+
+    for item in items:
+        if item.name == name:
+            return item
+    names = [item.name for item in items]
+    raise ConfigError(
+        f"No {what} named {name!r}{did_you_mean_paren(name, names)}; {what}s: {', '.join(names)}."
+    )
+
+
+@cache
+def _config_model(modes: tuple[type, ...]) -> type[Config]:
+    models = tuple(_analysis_model(mode) for mode in modes)
+    entry = Annotated[Union[models], Field(discriminator="mode")]  # noqa: UP007
+    return create_model(
+        "Config",
+        __base__=Config,
+        __doc__=Config.__doc__,
+        analyses=(
+            list[entry],
+            Field(
+                min_length=1,
+                description=("The analyses, each run on every session it names (default: all)."),
+            ),
+        ),
+    )
+
+
+def config_model() -> type[Config]:
+    """The config model for the modes registered now (built-in ones and plugins)."""
+    return _config_model(tuple(type(get_mode(name)) for name in available_modes()))

@@ -1,0 +1,240 @@
+"""The interface of an analysis mode.
+
+An analysis is a plan of independent training tasks plus an aggregation.  A mode says,
+for one analysis kind, everything that differs between kinds:
+
+- which arguments it takes (:attr:`Mode.Options`, a typed model) and how a sweep grid
+  applies (:attr:`Mode.sweep_grid`);
+- which tasks one parameter combination needs (:meth:`Mode.tasks`; torch-free, the
+  workflow plans at parse time);
+- the data a task trains on (:meth:`Mode.task_data`: aligned X/Y, lagged copies, channel
+  halves...) and any per-task number besides MI (:meth:`Mode.task_extras`);
+- how task results combine into its summary and headline (:meth:`Mode.aggregate`,
+  :meth:`Mode.headline`);
+- what ``Results`` shows for it (:meth:`Mode.details`, :meth:`Mode.describe`) and its
+  figure (:meth:`Mode.plot`).
+
+Everything else (``nmi.run``, the workflow's steps, :class:`~neural_mi.results.Results`,
+the planner and the engine) asks the registry (:mod:`neural_mi.modes`) for the mode and
+calls these methods; none of it knows which modes exist.  Heavy libraries (torch, xarray,
+matplotlib) are imported inside the methods that use them, so planning stays light.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import ValidationError
+
+from ..errors import ParameterError
+from ..params import ParamModel, describe_validation_error
+from ..params.checks import (
+    did_you_mean,
+    plain,
+)
+
+if TYPE_CHECKING:
+    import torch
+    import xarray as xr
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from ..engine.inputs import SessionData
+    from ..plan import Combination
+    from ..results import Results
+    from ..tasks import TaskSpec
+
+
+class ModeOptions(ParamModel):
+    """Arguments of a mode beyond those every analysis takes (none by default)."""
+
+
+class Mode:
+    """Base class of analysis modes; subclass it and register it with
+    :func:`neural_mi.modes.register_mode`.
+
+    Class attributes
+    ----------------
+    name
+        The ``mode=`` value that selects it.
+    Options
+        Typed model of the mode's own arguments (e.g. ``gamma_range``).
+    summary
+        One line saying what the mode answers (shown in listings and docs).
+    uses_y
+        Whether the analysis needs Y (``False``: X alone, e.g. dimensionality).
+    sweep_grid
+        ``"optional"``, ``"required"`` or ``"refused"``: how the mode takes ``sweep_grid``.
+    default_estimator
+        Estimator and its parameters used when the caller names none.
+    marginal_terms
+        Whether critics get a scalar term per variable (see
+        :func:`neural_mi.models.build_critic`).
+    explicit_split
+        Whether explicit ``train_indices``/``test_indices`` and ``save_best_model_path``
+        make sense (a single task on the whole data).
+    aggregation_options
+        The options only aggregation reads (changing them must not retrain anything; in a
+        workflow config they sit under ``fit``).
+    """
+
+    name: ClassVar[str]
+    Options: ClassVar[type[ModeOptions]] = ModeOptions
+    summary: ClassVar[str] = ""
+    uses_y: ClassVar[bool] = True
+    sweep_grid: ClassVar[Literal["optional", "required", "refused"]] = "optional"
+    default_estimator: ClassVar[tuple[str, dict[str, Any]]] = ("infonce", {})
+    marginal_terms: ClassVar[bool] = False
+    explicit_split: ClassVar[bool] = False
+    aggregation_options: ClassVar[tuple[str, ...]] = ()
+
+    # ----------------------------------------------------------------------------------
+    # Arguments and planning (torch-free)
+    # ----------------------------------------------------------------------------------
+
+    def options(self, values: Mapping[str, Any] | ModeOptions | None = None) -> ModeOptions:
+        """Validate the mode's own arguments (defaults filled in).
+
+        Raises
+        ------
+        ParameterError
+            Naming the argument; an argument of another mode says which mode uses it.
+        """
+        if isinstance(values, self.Options):
+            return values
+        given = plain(values, f"the arguments of mode {self.name!r}")
+        try:
+            return self.Options.model_validate(given)
+        except ValidationError as exc:
+            raise ParameterError(self._options_message(exc, given)) from None
+
+    def _options_message(self, exc: ValidationError, given: Mapping[str, Any]) -> str:
+        from . import modes_using
+
+        problems = []
+        for error in exc.errors():
+            key = str(error["loc"][0]) if error["loc"] else ""
+            if error["type"] == "extra_forbidden":
+                users = modes_using(key)
+                if users:
+                    problems.append(
+                        f"{key} is not used in mode {self.name!r} (it is an argument of mode "
+                        f"{' / '.join(repr(u) for u in users)})."
+                    )
+                else:
+                    allowed = list(self.Options.model_fields)
+                    problems.append(
+                        f"Unknown argument {key!r} for mode {self.name!r}."
+                        f"{did_you_mean(key, allowed)} Its arguments: "
+                        f"{', '.join(allowed) or '(none)'}."
+                    )
+        if problems:
+            return " ".join(problems)
+        return describe_validation_error(exc, "", self.Options.model_fields)
+
+    def grid(
+        self, sweep_grid: Mapping[str, Sequence[Any]] | None
+    ) -> dict[str, Sequence[Any]] | None:
+        """The sweep grid the mode plans over (it may add defaults or refuse one)."""
+        grid = dict(sweep_grid or {})
+        if self.sweep_grid == "refused" and grid:
+            raise ParameterError(
+                f"sweep_grid is not used in mode {self.name!r}; use mode='sweep' to compare "
+                "parameter values."
+            )
+        if self.sweep_grid == "required" and not grid:
+            raise ParameterError(
+                f"mode {self.name!r} needs a non-empty sweep_grid, e.g. "
+                "{'embedding_dim': [4, 8]}."
+            )
+        return grid or None
+
+    def tasks(self, combination: Combination, options: ModeOptions) -> list[TaskSpec]:
+        """The tasks of one parameter combination (default: one task).
+
+        Use ``combination.task(suffix, **fields)`` to make each :class:`TaskSpec`: its
+        key is ``<combo>-<suffix>`` and its seed derives from the key.
+        """
+        return [combination.task("")]
+
+    # ----------------------------------------------------------------------------------
+    # The engine's hooks (torch)
+    # ----------------------------------------------------------------------------------
+
+    def data_key(self, spec: TaskSpec) -> tuple[Any, ...]:
+        """Tasks with equal keys train on the same :meth:`task_data` (their splits may
+        differ); the engine trains such tasks together.  Default: combination, gamma,
+        lag and channel split, so ``subset`` and ``repeat`` never change a task's data.
+        """
+        return (spec.combo, spec.gamma, spec.lag, spec.split)
+
+    def task_data(
+        self, spec: TaskSpec, data: SessionData
+    ) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """The ``(x, y)`` sample pairs a task trains on, and the leakage gap of its windows.
+
+        Default: X and Y processed with the task's parameters and aligned; the gap is the
+        number of window indices that overlap in time (see
+        :func:`neural_mi.data.overlap_gap`).
+        """
+        return data.aligned_pair(spec.params)
+
+    def task_extras(
+        self,
+        spec: TaskSpec,
+        critic: torch.nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        test_idx: Any,
+        device: torch.device,
+    ) -> dict[str, float]:
+        """Per-task scalars besides MI, computed from the trained critic (default: none)."""
+        return {}
+
+    # ----------------------------------------------------------------------------------
+    # Aggregation (xarray)
+    # ----------------------------------------------------------------------------------
+
+    def aggregate(self, tasks: xr.Dataset, mi_var: str, options: ModeOptions) -> xr.Dataset:
+        """The mode's summary of a task dataset (default: mean ± std per combination).
+
+        MI-valued variables must carry ``attrs['units'] = 'nats'`` (see
+        :func:`neural_mi.aggregate.nats`) so that they are converted to the output units.
+        """
+        from ..aggregate import per_combination
+
+        return per_combination(tasks, mi_var, self.name)
+
+    def headline(self, summary: xr.Dataset, options: ModeOptions) -> dict[str, Any]:
+        """The headline numbers of a summary in output units (JSON-friendly scalars).
+
+        ``mi_estimate`` is required; ``mi_error`` and ``is_reliable`` where the mode has
+        them; any mode-specific key may be added (e.g. ``peak_lag``).  Default: the mean
+        MI of the first combination.
+        """
+        from ..aggregate import first_combination, plain_value
+
+        return {"mi_estimate": plain_value(first_combination(summary)["mi_mean"])}
+
+    # ----------------------------------------------------------------------------------
+    # Reporting
+    # ----------------------------------------------------------------------------------
+
+    def details(self, results: Results) -> dict[str, Any]:
+        """Mode-specific entries of ``Results.details`` (default: none)."""
+        return {}
+
+    def describe(self, results: Results) -> list[str]:
+        """Lines of ``Results.summary()`` after the headline (default: none)."""
+        return []
+
+    def plot(self, results: Results, ax: Axes | None = None) -> Figure:
+        """The mode's figure (default: MI per combination)."""
+        from ..plot import plot_sweep
+
+        return plot_sweep(
+            results.summary_dataset,
+            results.swept_names[0] if results.swept_names else "combo",
+            ax=ax,
+        )

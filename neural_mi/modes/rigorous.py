@@ -1,0 +1,460 @@
+"""``rigorous``: MI extrapolated to infinite data from subsamples (bias correction).
+
+For each ``gamma`` in ``gamma_range`` the data is cut into ``gamma`` disjoint chunks and one
+task trains on each chunk (55 tasks for gamma 1..10).  MI estimated on ``1/gamma`` of the
+data is biased roughly linearly in ``gamma``, so a weighted linear fit of MI against
+``gamma`` (:func:`fit_rigorous`), extrapolated to ``gamma = 0``, estimates the
+infinite-data MI, with a confidence interval.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from pydantic import Field, field_validator
+
+from ..errors import DataShapeError, DataValueError, ParameterError
+from ..params import Int, Real, check_int, check_keys, check_number
+from . import register_mode
+from .base import Mode, ModeOptions
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import xarray as xr
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from ..plan import Combination
+    from ..results import Results
+    from ..tasks import TaskSpec
+
+#: Gammas used when ``gamma_range`` is not given.
+DEFAULT_GAMMA_RANGE: tuple[int, ...] = tuple(range(1, 11))
+
+#: Floor (in the units of the MI values, nats in the pipeline) of the scale that the
+#: curvature criterion divides by, so that an intercept near zero does not make it explode.
+CURVATURE_SCALE_FLOOR = 1e-3
+
+
+class RigorousOptions(ModeOptions):
+    """Arguments of mode ``rigorous``: the subsampling design and the fit settings."""
+
+    gamma_range: list[Int(ge=1)] = Field(default_factory=lambda: list(DEFAULT_GAMMA_RANGE))
+    """Subsampling factors: for each gamma the data is cut into gamma chunks, one task each."""
+    delta_threshold: Real(gt=0) = 0.1
+    """Largest accepted curvature criterion; larger gammas are dropped while it is exceeded."""
+    min_gamma_points: Int(ge=2) = 5
+    """Fewest distinct gammas a reliable fit uses (pruning never goes below)."""
+    confidence_level: Real(gt=0, lt=1) = 0.68
+    """Coverage of the interval whose half-width is mi_error (0.68: about one standard
+    error)."""
+
+    @field_validator("gamma_range")
+    @classmethod
+    def _distinct_sorted(cls, gammas: list[int]) -> list[int]:
+        if not gammas:
+            raise ValueError("must not be empty")
+        if len(set(gammas)) != len(gammas):
+            raise ValueError(f"must not repeat values, got {gammas}")
+        return sorted(gammas)
+
+
+#: The settings of :func:`fit_rigorous` among the options (aggregation only).
+FIT_SETTINGS: tuple[str, ...] = ("delta_threshold", "min_gamma_points", "confidence_level")
+RIGOROUS_FIT_DEFAULTS: dict[str, Any] = {
+    name: RigorousOptions.model_fields[name].default for name in FIT_SETTINGS
+}
+
+
+# --------------------------------------------------------------------------------------
+# The fit
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class RigorousFit:
+    """Result of :func:`fit_rigorous` (MI-valued fields in the units of the input).
+
+    Attributes
+    ----------
+    mi_corrected
+        Intercept of the linear fit at ``gamma = 0``: the bias-corrected MI.
+    mi_error
+        Half-width of the ``confidence_level`` confidence interval of the intercept
+        (NaN when the fit has no residual degrees of freedom).
+    slope
+        Slope of MI against gamma (MI units per unit gamma).
+    is_reliable
+        At least ``min_gamma_points`` gammas were used, the final curvature ``delta`` is
+        at most ``delta_threshold``, and the fit is finite.
+    gammas_used
+        The gammas kept in the final fit, ascending.
+    delta
+        Curvature criterion of the final fit (NaN with fewer than 3 gammas).
+    per_gamma
+        One row per gamma (all of them, used or not): ``gamma``, ``mean``, ``std``
+        (sample std, NaN for a single value) and ``n``.
+    """
+
+    mi_corrected: float
+    mi_error: float
+    slope: float
+    is_reliable: bool
+    gammas_used: tuple[float, ...]
+    delta: float
+    per_gamma: pd.DataFrame
+
+
+def fit_rigorous(
+    gammas: Sequence[float] | np.ndarray,
+    mi: Sequence[float] | np.ndarray,
+    *,
+    delta_threshold: float = RIGOROUS_FIT_DEFAULTS["delta_threshold"],
+    min_gamma_points: int = RIGOROUS_FIT_DEFAULTS["min_gamma_points"],
+    confidence_level: float = RIGOROUS_FIT_DEFAULTS["confidence_level"],
+) -> RigorousFit:
+    """Extrapolate MI to infinite data by weighted least squares of MI against gamma.
+
+    Parameters
+    ----------
+    gammas
+        Shape ``(n_tasks,)``: the subsampling factor of each task (positive).
+    mi
+        Shape ``(n_tasks,)``: each task's MI estimate.
+    delta_threshold
+        Largest accepted curvature criterion ``delta`` (see Notes).
+    min_gamma_points
+        Fewest distinct gammas a reliable fit uses; the largest gammas are dropped only
+        while more than this many remain.
+    confidence_level
+        Coverage of the interval whose half-width is ``mi_error``, in ``(0, 1)``
+        (0.68: about one standard error).
+
+    Returns
+    -------
+    RigorousFit
+
+    Raises
+    ------
+    ParameterError
+        On an invalid setting.
+    DataShapeError
+        If ``gammas`` and ``mi`` are not 1-D of the same non-zero length.
+    DataValueError
+        If a value is not finite or a gamma is not positive.
+
+    Notes
+    -----
+    The fit is weighted least squares of MI on ``[1, gamma]`` (:func:`numpy.polyfit`)
+    where each of the ``n_k`` values at gamma ``k`` has weight ``1 / n_k`` (with ``k``
+    chunks per gamma that is ``1 / k``), so every gamma carries the same total weight.
+    The interval is Student-t based: the intercept's standard error, from the covariance
+    scaled by the weighted residual variance on ``n - 2`` degrees of freedom, times the
+    t quantile of ``confidence_level`` (the same numbers as statsmodels' ``WLS`` and
+    ``conf_int``).
+
+    Curvature test: the same weighted fit with a quadratic term gives a second intercept
+    ``b0_quad``; ``delta = |b0_quad - b0_lin| / max(|b0_lin|, CURVATURE_SCALE_FLOOR)``
+    is how much the extrapolated value would move, relative to itself, if MI bent in
+    gamma.  While ``delta > delta_threshold`` and more than ``min_gamma_points`` gammas
+    remain, the largest gamma (the smallest, most biased chunks) is dropped and both fits
+    are redone.  Because ``delta`` is relative, an MI indistinguishable from zero is
+    flagged unreliable whenever its noise exceeds ``delta_threshold`` times the floor.
+    With fewer than two distinct gammas nothing can be extrapolated: every MI-valued
+    field is NaN and ``is_reliable`` is False.
+    """
+    import logging
+
+    import pandas as pd
+
+    check_number(delta_threshold, "delta_threshold", gt=0)
+    check_int(min_gamma_points, "min_gamma_points (a line needs two points)", 2)
+    check_number(confidence_level, "confidence_level", gt=0, lt=1)
+    g, y = _check_fit_data(gammas, mi)
+    distinct, inverse, counts = np.unique(g, return_inverse=True, return_counts=True)
+    weights = 1.0 / counts[inverse]
+    per_gamma = (
+        pd.DataFrame({"gamma": np.asarray(gammas).ravel(), "mi": y})
+        .groupby("gamma")["mi"]
+        .agg(["mean", "std", "count"])
+        .rename(columns={"count": "n"})
+        .reset_index()
+    )
+    if distinct.size < 2:
+        logging.getLogger(__name__).warning(
+            "Rigorous fit needs at least 2 distinct gammas, got %s; the corrected MI is undefined.",
+            _as_tuple(distinct),
+        )
+        return RigorousFit(
+            math.nan, math.nan, math.nan, False, _as_tuple(distinct), math.nan, per_gamma
+        )
+
+    n_used = distinct.size
+    while True:
+        keep = g <= distinct[n_used - 1]
+        intercept, slope, error = _linear_fit(g[keep], y[keep], weights[keep], confidence_level)
+        delta = _curvature_delta(g[keep], y[keep], weights[keep], intercept, n_used)
+        if not (delta > delta_threshold and n_used > min_gamma_points):
+            break
+        n_used -= 1
+
+    finite = all(math.isfinite(v) for v in (intercept, slope, error, delta))
+    return RigorousFit(
+        mi_corrected=intercept,
+        mi_error=error,
+        slope=slope,
+        is_reliable=bool(n_used >= min_gamma_points and finite and delta <= delta_threshold),
+        gammas_used=_as_tuple(distinct[:n_used]),
+        delta=delta,
+        per_gamma=per_gamma,
+    )
+
+
+def _check_fit_data(gammas: Any, mi: Any) -> tuple[np.ndarray, np.ndarray]:
+    g = np.asarray(gammas, dtype=float)
+    y = np.asarray(mi, dtype=float)
+    if g.ndim != 1 or g.shape != y.shape or g.size == 0:
+        raise DataShapeError(
+            f"gammas and mi must be 1-D arrays of the same non-zero length, "
+            f"got shapes {g.shape} and {y.shape}."
+        )
+    if not (np.all(np.isfinite(g)) and np.all(np.isfinite(y))):
+        raise DataValueError("gammas and mi must be finite; found NaN or Inf.")
+    if np.any(g <= 0):
+        raise DataValueError(f"gammas must be positive, got {np.unique(g[g <= 0]).tolist()}.")
+    return g, y
+
+
+def _as_tuple(values: np.ndarray) -> tuple[float, ...]:
+    """Gammas as plain Python numbers (ints where they are whole)."""
+    return tuple(int(v) if float(v).is_integer() else float(v) for v in values)
+
+
+def _linear_fit(
+    g: np.ndarray, y: np.ndarray, w: np.ndarray, confidence_level: float
+) -> tuple[float, float, float]:
+    """Intercept, slope and intercept CI half-width of the weighted linear fit."""
+    from scipy.special import stdtrit
+
+    # polyfit weights multiply residuals, so they are the square roots of the WLS weights.
+    if g.size <= 2:  # a line through two points has no residual degrees of freedom
+        slope, intercept = np.polyfit(g, y, 1, w=np.sqrt(w))
+        return float(intercept), float(slope), math.nan
+    (slope, intercept), cov = np.polyfit(g, y, 1, w=np.sqrt(w), cov=True)
+    quantile = stdtrit(g.size - 2, 0.5 + confidence_level / 2.0)
+    return float(intercept), float(slope), float(quantile * math.sqrt(cov[1, 1]))
+
+
+def _curvature_delta(
+    g: np.ndarray, y: np.ndarray, w: np.ndarray, intercept_lin: float, n_gammas: int
+) -> float:
+    if n_gammas < 3:
+        return math.nan
+    intercept_quad = float(np.polyfit(g, y, 2, w=np.sqrt(w))[-1])
+    return abs(intercept_quad - intercept_lin) / max(abs(intercept_lin), CURVATURE_SCALE_FLOOR)
+
+
+def aggregate_rigorous(ds: xr.Dataset, mi_var: str = "test_mi", **fit_kw: Any) -> xr.Dataset:
+    """One :func:`fit_rigorous` per parameter combination.
+
+    Parameters
+    ----------
+    ds
+        Task dataset of a rigorous analysis (coordinates ``combo`` and ``gamma``).
+    mi_var
+        Variable holding each task's MI (nats).
+    **fit_kw
+        ``delta_threshold``, ``min_gamma_points``, ``confidence_level`` (see
+        :func:`fit_rigorous`).
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``combo`` (swept-parameter coordinates carried over) and ``gamma``.
+        Per combo: ``mi_corrected``, ``mi_error``, ``slope`` (nats), ``is_reliable``,
+        ``n_gammas_used``, ``delta``; per combo and gamma: ``mi_mean``, ``mi_std`` (nats,
+        sample std), ``n`` and ``gamma_used`` (whether the final fit used that gamma).
+        Attributes: ``mode``, ``units``, ``mi_var`` and the fit settings.
+    """
+    import xarray as xr
+
+    from ..aggregate import mi_variable, nats, str_dims, summary_stats, with_combo_coords
+
+    check_keys(fit_kw, RIGOROUS_FIT_DEFAULTS, "the rigorous fit options")
+    settings = {**RIGOROUS_FIT_DEFAULTS, **fit_kw}
+    mi = mi_variable(ds, mi_var, ("combo", "gamma"))
+    out = summary_stats(mi.groupby(["combo", "gamma"]))
+    fits = {
+        combo: fit_rigorous(sub["gamma"].values, sub.values, **settings)
+        for combo, sub in mi.groupby("combo")
+    }
+    ordered = [fits[combo] for combo in out["combo"].values]
+    out["mi_corrected"] = nats(xr.DataArray([f.mi_corrected for f in ordered], dims="combo"))
+    out["mi_error"] = nats(xr.DataArray([f.mi_error for f in ordered], dims="combo"))
+    out["slope"] = nats(xr.DataArray([f.slope for f in ordered], dims="combo"))
+    out["is_reliable"] = ("combo", np.array([f.is_reliable for f in ordered], dtype=bool))
+    out["n_gammas_used"] = (
+        "combo",
+        np.array([len(f.gammas_used) for f in ordered], dtype=np.int64),
+    )
+    out["delta"] = ("combo", np.array([f.delta for f in ordered], dtype=float))
+    gammas = out["gamma"].values
+    out["gamma_used"] = (
+        ("combo", "gamma"),
+        np.array([[g in f.gammas_used for g in gammas.tolist()] for f in ordered], dtype=bool),
+    )
+    out = with_combo_coords(out, ds)
+    out.attrs = {"mode": "rigorous", "units": "nats", "mi_var": mi_var, **settings}
+    return str_dims(out)
+
+
+def gammas_used(summary: xr.Dataset) -> list[int | float]:
+    """The gammas the fit of a (single-combination) summary used, ascending."""
+    used = summary["gamma_used"]
+    return list(_as_tuple(used["gamma"].values[used.values]))
+
+
+@register_mode
+class Rigorous(Mode):
+    """Bias-corrected MI with a confidence interval, per parameter combination."""
+
+    name = "rigorous"
+    Options = RigorousOptions
+    aggregation_options = FIT_SETTINGS
+    summary = (
+        "per combination, one task per chunk for each gamma; MI extrapolated to "
+        "infinite data with a confidence interval"
+    )
+
+    def tasks(self, combination: Combination, options: RigorousOptions) -> list[TaskSpec]:
+        return [
+            combination.task(f"g{g:02d}-s{s:02d}", gamma=g, subset=s)
+            for g in options.gamma_range
+            for s in range(g)
+        ]
+
+    def aggregate(self, tasks: xr.Dataset, mi_var: str, options: RigorousOptions) -> xr.Dataset:
+        fit = {name: getattr(options, name) for name in FIT_SETTINGS}
+        return aggregate_rigorous(tasks, mi_var, **fit)
+
+    def headline(self, summary: xr.Dataset, options: RigorousOptions) -> dict[str, Any]:
+        from ..aggregate import first_combination, plain_value
+
+        first = first_combination(summary, keep=("gamma",))
+        return {
+            "mi_estimate": plain_value(first["mi_corrected"]),
+            "mi_error": plain_value(first["mi_error"]),
+            "is_reliable": plain_value(first["is_reliable"]),
+            "mi_corrected": plain_value(first["mi_corrected"]),
+            "slope": plain_value(first["slope"]),
+            "gammas_used": gammas_used(first),
+        }
+
+    def details(self, results: Results) -> dict[str, Any]:
+        """``mi_corrected``, ``mi_error``, ``slope``, ``is_reliable``, ``gammas_used`` of the
+        first combination and ``per_gamma`` (mean, std, n per combination and gamma)."""
+        head = results.headline
+        return {
+            "mi_corrected": head["mi_corrected"],
+            "mi_error": head["mi_error"],
+            "slope": head["slope"],
+            "is_reliable": head["is_reliable"],
+            "gammas_used": head["gammas_used"],
+            "per_gamma": results.summary_dataset[["mi_mean", "mi_std", "n"]]
+            .to_dataframe()
+            .reset_index(),
+        }
+
+    def describe(self, results: Results) -> list[str]:
+        d, fmt = results.details, results.format_value
+        level = results.summary_dataset.attrs.get("confidence_level")
+        return [
+            f"  corrected MI = {fmt(d['mi_corrected'])} ± {fmt(d['mi_error'])} "
+            f"{results.units} ({level} CI); reliable: {d['is_reliable']}; gammas used: "
+            f"{d['gammas_used']}"
+        ]
+
+    def plot(self, results: Results, ax: Axes | None = None) -> Figure:
+        return plot_rigorous(results.summary_dataset, results.tasks, ax=ax)
+
+
+def plot_rigorous(summary: xr.Dataset, tasks_ds: xr.Dataset, *, ax: Axes | None = None) -> Figure:
+    """MI against gamma with the linear extrapolation to infinite data (gamma = 0).
+
+    Per combination (one colour each): every task's MI (points), the per-gamma mean ±
+    sample std (error bars), the linear fit over the gammas it used, extended to gamma = 0
+    (dashed), and the corrected estimate at 0 with its confidence half-width (square).
+
+    Parameters
+    ----------
+    summary
+        Output of :func:`aggregate_rigorous` or of ``summarize`` in rigorous mode.
+    tasks_ds
+        The task dataset the summary was computed from.
+    ax
+        Axes to draw into; a new figure otherwise.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from ..params import UNIT_FACTORS
+    from ..plot import color, combo_label, figure_and_axes, require
+
+    units = require(
+        summary,
+        ("mi_corrected", "mi_error", "slope", "gamma_used", "mi_mean", "mi_std", "n"),
+        "plot_rigorous",
+    )
+    mi_var = summary.attrs.get("mi_var", "test_mi")
+    factor = UNIT_FACTORS[units] / UNIT_FACTORS[tasks_ds.attrs.get("units", "nats")]
+    tasks = {str(combo): mi for combo, mi in tasks_ds[mi_var].groupby("combo")}
+    fig, ax = figure_and_axes(ax)
+    for index, combo in enumerate(summary["combo"].values):
+        if str(combo) not in tasks:
+            raise ParameterError(f"Combo {combo!r} of the summary has no task in tasks_ds.")
+        colour = color(index)
+        row = summary.sel(combo=combo)
+        mi = tasks[str(combo)]
+        ax.scatter(mi["gamma"], mi * factor, s=12, alpha=0.35, color=colour)
+        measured = row["n"] > 0
+        ax.errorbar(
+            row["gamma"][measured],
+            row["mi_mean"][measured],
+            yerr=row["mi_std"][measured].fillna(0.0),
+            fmt="o",
+            color=colour,
+        )
+        corrected, error = float(row["mi_corrected"]), float(row["mi_error"])
+        if not math.isfinite(corrected):
+            continue
+        largest = max(gammas_used(row))
+        ax.plot(
+            [0.0, largest],
+            [corrected, corrected + float(row["slope"]) * largest],
+            linestyle="--",
+            color=colour,
+        )
+        name = combo_label(summary, combo)
+        label = f"{name + ': ' if name else ''}{corrected:.3g} ± {error:.2g} {units}"
+        if not bool(row["is_reliable"]):
+            label += " (unreliable)"
+        ax.errorbar(
+            [0.0],
+            [corrected],
+            yerr=[error if math.isfinite(error) else 0.0],
+            fmt="s",
+            markersize=7,
+            capsize=4,
+            color=colour,
+            label=label,
+        )
+    ax.set_xlim(left=-0.5)
+    ax.set_xlabel("gamma (number of data chunks)")
+    ax.set_ylabel(f"MI ({units})")
+    ax.legend(title="corrected MI (gamma = 0)")
+    return fig

@@ -1,0 +1,82 @@
+"""Parameter names, defaults and validation (torch-free).
+
+One place says which keys exist, what they default to and which values are allowed: the
+typed models of :mod:`neural_mi.params.models` and the checks of
+:mod:`neural_mi.params.checks`.  ``nmi.run``, the planner and the workflow's config model
+all validate through here, so a typo is rejected the same way from every front door,
+before any training starts.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .checks import (
+    Int,
+    Real,
+    check_choice,
+    check_int,
+    check_keys,
+    check_number,
+    describe_validation_error,
+    did_you_mean,
+)
+from .models import (
+    BASE_PARAM_DEFAULTS,
+    ESTIMATOR_MODELS,
+    ESTIMATOR_PARAM_DEFAULTS,
+    PROCESSOR_MODELS,
+    PROCESSOR_PARAM_DEFAULTS,
+    PROCESSOR_TYPES,
+    CategoricalParams,
+    ContinuousParams,
+    ParamModel,
+    SmileParams,
+    SpikeParams,
+    TrainParams,
+    resolve_base_params,
+    resolve_estimator,
+    resolve_processor_params,
+    validated,
+)
+
+SPLIT_MODES: tuple[str, ...] = ("blocked", "random")
+OUTPUT_UNITS: tuple[str, ...] = ("bits", "nats")
+
+#: The smaller X/Y sample count must be at least this fraction of the larger one; a bigger
+#: mismatch cannot come from windowing edge effects and signals a configuration error.
+MIN_ALIGN_RATIO = 0.5
+
+#: Conversion factor from nats to each output unit.
+UNIT_FACTORS: dict[str, float] = {"nats": 1.0, "bits": 1.0 / math.log(2.0)}
+
+__all__ = [
+    "BASE_PARAM_DEFAULTS",
+    "ESTIMATOR_MODELS",
+    "ESTIMATOR_PARAM_DEFAULTS",
+    "MIN_ALIGN_RATIO",
+    "OUTPUT_UNITS",
+    "PROCESSOR_MODELS",
+    "PROCESSOR_PARAM_DEFAULTS",
+    "PROCESSOR_TYPES",
+    "SPLIT_MODES",
+    "UNIT_FACTORS",
+    "CategoricalParams",
+    "ContinuousParams",
+    "Int",
+    "ParamModel",
+    "Real",
+    "SmileParams",
+    "SpikeParams",
+    "TrainParams",
+    "check_choice",
+    "check_int",
+    "check_keys",
+    "check_number",
+    "describe_validation_error",
+    "did_you_mean",
+    "resolve_base_params",
+    "resolve_estimator",
+    "resolve_processor_params",
+    "validated",
+]

@@ -1,0 +1,238 @@
+"""What the workflow's rules run: prepare a session, train a pack, aggregate, collect.
+
+Each rule is a thin shell command (``neural-mi <step> ...``) that calls one function here.
+Training goes through the same loop as ``nmi.run``
+(:func:`neural_mi.engine.execution.run_tasks`) and aggregation ends in the same
+:meth:`neural_mi.results.Results.from_tasks`, so the same data and seed give the same
+numbers from either front door.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, DamagedStoresError
+from .plan import PLAN_FILE, AnalysisPlan, pack_paths, read_plan, read_session, session_file
+
+__all__ = ["SUMMARY_COLUMNS", "aggregate", "collect", "prepare", "train_pack"]
+
+logger = logging.getLogger(__name__)
+
+#: Columns of the cross-session table ``<results_dir>/summary.csv``.
+SUMMARY_COLUMNS = ("session", "analysis", "mode", "mi", "mi_error", "is_reliable", "units")
+
+
+def prepare(out: str | Path) -> Path:
+    """Read or generate a session's raw data, validate it, write ``out`` (its
+    ``data.zarr``); how is in the ``session.json`` beside it."""
+    from ..config import load_session_arrays
+    from ..data import validate_data
+    from ..prepared import write_prepared
+
+    seed, session = read_session(session_file(out))
+    x, y = load_session_arrays(session, seed)
+    validate_data(x, session.x.type, name=f"session {session.name!r} x")
+    if y is not None:
+        assert session.y is not None
+        validate_data(y, session.y.type, name=f"session {session.name!r} y")
+    return write_prepared(
+        out,
+        x,
+        y,
+        session.x.type,
+        None if session.y is None else session.y.type,
+        session=session.name,
+    )
+
+
+def train_pack(
+    marker: str | Path, data: str | Path, device: str = "auto", workers: int = 1
+) -> list[Path]:
+    """Train every task of one pack, writing each result to the pack's store folder.
+
+    Tasks whose store already holds their result (an earlier, interrupted attempt) are
+    not trained again.  ``marker`` is written last, listing the pack's task keys.
+
+    Parameters
+    ----------
+    marker
+        The job's completion marker, ``<analysis>/tasks/<pack>.done``: the pack is its
+        name, the stores go to ``<analysis>/tasks/<pack>/`` and the plan is
+        ``<analysis>/plan.json``.
+    data
+        The session's ``data.zarr``.
+    device
+        ``'auto'``, ``'cpu'``, ``'cuda'``...
+    workers
+        1: train the tasks in this process, group by group; more: in a pool of that many
+        processes, which balances the load as ``nmi.run`` does.
+
+    Returns
+    -------
+    list of Path
+        The pack's stores.
+    """
+    from ..engine.execution import run_tasks
+    from ..engine.inputs import SessionData, TaskContext
+    from ..modes import get_mode
+    from ..params import check_int
+    from ..prepared import load_prepared
+
+    workers = check_int(workers, "workers", 1)
+    plan_file, pack, out = pack_paths(marker)
+    plan = read_plan(plan_file)
+    if pack not in plan.packs:
+        raise ConfigError(
+            f"session {plan.session!r}, analysis {plan.analysis!r}: no train pack "
+            f"{pack!r} in {str(plan_file)!r}."
+        )
+    specs = plan.packs[pack]
+    inputs = load_prepared(data)
+    if not get_mode(plan.mode).uses_y:
+        inputs.update(y=None, processor_type_y=None)
+    session_data, context = SessionData(**inputs), TaskContext(device=device)
+    workers = min(workers, len(specs))
+    logger.info(
+        "Training %d task(s) of pack %s with %d worker process(es).", len(specs), pack, workers
+    )
+    for result in run_tasks(specs, session_data, context, n_workers=workers, store=out):
+        logger.info(
+            "Task %s: test MI %.4f nats (%.1f s)", result.spec.key, result.test_mi, result.wall_time
+        )
+    paths = [Path(out) / f"{spec.key}.zarr" for spec in specs]
+    _write_json(marker, {"pack": pack, "tasks": [spec.key for spec in specs]})
+    return paths
+
+
+def aggregate(out_dir: str | Path) -> Path:
+    """Collect the task stores of one session × analysis and summarise them.
+
+    ``out_dir`` is the analysis' folder; its ``plan.json`` names the planned tasks.
+    Writes, in ``out_dir``: ``tasks.nc``, ``summary.nc`` and ``results.json`` (so that
+    :meth:`neural_mi.Results.load` opens the folder), ``summary.json`` (the headline),
+    ``summary.csv`` (one row per aggregate point) and ``figure.png`` (the mode's figure).
+
+    Raises
+    ------
+    DamagedStoresError
+        When a planned store is missing or damaged: every such store is named, removed
+        together with its pack's completion marker, and the next run of the workflow
+        trains exactly those tasks again.  Nothing is summarised from fewer tasks than
+        planned.
+    """
+    from ..results import Results
+    from ..store import results_to_dataset
+
+    plan = read_plan(Path(out_dir) / PLAN_FILE)
+    results = _read_planned_stores(plan, Path(out_dir) / "tasks")
+    params = {
+        "session": plan.session,
+        "analysis": plan.analysis,
+        **plan.settings(),
+        "n_tasks": len(results),
+    }
+    analysis = Results.from_tasks(
+        results_to_dataset(results, plan.mode),
+        plan.mode,
+        plan.options,
+        output_units=plan.output_units,
+        mi_source=plan.mi_source,
+        params=params,
+    )
+    out_dir = analysis.save(out_dir)
+    headline = {"session": plan.session, "analysis": plan.analysis, **analysis.headline}
+    (out_dir / "summary.json").write_text(json.dumps(headline, indent=2))
+    analysis.dataframe.to_csv(out_dir / "summary.csv", index=False)
+    analysis.plot().savefig(out_dir / "figure.png", dpi=120)
+    return out_dir
+
+
+def _read_planned_stores(plan: AnalysisPlan, tasks_dir: Path) -> list[Any]:
+    """The result of every planned task; bad or missing stores are removed with their
+    pack's marker and reported together."""
+    import shutil
+
+    from .. import store
+    from ..errors import IncompleteStoreError
+
+    results, bad = [], []
+    for pack, specs in plan.packs.items():
+        for spec in specs:
+            path = tasks_dir / pack / f"{spec.key}.zarr"
+            reason = None
+            if not path.is_dir():
+                reason = "missing"
+            else:
+                try:
+                    result = store.read_task(path)
+                    if result.spec != spec:
+                        reason = "it holds another task's parameters"
+                    else:
+                        results.append(result)
+                except IncompleteStoreError as exc:
+                    reason = str(exc)
+            if reason is not None:
+                bad.append((pack, path, reason))
+    if bad:
+        for pack, path, _ in bad:
+            shutil.rmtree(path, ignore_errors=True)
+            Path(f"{tasks_dir / pack}.done").unlink(missing_ok=True)
+        lines = "\n".join(f"  {path}: {reason}" for _, path, reason in bad)
+        raise DamagedStoresError(
+            f"session {plan.session!r}, analysis {plan.analysis!r}: {len(bad)} of "
+            f"{len(plan.tasks)} task store(s) are missing or damaged; nothing was summarised. "
+            f"They were removed, with their packs' completion markers: run the workflow again "
+            f"(neural-mi run) to train exactly those tasks again.\n{lines}"
+        )
+    return results
+
+
+def collect(results_files: Sequence[str | Path], out_csv: str | Path, out_png: str | Path) -> None:
+    """One table row and one figure point per session × analysis.
+
+    Parameters
+    ----------
+    results_files
+        ``results.json`` files written by :func:`aggregate`.
+    out_csv
+        Table with columns :data:`SUMMARY_COLUMNS`.
+    out_png
+        Headline MI (with its error bar where there is one) per session × analysis.
+    """
+    import pandas as pd
+
+    from ..plot import overview_figure
+
+    rows = []
+    for path in results_files:
+        meta = json.loads(Path(path).read_text())
+        params, headline = meta["params"], meta["headline"]
+        rows.append(
+            {
+                "session": params["session"],
+                "analysis": params["analysis"],
+                "mode": meta["mode"],
+                "mi": headline["mi_estimate"],
+                "mi_error": headline["mi_error"],
+                "is_reliable": headline["is_reliable"],
+                "units": headline["units"],
+            }
+        )
+    table = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+    table.to_csv(out_csv, index=False)
+    overview_figure(table).savefig(out_png, dpi=120)
+
+
+def _write_json(path: str | Path, content: Any) -> None:
+    """Write JSON atomically (a reader never sees half a file)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex}")
+    tmp.write_text(json.dumps(content, indent=1))
+    os.replace(tmp, target)
