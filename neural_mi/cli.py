@@ -352,7 +352,9 @@ def aggregate_analysis(
     Parameters
     ----------
     pack_dirs
-        Train pack folders; every complete ``*.zarr`` store in them is read.
+        Train pack folders; every ``*.zarr`` store in them is read and must pass
+        verification (:class:`~neural_mi.errors.IncompleteResultsError` lists those that
+        do not).
     session, analysis, mode
         What was run.
     out_dir
@@ -370,7 +372,6 @@ def aggregate_analysis(
     from .aggregate import summarize
     from .results import Results
 
-    # Incomplete stores (a write cut short) are skipped with a warning naming them.
     tasks = store.read_results(
         [path for directory in pack_dirs for path in store.task_store_paths(directory)]
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -208,36 +209,39 @@ def _fake_result(spec, test_mi: float) -> TaskResult:
     )
 
 
-def test_aggregate_writes_summaries_with_the_fit(tmp_path, caplog):
+def test_aggregate_writes_summaries_with_the_fit(tmp_path, capsys):
     # MI = 1 - 0.1 * gamma nats, exactly linear: the fit extrapolates to 1 nat at gamma 0,
     # i.e. 1 / ln 2 = 1.4427 bits.
     specs = plan_tasks("rigorous", random_seed=1, gamma_range=[1, 2, 3])
     packs = [tmp_path / "tasks" / "p000", tmp_path / "tasks" / "p001"]
     for i, spec in enumerate(specs):
         write_task(_fake_result(spec, 1.0 - 0.1 * spec.gamma), packs[i % 2])
-    # A store whose write was cut short is skipped, with a warning naming it.
+    # A store whose write was cut short fails the step, named in the error; nothing is
+    # written.  Once it is gone, the step aggregates.
     zarr.open_group(packs[1] / "half.zarr", mode="w").attrs["test_mi"] = 5.0
     out = tmp_path / "out"
-    status = cli.main(
-        [
-            "aggregate",
-            *map(str, packs),
-            "--session",
-            "s",
-            "--analysis",
-            "rig",
-            "--mode",
-            "rigorous",
-            "--out-dir",
-            str(out),
-            "--min-gamma-points",
-            "3",
-            "--confidence-level",
-            "0.9",
-        ]
-    )
-    assert status == 0
-    assert any("half.zarr" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
+    args = [
+        "aggregate",
+        *map(str, packs),
+        "--session",
+        "s",
+        "--analysis",
+        "rig",
+        "--mode",
+        "rigorous",
+        "--out-dir",
+        str(out),
+        "--min-gamma-points",
+        "3",
+        "--confidence-level",
+        "0.9",
+    ]
+    assert cli.main(args) == 1
+    error = capsys.readouterr().err
+    assert "half.zarr" in error and "no completion record" in error
+    assert not out.exists()
+    shutil.rmtree(packs[1] / "half.zarr")
+    assert cli.main(args) == 0
     assert sorted(p.name for p in out.iterdir()) == [
         "figure.png",
         "results.json",
