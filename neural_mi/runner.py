@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import logging
+import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from tqdm.auto import tqdm
 
 from . import store as task_store
 from .aggregate import summarize
-from .errors import InsufficientDataError, ParameterError
+from .errors import CorruptStoreError, InsufficientDataError, ParameterError
 from .execute import (
     SessionData,
     TaskContext,
@@ -132,7 +133,9 @@ def run(
         Explicit sample indices of the split (``'estimate'`` mode).
     store
         Directory keeping one store per finished task; a rerun reads finished tasks back
-        instead of retraining them (resumable notebooks).
+        instead of retraining them (resumable notebooks).  Each store read back is
+        verified; one that fails (damaged, edited, cut short) is retrained and rewritten,
+        with a WARNING naming it.
     mi_source
         Which per-task MI enters the aggregation: ``'test_mi'`` (default) or ``'train_mi'``.
 
@@ -143,7 +146,8 @@ def run(
     Raises
     ------
     ParameterError, DataShapeError, DataValueError, InsufficientDataError
-        On bad arguments or data, before any training starts.
+        On bad arguments or data (e.g. ``store`` naming a file), before any training
+        starts.
     """
     _reject_unknown(unknown)
     check_choice(mode, MODES, "mode")
@@ -162,6 +166,8 @@ def run(
         raise ParameterError("Give both train_indices and test_indices, or neither.")
     if train_indices is not None and mode != "estimate":
         raise ParameterError("train_indices/test_indices are only supported in mode 'estimate'.")
+    if store is not None:
+        task_store.check_store_directory(store)
 
     ptype_x = processor_type_x or processor_type or "continuous"
     ptype_y = processor_type_y or processor_type or "continuous"
@@ -299,8 +305,9 @@ def execute(
     n_workers
         1: in this process; more: a pool of that many processes.
     store
-        Directory of task stores: finished tasks with an identical spec are read back,
-        new results are written as soon as each task finishes.
+        Directory of task stores: finished tasks with an identical spec are read back
+        (verified: a store that fails verification is retrained and rewritten), new
+        results are written as soon as each task finishes.
     verbose
         Progress bar over tasks.
     """
@@ -321,19 +328,25 @@ def execute(
 
 
 def _finished(specs: Sequence[TaskSpec], store: str | Path) -> dict[str, TaskResult]:
-    """Results in ``store`` whose spec equals the planned one (others are retrained)."""
+    """Results in ``store`` that pass verification and whose spec equals the planned one.
+
+    A store that fails verification, or holds another spec, is retrained (and rewritten)
+    with a WARNING naming it and why; stores of tasks that are not planned are left alone.
+    """
+    paths = {spec.key: task_store.store_path(store, spec.key) for spec in specs}
+    present = [spec for spec in specs if os.path.lexists(paths[spec.key])]
     finished = {}
-    directory = Path(store)
-    for spec in specs:
-        path = directory / f"{spec.key}.zarr"
-        if task_store.is_complete(path):
-            result = task_store.read_task(path)
-            if result.spec == spec:
-                finished[spec.key] = result
-            else:
-                logger.warning(
-                    "Store %s holds a different spec for task %s; retraining it.", path, spec.key
-                )
+    for spec, outcome in zip(present, task_store.read_tasks(paths[s.key] for s in present)):
+        if isinstance(outcome, CorruptStoreError):
+            logger.warning("%s; retraining task %s.", outcome, spec.key)
+        elif outcome.spec != spec:
+            logger.warning(
+                "Store %s holds a different spec for task %s; retraining it.",
+                paths[spec.key],
+                spec.key,
+            )
+        else:
+            finished[spec.key] = outcome
     return finished
 
 
