@@ -6,7 +6,9 @@ User commands:
   Snakemake workflow on CONFIG with ``profiles/local`` (its steps forked from a preload
   server, :mod:`neural_mi.preload`), then print the cross-session table;
 - ``neural-mi plan CONFIG``: tasks and train jobs per session × analysis (no torch);
-- ``neural-mi show RESULTS_DIR``: print ``RESULTS_DIR/summary.csv``.
+- ``neural-mi show RESULTS_DIR``: print ``RESULTS_DIR/summary.csv``;
+- ``neural-mi verify RESULTS_DIR``: verify every task store of the results folder, print a
+  report, exit with status 1 if any fails (:func:`neural_mi.store.verify_results`).
 
 Rule steps (what the workflow's thin rules call; their bodies are in
 :mod:`neural_mi.workflow.steps`): ``prepare``, ``train-tasks``, ``aggregate``, ``collect``.
@@ -172,6 +174,21 @@ def format_summary(path: str | Path) -> str:
     return pd.read_csv(path).to_string(index=False)
 
 
+def verify_results_dir(results_dir: str | Path) -> int:
+    """Print the verification report of every task store under ``results_dir``.
+
+    Returns
+    -------
+    int
+        Exit status: 0 when every store verifies, 1 when one fails or none is found.
+    """
+    from . import store
+
+    checks = store.verify_results(results_dir)
+    print(store.describe_checks(checks))
+    return 0 if checks and all(check.ok for check in checks) else 1
+
+
 # --------------------------------------------------------------------------------------
 # Argument parsing
 # --------------------------------------------------------------------------------------
@@ -211,6 +228,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     show = command("show", "Print RESULTS_DIR/summary.csv as a table.")
     show.add_argument("results_dir", help="the workflow's results_dir")
+
+    verify = command(
+        "verify",
+        "Verify every task store under RESULTS_DIR; exit with status 1 if any is bad.",
+    )
+    verify.add_argument("results_dir", help="the workflow's results_dir")
 
     prepare = command(
         "prepare",
@@ -278,6 +301,8 @@ def _dispatch(args: argparse.Namespace, extra: Sequence[str]) -> int:
         print(describe_plan(args.config))
     elif args.command == "show":
         print(format_summary(Path(args.results_dir) / "summary.csv"))
+    elif args.command == "verify":
+        return verify_results_dir(args.results_dir)
     elif args.command == "prepare":
         steps.prepare(args.out)
     elif args.command == "train-tasks":

@@ -38,8 +38,45 @@ class ConfigError(NeuralMIError, ValueError):
 
 
 class IncompleteStoreError(NeuralMIError, OSError):
-    """A task store exists but was never completed (interrupted write)."""
+    """A store (prepared data, task results) is incomplete or cannot be used."""
 
 
-class DamagedStoresError(NeuralMIError, RuntimeError):
-    """Task stores of an analysis are missing or damaged; nothing was summarised from them."""
+class CorruptStoreError(IncompleteStoreError):
+    """A task store fails verification: it is missing, unreadable, or its content is not the
+    content its completion record proves (edited, truncated, damaged, or another task's).
+
+    Attributes
+    ----------
+    path
+        The store (``.../<key>.zarr``).
+    reason
+        What is wrong, in words.
+    """
+
+    def __init__(self, path: object, reason: str) -> None:
+        super().__init__(f"Task store {str(path)!r} fails verification: {reason}")
+        self.path = path
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[type, tuple[object, str]]:
+        return type(self), (self.path, self.reason)
+
+
+class IncompleteResultsError(IncompleteStoreError):
+    """Task stores needed for an aggregate are missing or fail verification.
+
+    Attributes
+    ----------
+    problems
+        ``(path, reason)`` of every missing or bad store, in key order (``path`` is where
+        the store was looked for).
+    """
+
+    def __init__(self, what: str, problems: list[tuple[object, str]]) -> None:
+        lines = "\n".join(f"  {str(path)!r}: {reason}" for path, reason in problems)
+        super().__init__(f"{what}: {len(problems)} task store(s) missing or bad:\n{lines}")
+        self.what = what
+        self.problems = problems
+
+    def __reduce__(self) -> tuple[type, tuple[str, list[tuple[object, str]]]]:
+        return type(self), (self.what, self.problems)

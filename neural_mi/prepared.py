@@ -27,7 +27,7 @@ import numpy as np
 import zarr
 
 from .errors import DataShapeError, IncompleteStoreError
-from .store import write_atomically
+from .store.atomic import write_atomically
 
 __all__ = ["load_prepared", "write_prepared"]
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from . import store as task_store
 from .engine.execution import preflight, run_tasks
 from .engine.inputs import SessionData, TaskContext
 from .errors import ParameterError
@@ -341,15 +342,11 @@ def check_device(device: Any) -> str | torch.device:
 
 
 def _store_directory(store: str | Path | None) -> Path | None:
-    """The store folder, created if missing; a path that is a file is refused."""
+    """The store folder, created if missing; a path that is (or is under) a file is
+    refused."""
     if store is None:
         return None
-    path = Path(store)
-    if path.exists() and not path.is_dir():
-        raise ParameterError(
-            f"store={str(store)!r} is a file; pass a directory for the task "
-            "stores (it is created if missing)."
-        )
+    path = task_store.check_store_directory(store)
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -14,7 +14,7 @@ import yaml
 
 from neural_mi import cli
 from neural_mi.config import load_config, load_session_arrays
-from neural_mi.errors import ConfigError, DamagedStoresError, IncompleteStoreError
+from neural_mi.errors import ConfigError, IncompleteResultsError, IncompleteStoreError
 from neural_mi.prepared import load_prepared, write_prepared
 from neural_mi.results import Results
 from neural_mi.store import write_task
@@ -255,12 +255,12 @@ def test_aggregate_refuses_missing_or_foreign_stores_and_names_each(tmp_path):
         Path(plan.pack_dir("tiny", "rigorous", foreign_pack)) / f"{foreign.key}.zarr",
     )
     out = tmp_path / "results" / "tiny" / "rigorous"
-    with pytest.raises(DamagedStoresError) as info:
+    with pytest.raises(IncompleteResultsError) as info:
         steps.aggregate(out)
     message = str(info.value)
-    assert "2 of 6 task store(s)" in message
-    assert f"{gone.key}.zarr: missing" in message
-    assert f"{foreign.key}.zarr: it holds another task's parameters" in message
+    assert "2 task store(s) missing or bad" in message
+    assert f"{gone.key}.zarr': no store for this planned task" in message
+    assert f"{foreign.key}.zarr': " in message and other.key in message
     assert not (out / "summary.json").exists()
     # Both packs lose their markers, so that the next run trains exactly those tasks.
     for pack in (gone_pack, foreign_pack):

@@ -11,6 +11,7 @@ processes never changes a number.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from .. import store as task_store
-from ..errors import InsufficientDataError
+from ..errors import CorruptStoreError, InsufficientDataError
 from ..modes import get_mode
 from ..tasks import TaskResult, TaskSpec
 from .inputs import SessionData, TaskContext
@@ -101,19 +102,25 @@ def _train(
 
 
 def finished_tasks(specs: Sequence[TaskSpec], store: str | Path) -> dict[str, TaskResult]:
-    """Results in ``store`` whose spec equals the planned one (others are retrained)."""
+    """Results in ``store`` that pass verification and whose spec equals the planned one.
+
+    A store that fails verification, or holds another spec, is retrained (and rewritten)
+    with a WARNING naming it and why; stores of tasks that are not planned are left alone.
+    """
+    paths = {spec.key: task_store.store_path(store, spec.key) for spec in specs}
+    present = [spec for spec in specs if os.path.lexists(paths[spec.key])]
     finished = {}
-    directory = Path(store)
-    for spec in specs:
-        path = directory / f"{spec.key}.zarr"
-        if task_store.is_complete(path):
-            result = task_store.read_task(path)
-            if result.spec == spec:
-                finished[spec.key] = result
-            else:
-                logger.warning(
-                    "Store %s holds a different spec for task %s; retraining it.", path, spec.key
-                )
+    for spec, outcome in zip(present, task_store.read_tasks(paths[s.key] for s in present)):
+        if isinstance(outcome, CorruptStoreError):
+            logger.warning("%s; retraining task %s.", outcome, spec.key)
+        elif outcome.spec != spec:
+            logger.warning(
+                "Store %s holds a different spec for task %s; retraining it.",
+                paths[spec.key],
+                spec.key,
+            )
+        else:
+            finished[spec.key] = outcome
     return finished
 
 

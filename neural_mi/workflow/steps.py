@@ -17,8 +17,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, DamagedStoresError
-from .plan import PLAN_FILE, AnalysisPlan, pack_paths, read_plan, read_session, session_file
+from ..errors import ConfigError, IncompleteResultsError
+from .plan import (
+    MARKER_SUFFIX,
+    PLAN_FILE,
+    AnalysisPlan,
+    pack_paths,
+    read_plan,
+    read_session,
+    session_file,
+)
 
 __all__ = ["SUMMARY_COLUMNS", "aggregate", "collect", "prepare", "train_pack"]
 
@@ -120,11 +128,11 @@ def aggregate(out_dir: str | Path) -> Path:
 
     Raises
     ------
-    DamagedStoresError
-        When a planned store is missing or damaged: every such store is named, removed
-        together with its pack's completion marker, and the next run of the workflow
-        trains exactly those tasks again.  Nothing is summarised from fewer tasks than
-        planned.
+    IncompleteResultsError
+        When a planned store is missing or fails verification: every such store is named,
+        removed together with its pack's completion marker, and the next run of the
+        workflow trains exactly those tasks again.  Nothing is summarised from fewer tasks
+        than planned.
     """
     from ..results import Results
     from ..store import results_to_dataset
@@ -154,41 +162,50 @@ def aggregate(out_dir: str | Path) -> Path:
 
 
 def _read_planned_stores(plan: AnalysisPlan, tasks_dir: Path) -> list[Any]:
-    """The result of every planned task; bad or missing stores are removed with their
-    pack's marker and reported together."""
-    import shutil
+    """The result of every planned task, each store verified.
 
+    Raises
+    ------
+    IncompleteResultsError
+        Naming every missing or bad store; those stores are removed, with their packs'
+        completion markers, so that the next run trains exactly those tasks again.
+    """
     from .. import store
-    from ..errors import IncompleteStoreError
 
     results, bad = [], []
     for pack, specs in plan.packs.items():
+        folder = tasks_dir / pack
+        paths = [store.store_path(folder, spec.key) for spec in specs]
+        checks, found = store.check_and_read(
+            [p for p in paths if os.path.lexists(p)], expected_keys=[spec.key for spec in specs]
+        )
+        bad += [
+            (pack, check.path or folder / f"{check.key}.zarr", check.reason)
+            for check in checks
+            if not check.ok
+        ]
+        by_key = {result.spec.key: result for result in found}
         for spec in specs:
-            path = tasks_dir / pack / f"{spec.key}.zarr"
-            reason = None
-            if not path.is_dir():
-                reason = "missing"
-            else:
-                try:
-                    result = store.read_task(path)
-                    if result.spec != spec:
-                        reason = "it holds another task's parameters"
-                    else:
-                        results.append(result)
-                except IncompleteStoreError as exc:
-                    reason = str(exc)
-            if reason is not None:
-                bad.append((pack, path, reason))
+            result = by_key.get(spec.key)
+            if result is not None and result.spec != spec:
+                bad.append(
+                    (
+                        pack,
+                        store.store_path(folder, spec.key),
+                        "it holds the result of other parameters",
+                    )
+                )
+            elif result is not None:
+                results.append(result)
     if bad:
         for pack, path, _ in bad:
-            shutil.rmtree(path, ignore_errors=True)
-            Path(f"{tasks_dir / pack}.done").unlink(missing_ok=True)
-        lines = "\n".join(f"  {path}: {reason}" for _, path, reason in bad)
-        raise DamagedStoresError(
-            f"session {plan.session!r}, analysis {plan.analysis!r}: {len(bad)} of "
-            f"{len(plan.tasks)} task store(s) are missing or damaged; nothing was summarised. "
-            f"They were removed, with their packs' completion markers: run the workflow again "
-            f"(neural-mi run) to train exactly those tasks again.\n{lines}"
+            store.remove_store(path)
+            Path(f"{tasks_dir / pack}{MARKER_SUFFIX}").unlink(missing_ok=True)
+        raise IncompleteResultsError(
+            f"session {plan.session!r}, analysis {plan.analysis!r}: nothing was summarised; "
+            "the stores below were removed with their packs' completion markers, so that the "
+            "next run of the workflow (neural-mi run) trains exactly those tasks again",
+            [(path, reason) for _, path, reason in bad],
         )
     return results
 
