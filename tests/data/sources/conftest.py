@@ -70,7 +70,9 @@ def write_nwb(
         starting_time=LFP_START,
         conversion=LFP_CONVERSION,
     )
-    nwb.create_processing_module("ecephys", "LFP").add(LFP(electrical_series=series))
+    container = LFP()  # in the file before the series, whose electrodes must share its root
+    nwb.create_processing_module("ecephys", "LFP").add(container)
+    container.add_electrical_series(series)
 
     raw = rng.integers(-1000, 1000, size=(300, 4)).astype(np.int16)
     channel_conversion = np.array([1.0, 2.0, 0.5, 4.0])
@@ -107,15 +109,15 @@ def write_nwb(
     for roi in roi_ids:
         planes.add_roi(image_mask=np.ones((4, 4)), id=roi)
     roi = rng.random((90, 3))
-    ophys.add(
-        Fluorescence(
-            roi_response_series=RoiResponseSeries(
-                name="RoiResponseSeries",
-                data=roi,
-                rois=planes.create_roi_table_region(region=[0, 1, 2], description="all"),
-                unit="a.u.",
-                rate=ROI_RATE,
-            )
+    fluorescence = Fluorescence()
+    ophys.add(fluorescence)
+    fluorescence.add_roi_response_series(
+        RoiResponseSeries(
+            name="RoiResponseSeries",
+            data=roi,
+            rois=planes.create_roi_table_region(region=[0, 1, 2], description="all"),
+            unit="a.u.",
+            rate=ROI_RATE,
         )
     )
 

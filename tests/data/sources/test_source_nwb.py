@@ -19,9 +19,6 @@ from neural_mi.data.sources import (
 )
 from neural_mi.errors import DataSourceError
 
-# hdmf warns about links between tables on reading files pynwb itself wrote.
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
-
 LFP = "processing/ecephys/LFP/LFP"
 
 
