@@ -56,6 +56,11 @@ from .selection import (
 
 __all__ = ["NwbSource", "NwbSourceConfig"]
 
+#: HDF5 chunk cache of an opened file (HDF5's own default; pynwb would give 32 MiB).  Reads
+#: take whole chunks, each once (see ``read_signal``), so a larger cache would only hold
+#: memory.
+CHUNK_CACHE_BYTES = 2**20
+
 
 class NwbSourceConfig(SourceConfigBase, ChannelSelection):
     """A TimeSeries or a Units table of an NWB file."""
@@ -180,19 +185,24 @@ class NwbSource(Source):
                 "is not an HDF5 file, so not an NWB file (it may be truncated or corrupt)."
             )
         try:
-            io = NWBHDF5IO(str(path), mode="r")
-        except Exception as exc:  # pynwb raises many types for files it cannot open
-            raise self.error(f"cannot be opened as an NWB file: {exc}") from exc
-        try:
+            handle = h5py.File(path, "r", rdcc_nbytes=CHUNK_CACHE_BYTES)
+        except OSError as exc:
+            raise self.error(f"cannot be opened as an HDF5 file: {exc}") from exc
+        with handle:
             try:
-                nwbfile = io.read()
-            except Exception as exc:
-                raise self.error(
-                    f"is not a readable NWB file ({type(exc).__name__}: {exc})."
-                ) from exc
-            yield self._find(io, nwbfile)
-        finally:
-            io.close()
+                io = NWBHDF5IO(file=handle, mode="r")
+            except Exception as exc:  # pynwb raises many types for files it cannot open
+                raise self.error(f"cannot be opened as an NWB file: {exc}") from exc
+            try:
+                try:
+                    nwbfile = io.read()
+                except Exception as exc:
+                    raise self.error(
+                        f"is not a readable NWB file ({type(exc).__name__}: {exc})."
+                    ) from exc
+                yield self._find(io, nwbfile)
+            finally:
+                io.close()
 
     def _find(self, io: Any, nwbfile: Any) -> Any:
         objects: dict[str, Any] = {}

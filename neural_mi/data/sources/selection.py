@@ -151,12 +151,17 @@ def read_signal(
     positions: np.ndarray,
     gain: np.ndarray | None = None,
     offset: float = 0.0,
+    chunks: tuple[int, ...] | None = None,
 ) -> np.ndarray:
     """Read samples ``[start, stop)`` of the channels at ``positions`` as ``(channels, time)``.
 
-    The array is read in blocks along time (whole on-disk chunks, at most about
-    :data:`BLOCK_BYTES` each), each copied into the preallocated output, so a read holds
-    the output plus one block, whatever the array's size or layout.
+    The array is read in blocks along time, each copied into the preallocated output, so
+    a read holds the output plus one block (at most about :data:`BLOCK_BYTES`, or one row
+    of chunks if that is larger), whatever the array's size or layout.  In a chunked array
+    the blocks are whole chunks: from the first to the last chunk holding a selected
+    channel, along time from one chunk boundary to the next.  Whole chunks are what the
+    storage reads anyway, and read as such they need no chunk cache (an HDF5 file opened
+    with a small cache reads a channel out of a chunk in many small pieces).
 
     Parameters
     ----------
@@ -170,6 +175,8 @@ def read_signal(
         Channel positions (any order, no repeats); ``[0]`` for a 1-D array.
     gain, offset
         Optional scaling ``value * gain[channel] + offset`` (e.g. NWB's ``conversion``).
+    chunks
+        The array's chunk shape on disk; default: its ``chunks`` attribute, if any.
 
     Returns
     -------
@@ -181,22 +188,28 @@ def read_signal(
     scaling = gain is not None or offset != 0.0
     out = np.empty((positions.size, stop - start), dtype=scaled_dtype(dtype) if scaling else dtype)
     one_d = len(array.shape) == 1
+    chunks = chunks or getattr(array, "chunks", None)
+    chunk_time = chunks[0 if one_d else time_axis] if chunks else 1
     lo, hi = (0, 1) if one_d else (int(positions.min()), int(positions.max()) + 1)
+    if chunks and not one_d:
+        chunk_channels = chunks[1 - time_axis]
+        lo = lo // chunk_channels * chunk_channels
+        hi = min(array.shape[1 - time_axis], -(-hi // chunk_channels) * chunk_channels)
     rows = positions - lo
-    step = max(1, BLOCK_BYTES // ((hi - lo) * dtype.itemsize))
-    chunks = getattr(array, "chunks", None)
-    if chunks and isinstance(chunks[time_axis], int):
-        chunk = chunks[time_axis]
-        step = max(chunk, step // chunk * chunk)
-    for b0 in range(start, stop, step):
-        b1 = min(b0 + step, stop)
+    every_row = np.array_equal(rows, np.arange(hi - lo))  # the block is the selection: no copy
+    step = BLOCK_BYTES // ((hi - lo) * dtype.itemsize) // chunk_time * chunk_time
+    step = max(chunk_time, step)
+    b0 = start
+    while b0 < stop:
+        b1 = min(stop, (b0 // step + 1) * step)  # blocks end on multiples of step (chunks)
         if one_d:
             block = np.asarray(array[b0:b1])[None, :]
         elif time_axis == 0:
             block = np.asarray(array[b0:b1, lo:hi]).T
         else:
             block = np.asarray(array[lo:hi, b0:b1])
-        out[:, b0 - start : b1 - start] = block[rows]
+        out[:, b0 - start : b1 - start] = block if every_row else block[rows]
+        b0 = b1
     if gain is not None:
         out *= gain.astype(out.dtype)[:, None]
     if offset != 0.0:

@@ -78,11 +78,18 @@ def regular_rate(seconds: np.ndarray) -> float | None:
     return float(f"{1.0 / period:.12g}")
 
 
+def _chunks(array: Any) -> tuple[int, ...] | None:
+    """The chunk shape the file stores a variable in (netCDF or zarr), if any."""
+    chunks = array.encoding.get("chunksizes") or array.encoding.get("chunks")
+    return tuple(int(c) for c in chunks) if chunks else None
+
+
 @dataclass(frozen=True, eq=False)
 class _Selected:
     """A variable with a selection: lazy data, channels, sample times and range."""
 
     data: Any
+    chunks: tuple[int, ...] | None
     time_axis: int
     positions: np.ndarray
     channel_ids: tuple[Any, ...]
@@ -132,6 +139,7 @@ class XarraySource(Source):
                 start=selected.start,
                 stop=selected.stop,
                 positions=selected.positions,
+                chunks=selected.chunks,
             )
             return Signal(values, selected.time_base(), selected.channel_ids)
 
@@ -164,6 +172,7 @@ class XarraySource(Source):
             start, stop = timestamp_range(seconds, self.config.time_range, self)
             yield _Selected(
                 data=array.variable,
+                chunks=_chunks(array),
                 time_axis=array.dims.index(time_dim),
                 positions=positions,
                 channel_ids=ids,

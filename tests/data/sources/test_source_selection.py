@@ -44,20 +44,37 @@ def source():
     return ArraySource(ArraySourceConfig(path="test.npy"))
 
 
-def test_reads_only_the_selection_in_bounded_blocks(monkeypatch):
-    monkeypatch.setattr(sel, "BLOCK_BYTES", 8 * 100)  # 100 float64 samples per channel span
-    values = np.arange(10_000 * 8, dtype=np.float64).reshape(10_000, 8)  # (time, channels)
-    disk = RecordingArray(values, chunks=(64, 8))
-    positions = np.array([5, 3])
-    out = sel.read_signal(disk, time_axis=0, start=1000, stop=3000, positions=positions)
-    np.testing.assert_array_equal(out, values[1000:3000, [5, 3]].T)
+VALUES = np.arange(10_000 * 16, dtype=np.float64).reshape(10_000, 16)  # (time, channels)
+
+
+def test_unchunked_arrays_are_read_in_bounded_blocks(monkeypatch):
+    monkeypatch.setattr(sel, "BLOCK_BYTES", 8 * 100)  # 100 float64 values per block
+    disk = RecordingArray(VALUES)
+    out = sel.read_signal(disk, time_axis=0, start=1000, stop=3000, positions=np.array([5, 3]))
+    np.testing.assert_array_equal(out, VALUES[1000:3000, [5, 3]].T)
     assert out.flags.c_contiguous
     for time_slice, channel_slice in disk.reads:
         assert channel_slice == slice(3, 6)  # channels 3..5 only
         assert 1000 <= time_slice.start < time_slice.stop <= 3000
-        # one block: 8 * 100 bytes over 3 channels -> 33 samples, rounded to whole 64-chunks
-        assert time_slice.stop - time_slice.start <= 64
+        assert time_slice.stop - time_slice.start <= 33  # 100 values over 3 channels
     assert disk.read_elements() == 2000 * 3  # every sample read once
+
+
+def test_chunked_arrays_are_read_by_whole_chunks(monkeypatch):
+    monkeypatch.setattr(sel, "BLOCK_BYTES", 8 * 8 * 128)  # two chunks of 64 x 8
+    disk = RecordingArray(VALUES, chunks=(64, 8))
+    out = sel.read_signal(disk, time_axis=0, start=1000, stop=3000, positions=np.array([5, 3]))
+    np.testing.assert_array_equal(out, VALUES[1000:3000, [5, 3]].T)
+    for time_slice, channel_slice in disk.reads:
+        assert channel_slice == slice(0, 8)  # the chunk column holding channels 3 and 5
+        assert time_slice.stop % 128 == 0 or time_slice.stop == 3000  # ends on chunk edges
+        assert time_slice.stop - time_slice.start <= 128
+    assert disk.reads[0][0] == slice(1000, 1024)  # up to the first block edge
+    assert disk.read_elements() == 2000 * 8  # every sample of the chunk column, once
+    channels_first = RecordingArray(VALUES.T.copy(), chunks=(8, 64))
+    out = sel.read_signal(channels_first, time_axis=1, start=0, stop=500, positions=np.array([9]))
+    np.testing.assert_array_equal(out, VALUES[:500, [9]].T)
+    assert all(key[0] == slice(8, 16) for key in channels_first.reads)
 
 
 def test_channels_first_layout_and_scaling():
