@@ -182,7 +182,8 @@ class NwbSource(Source):
 
         if not h5py.is_hdf5(path):
             raise self.error(
-                "is not an HDF5 file, so not an NWB file (it may be truncated or corrupt)."
+                "is not an HDF5 file, so not an NWB file this source reads (it may be "
+                "truncated or corrupt; NWB files stored as zarr are not read)."
             )
         try:
             handle = h5py.File(path, "r", rdcc_nbytes=CHUNK_CACHE_BYTES)
