@@ -25,6 +25,13 @@ class DataValueError(NeuralMIError, ValueError):
     """Input data holds values that cannot be used (NaN, Inf, negative spike times...)."""
 
 
+class DataSourceError(ParameterError):
+    """A data source does not fit its file: the file is missing, unreadable or of another
+    format; a named object, variable or key is absent; no sampling rate is known; or a
+    selection (channels, units, time range) is out of range or matches nothing.  A
+    :class:`ParameterError`, since it is the source's settings that must change."""
+
+
 class InsufficientDataError(NeuralMIError, ValueError):
     """Too few samples for the requested windows, split, subsampling or batch size."""
 

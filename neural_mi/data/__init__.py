@@ -1,5 +1,9 @@
 """Data layer: validation, processing into windows, alignment, splits and file loading.
 
+Files are read by :mod:`neural_mi.data.sources` (one module per format, each returning the
+signal with its time base, or spike trains in seconds); :func:`load_array` and
+:func:`load_spike_times` read whole arrays without a time base.
+
 Processed data is always a torch float32 tensor of shape
 ``(n_samples, n_channels, n_features)``.
 """
