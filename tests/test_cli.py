@@ -12,7 +12,7 @@ import pytest
 import yaml
 import zarr
 
-from neural_mi import cli
+from neural_mi import cli, launch
 from neural_mi.config import load_config, load_session_arrays
 from neural_mi.errors import ConfigError, IncompleteStoreError
 from neural_mi.plan import plan_tasks
@@ -71,7 +71,7 @@ def test_unknown_arguments_are_refused_except_for_run(capsys):
 
 
 def test_run_passes_snakemake_arguments_through():
-    command = cli.snakemake_command("my.yaml", "2", ["-n", "--forcerun", "train"])
+    command = launch.snakemake_command("my.yaml", "2", ["-n", "--forcerun", "train"])
     assert command[1:3] == ["-m", "snakemake"]
     assert command[command.index("--snakefile") + 1] == str(REPO / "workflow" / "Snakefile")
     assert command[command.index("--profile") + 1] == str(REPO / "profiles" / "local")
