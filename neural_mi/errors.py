@@ -39,3 +39,8 @@ class ConfigError(NeuralMIError, ValueError):
 
 class IncompleteStoreError(NeuralMIError, OSError):
     """A task store exists but was never completed (interrupted write)."""
+
+
+class WorkdirLockedError(NeuralMIError, RuntimeError):
+    """A working directory is held by a run that may still be going; the message names it
+    and says how to check and release it."""
