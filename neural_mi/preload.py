@@ -31,6 +31,7 @@ import contextlib
 import gc
 import importlib
 import json
+import logging
 import os
 import select
 import shutil
@@ -71,8 +72,13 @@ PRELOAD_MODULES = (
     "neural_mi.plot",
 )
 
+#: Size of a Unix socket's path field (``sun_path``, with its final NUL) on Linux.
+SOCKET_PATH_MAX = 108
+
 #: Seconds the server gives its steps to stop after SIGTERM when it shuts down.
 SHUTDOWN_GRACE = 10.0
+
+logger = logging.getLogger(__name__)
 
 _LENGTH = struct.Struct("!Q")
 _PID = struct.Struct("!q")
@@ -205,6 +211,16 @@ def preload_server(
 
     folder = owned_temp_dir("preload")
     path = str(folder / "socket")
+    if len(os.fsencode(path)) >= SOCKET_PATH_MAX:
+        shutil.rmtree(folder, ignore_errors=True)
+        logger.warning(
+            "No preload server: its socket path %r is longer than Unix sockets allow (%d "
+            "bytes); every step starts its own interpreter. A shorter TMPDIR avoids this.",
+            path,
+            SOCKET_PATH_MAX - 1,
+        )
+        yield {}
+        return
     try:
         # Bound and listening before any step can ask: early clients wait in the backlog.
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
