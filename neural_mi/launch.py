@@ -265,8 +265,7 @@ def claim_workdir(
     with open(state / "neural-mi-run.lock", "a") as guard:
         fcntl.flock(guard, fcntl.LOCK_EX)
         previous = read_record(workdir)
-        running = [] if previous is None else previous.running()
-        if running:
+        if previous is not None and (running := previous.running()):
             raise WorkdirLockedError(_in_use_message(workdir, previous, running))
         locks = snakemake_locks(workdir)
         if locks and unlock_stale:
