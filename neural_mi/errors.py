@@ -87,3 +87,8 @@ class IncompleteResultsError(IncompleteStoreError):
 
     def __reduce__(self) -> tuple[type, tuple[str, list[tuple[object, str]]]]:
         return type(self), (self.what, self.problems)
+
+
+class WorkdirLockedError(NeuralMIError, RuntimeError):
+    """A working directory is held by a run that may still be going; the message names it
+    and says how to check and release it."""

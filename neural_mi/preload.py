@@ -31,6 +31,7 @@ import contextlib
 import gc
 import importlib
 import json
+import logging
 import os
 import select
 import shutil
@@ -39,10 +40,9 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 #: Environment variable naming the server's socket (set by ``neural-mi run``).
 ENV_VAR = "NEURAL_MI_PRELOAD"
@@ -72,8 +72,13 @@ PRELOAD_MODULES = (
     "neural_mi.plot",
 )
 
+#: Size of a Unix socket's path field (``sun_path``, with its final NUL) on Linux.
+SOCKET_PATH_MAX = 108
+
 #: Seconds the server gives its steps to stop after SIGTERM when it shuts down.
 SHUTDOWN_GRACE = 10.0
+
+logger = logging.getLogger(__name__)
 
 _LENGTH = struct.Struct("!Q")
 _PID = struct.Struct("!q")
@@ -176,13 +181,22 @@ def _exactly(sock: socket.socket, size: int) -> bytes:
 
 
 @contextlib.contextmanager
-def preload_server(enabled: bool = True) -> Iterator[dict[str, str]]:
+def preload_server(
+    enabled: bool = True, env: Mapping[str, str] | None = None
+) -> Iterator[dict[str, str]]:
     """Run a preload server for the duration of the block (Linux only).
+
+    The server's socket lies in a temporary folder named for this process
+    (:func:`neural_mi.processes.owned_temp_dir`), deleted when the block ends, also on
+    Ctrl-C; if this process is killed outright, the next ``neural-mi run`` deletes it
+    (:func:`neural_mi.processes.remove_orphaned_temp_dirs`).
 
     Parameters
     ----------
     enabled
         False: start nothing (the block's steps start Python themselves).
+    env
+        The server's environment (default: this process').
 
     Yields
     ------
@@ -193,17 +207,34 @@ def preload_server(enabled: bool = True) -> Iterator[dict[str, str]]:
     if not enabled or not sys.platform.startswith("linux"):
         yield {}
         return
-    folder = tempfile.mkdtemp(prefix="neural-mi-preload-")
-    path = os.path.join(folder, "socket")
-    # Bound and listening before any step can ask: early clients wait in the backlog.
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
-        listener.bind(path)
-        listener.listen(64)
-        server = subprocess.Popen(
-            [sys.executable, "-m", "neural_mi.preload", str(listener.fileno())],
-            stdin=subprocess.PIPE,
-            pass_fds=[listener.fileno()],
+    from .processes import owned_temp_dir
+
+    folder = owned_temp_dir("preload")
+    path = str(folder / "socket")
+    if len(os.fsencode(path)) >= SOCKET_PATH_MAX:
+        shutil.rmtree(folder, ignore_errors=True)
+        logger.warning(
+            "No preload server: its socket path %r is longer than Unix sockets allow (%d "
+            "bytes); every step starts its own interpreter. A shorter TMPDIR avoids this.",
+            path,
+            SOCKET_PATH_MAX - 1,
         )
+        yield {}
+        return
+    try:
+        # Bound and listening before any step can ask: early clients wait in the backlog.
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+            listener.bind(path)
+            listener.listen(64)
+            server = subprocess.Popen(
+                [sys.executable, "-m", "neural_mi.preload", str(listener.fileno())],
+                stdin=subprocess.PIPE,
+                pass_fds=[listener.fileno()],
+                env=env,
+            )
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     try:
         yield {ENV_VAR: path}
     finally:

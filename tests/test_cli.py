@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from neural_mi import cli
+from neural_mi import cli, launch
 
 REPO = Path(__file__).resolve().parent.parent
 COMMANDS = ("run", "plan", "show", "prepare", "train-tasks", "aggregate", "collect")
@@ -61,7 +61,7 @@ def test_unknown_arguments_are_refused_except_for_run(capsys):
 
 
 def test_run_passes_snakemake_arguments_through():
-    command = cli.snakemake_command("my.yaml", "2", ["-n", "--forcerun", "train"])
+    command = launch.snakemake_command("my.yaml", "2", ["-n", "--forcerun", "train"])
     assert command[1:3] == ["-m", "snakemake"]
     assert command[command.index("--snakefile") + 1] == str(REPO / "workflow" / "Snakefile")
     assert command[command.index("--profile") + 1] == str(REPO / "profiles" / "local")

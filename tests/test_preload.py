@@ -4,10 +4,12 @@ signals, and the same numbers as a step run in a fresh process."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -163,3 +165,14 @@ def test_closing_the_server_ends_the_steps_still_running(workdir, monkeypatch):
 def test_no_server_is_started_when_disabled():
     with preload_server(enabled=False) as env:
         assert env == {}
+
+
+def test_a_socket_path_too_long_for_unix_sockets_means_no_server(tmp_path, monkeypatch, caplog):
+    deep = tmp_path / ("x" * 100)
+    deep.mkdir()
+    monkeypatch.setenv("TMPDIR", str(deep))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+    with caplog.at_level(logging.WARNING), preload_server() as env:
+        assert env == {}
+    assert "longer than Unix sockets allow" in caplog.text
+    assert list(deep.iterdir()) == []

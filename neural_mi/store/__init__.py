@@ -19,7 +19,7 @@ Torch-free; xarray is imported only where a dataset is built or read.
 
 from __future__ import annotations
 
-from .atomic import remove_store, write_atomically
+from .atomic import remove_leftovers, remove_store, write_atomically
 from .checksum import content_sha256
 from .dataset import TASK_COORDS, read_results, results_to_dataset, swept_coords
 from .netcdf import load_dataset, save_dataset
@@ -58,6 +58,7 @@ __all__ = [
     "read_results",
     "read_task",
     "read_tasks",
+    "remove_leftovers",
     "remove_store",
     "results_to_dataset",
     "save_dataset",

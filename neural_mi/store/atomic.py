@@ -9,6 +9,7 @@ session's prepared data (:mod:`neural_mi.prepared`).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Callable
@@ -70,6 +71,29 @@ def remove_store(path: str | os.PathLike[str]) -> bool:
     os.rename(path, aside)
     _delete(aside)
     return True
+
+
+#: Names of the hidden siblings a write, a replacement or a removal works under.
+_LEFTOVER = re.compile(r"^\..+\.(tmp|old|del)-[0-9a-f]{32}$")
+
+
+def remove_leftovers(directory: str | os.PathLike[str]) -> int:
+    """Delete the hidden siblings that writes or removals killed half-way left in
+    ``directory``; call it only where no other process writes there (e.g. a train job in
+    its own pack folder).
+
+    Returns
+    -------
+    int
+        How many were deleted.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        return 0
+    leftovers = [p for p in directory.iterdir() if _LEFTOVER.match(p.name)]
+    for path in leftovers:
+        _delete(path)
+    return len(leftovers)
 
 
 def _hidden_sibling(path: Path, purpose: str) -> Path:

@@ -86,6 +86,7 @@ def train_pack(
     list of Path
         The pack's stores.
     """
+    from .. import store
     from ..engine.execution import run_tasks
     from ..engine.inputs import SessionData, TaskContext
     from ..modes import get_mode
@@ -101,6 +102,9 @@ def train_pack(
             f"{pack!r} in {str(plan_file)!r}."
         )
     specs = plan.packs[pack]
+    removed = store.remove_leftovers(out)
+    if removed:
+        logger.info("Removed %d half-written store(s) an earlier attempt left in %s.", removed, out)
     inputs = load_prepared(data)
     if not get_mode(plan.mode).uses_y:
         inputs.update(y=None, processor_type_y=None)

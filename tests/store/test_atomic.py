@@ -46,3 +46,15 @@ def test_remove_store_removes_folders_files_and_links(tmp_path):
     assert remove_store(folder) and remove_store(file) and remove_store(link)
     assert not remove_store(tmp_path / "absent.zarr")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_leftovers_of_killed_writes_are_removed_and_nothing_else(tmp_path):
+    from neural_mi.store import remove_leftovers
+
+    keep = [tmp_path / "c1-g01-s00.zarr", tmp_path / ".hidden-but-mine"]
+    leftovers = [tmp_path / f".c1-g01-s00.zarr.{kind}-{'a' * 32}" for kind in ("tmp", "old", "del")]
+    for path in keep + leftovers:
+        path.mkdir()
+    assert remove_leftovers(tmp_path) == 3
+    assert sorted(tmp_path.iterdir()) == sorted(keep)
+    assert remove_leftovers(tmp_path / "missing") == 0

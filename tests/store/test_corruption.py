@@ -16,11 +16,11 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-import neural_mi.engine.task
 import pytest
 from store_helpers import make_result
 
 import neural_mi as nmi
+import neural_mi.engine.task
 from neural_mi import store
 from neural_mi.errors import CorruptStoreError, IncompleteResultsError, ParameterError
 
