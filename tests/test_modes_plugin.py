@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import FAST_PARAMS
 
 import neural_mi as nmi
 from neural_mi.errors import ConfigError, ParameterError
@@ -48,14 +47,14 @@ def test_a_plugin_that_cannot_load_is_named():
         load_plugins(["no_such_plugin_module"])
 
 
-def test_plugin_mode_through_nmi_run(halves, gauss_small):
+def test_plugin_mode_through_nmi_run(halves, gauss_small, fast_params):
     x, y = gauss_small
     results = nmi.run(
         x,
         y,
         mode="halves",
         n_halves=2,
-        base_params=FAST_PARAMS,
+        base_params=fast_params,
         split_mode="random",
         random_seed=3,
         verbose=False,
@@ -69,12 +68,12 @@ def test_plugin_mode_through_nmi_run(halves, gauss_small):
     assert results.plot().axes
     # The mode's own argument is checked like any other.
     with pytest.raises(ParameterError, match="n_halves"):
-        nmi.run(x, y, mode="halves", n_halves=0, base_params=FAST_PARAMS, verbose=False)
+        nmi.run(x, y, mode="halves", n_halves=0, base_params=fast_params, verbose=False)
     with pytest.raises(ParameterError, match="Unknown argument 'n_halfs'.*'n_halves'"):
-        nmi.run(x, y, mode="halves", n_halfs=2, base_params=FAST_PARAMS, verbose=False)
+        nmi.run(x, y, mode="halves", n_halfs=2, base_params=fast_params, verbose=False)
 
 
-def test_plugin_mode_through_the_workflow_gives_the_nmi_run_numbers(halves, tmp_path):
+def test_plugin_mode_through_the_workflow_gives_the_nmi_run_numbers(halves, tmp_path, fast_params):
     config = yaml.safe_load((REPO / "config" / "test_tiny.yaml").read_text())
     config["plugins"] = [str(HALVES)]
     config["analyses"] = [
@@ -82,7 +81,7 @@ def test_plugin_mode_through_the_workflow_gives_the_nmi_run_numbers(halves, tmp_
             "name": "halves",
             "mode": "halves",
             "n_halves": 2,
-            "base_params": FAST_PARAMS,
+            "base_params": fast_params,
             "split_mode": "random",
         }
     ]
@@ -124,7 +123,7 @@ def test_plugin_mode_through_the_workflow_gives_the_nmi_run_numbers(halves, tmp_
         y.T,
         mode="halves",
         n_halves=2,
-        base_params=FAST_PARAMS,
+        base_params=fast_params,
         split_mode="random",
         random_seed=config["seed"],
         verbose=False,
