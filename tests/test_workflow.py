@@ -260,7 +260,8 @@ def test_deleting_a_pack_reruns_one_train_job_with_the_same_numbers(finished_run
     shutil.rmtree(workdir / "results" / "tiny" / "rigorous" / "tasks" / "p001")
     # The parse drops the marker of a pack whose stores are gone, and says so.
     out = snakemake(workdir, workdir / "config.yaml", "--dry-run")
-    assert "p001.done was removed: a task store of its pack is missing" in out.output
+    assert "p001.done was removed: its pack lost or damaged task stores" in out.output
+    assert ".zarr: missing" in out.output
     jobs = planned_jobs(workdir, workdir / "config.yaml")
     assert jobs == [
         ("aggregate", "session=tiny, analysis=rigorous"),

@@ -28,6 +28,7 @@ from ..config import Config, load_config, plan_config
 from ..errors import ConfigError
 from ..modes import get_mode
 from ..tasks import TaskSpec
+from .markers import check_marker
 from .packing import pack_tasks
 
 __all__ = [
@@ -196,31 +197,26 @@ class WorkflowPlan:
         columns = ["session", "analysis", "mode", "combinations", "tasks", "train_jobs"]
         return pd.DataFrame(rows, columns=columns).to_string(index=False)
 
-    def remove_stale_markers(self) -> list[Path]:
-        """Remove the completion marker of every pack that lost one of its stores.
+    def remove_stale_markers(self) -> list[tuple[Path, list[tuple[Path, str]]]]:
+        """Remove the completion marker of every pack that lost or damaged a store.
 
-        A marker lists the tasks its train job wrote; when one of their stores is gone,
-        Snakemake must see that job as not done, and its next run trains only the missing
-        tasks.  Only the stores' metadata files are looked at (no store is opened), so
-        this is cheap enough for every run.  (A marker of other tasks than the planned
-        ones is Snakemake's to rerun, through the train rule's parameters.)
+        See :func:`neural_mi.workflow.markers.check_marker`: a store is verified in full
+        only when its files changed since its train job wrote them, so this is cheap
+        enough for every run.  Snakemake then sees the pack's train job as not done, and
+        its next run trains exactly the missing tasks.
 
         Returns
         -------
-        list of Path
-            The markers removed.
+        list
+            ``(marker, [(store, reason), ...])`` of every marker removed.
         """
         removed = []
         for (session, analysis), plan in self.analyses.items():
             for pack in plan.packs:
                 marker = Path(self.pack_marker(session, analysis, pack))
-                keys = _marker_tasks(marker)
-                if keys is None:
-                    continue
-                folder = Path(self.pack_dir(session, analysis, pack))
-                if any(not (folder / f"{key}.zarr" / "zarr.json").is_file() for key in keys):
-                    marker.unlink(missing_ok=True)
-                    removed.append(marker)
+                bad = check_marker(marker, self.pack_dir(session, analysis, pack))
+                if bad:
+                    removed.append((marker, bad))
         return removed
 
     def write_files(self) -> list[Path]:
@@ -305,17 +301,6 @@ def read_session(path: str | os.PathLike[str]) -> tuple[int, Any]:
             f"Cannot read the session file {str(path)!r} ({exc}); run the "
             "workflow again to rewrite it."
         ) from exc
-
-
-def _marker_tasks(marker: Path) -> list[str] | None:
-    """The task keys a pack marker lists; ``[""]`` (a store that cannot exist) when it is
-    unreadable, so that it is removed; ``None`` when there is no marker."""
-    try:
-        return list(json.loads(marker.read_text())["tasks"])
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError, TypeError):
-        return [""]
 
 
 def _write_if_changed(path: str, text: str) -> list[Path]:

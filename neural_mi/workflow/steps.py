@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, IncompleteResultsError
+from .markers import write_marker
 from .plan import (
     MARKER_SUFFIX,
     PLAN_FILE,
@@ -117,9 +117,9 @@ def train_pack(
         logger.info(
             "Task %s: test MI %.4f nats (%.1f s)", result.spec.key, result.test_mi, result.wall_time
         )
-    paths = [Path(out) / f"{spec.key}.zarr" for spec in specs]
-    _write_json(marker, {"pack": pack, "tasks": [spec.key for spec in specs]})
-    return paths
+    stores = {spec.key: store.store_path(out, spec.key) for spec in specs}
+    write_marker(marker, pack, stores)
+    return list(stores.values())
 
 
 def aggregate(out_dir: str | Path) -> Path:
@@ -248,12 +248,3 @@ def collect(results_files: Sequence[str | Path], out_csv: str | Path, out_png: s
     table = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
     table.to_csv(out_csv, index=False)
     overview_figure(table).savefig(out_png, dpi=120)
-
-
-def _write_json(path: str | Path, content: Any) -> None:
-    """Write JSON atomically (a reader never sees half a file)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex}")
-    tmp.write_text(json.dumps(content, indent=1))
-    os.replace(tmp, target)

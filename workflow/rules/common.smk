@@ -17,10 +17,12 @@ from neural_mi.workflow.plan import workflow_plan
 PLAN = workflow_plan(config)
 RESULTS = PLAN.results_dir
 if workflow.is_main_process:
-    for marker in PLAN.remove_stale_markers():
+    for marker, stores in PLAN.remove_stale_markers():
         print(
-            f"neural_mi: {marker} was removed: a task store of its pack is missing, so "
-            "the pack's train job runs again for the missing tasks.",
+            f"neural_mi: {marker} was removed: its pack lost or damaged task stores, which "
+            "were removed too and are trained again in this run:",
+            *(f"  {path}: {reason}" for path, reason in stores),
+            sep="\n",
             file=sys.stderr,
         )
 
