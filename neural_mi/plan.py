@@ -208,9 +208,8 @@ def combinations(
         "processor_type_y": processor_type_y,
         "processor_params_y": plain(processor_params_y, "processor_params_y"),
     }
-    return [
-        _resolve(common, raw, coords) for coords in _grid(mode.grid(sweep_grid), raw, estimator)
-    ]
+    grid = mode.grid(None if sweep_grid is None else plain(sweep_grid, "sweep_grid"))
+    return [_resolve(common, raw, coords) for coords in _grid(grid, raw, estimator)]
 
 
 def _grid(
@@ -219,10 +218,6 @@ def _grid(
     """Expand ``sweep_grid`` into a list of coordinate dicts (one per combination)."""
     if not sweep_grid:
         return [{}]
-    if not isinstance(sweep_grid, Mapping):
-        raise ParameterError(
-            f"sweep_grid must be a mapping {{name: [values]}}, got {sweep_grid!r}."
-        )
     value_lists = []
     for name, values in sweep_grid.items():
         if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):

@@ -102,3 +102,53 @@ def test_errors_share_one_base_class():
     for cls in (ParameterError, DataShapeError, DataValueError, InsufficientDataError):
         assert issubclass(cls, NeuralMIError)
         assert issubclass(cls, ValueError)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, pattern",
+    [
+        ({"mode": "lag", "lag_range": [float("nan")]}, ParameterError, r"lag_range.*finite.*nan"),
+        ({"mode": "lag", "lag_range": [0, float("inf")]}, ParameterError, r"lag_range.*finite"),
+        ({"random_seed": "abc"}, ParameterError, r"random_seed must be an integer.*'abc'"),
+        ({"random_seed": 1.5}, ParameterError, r"random_seed must be an integer.*1\.5"),
+        ({"random_seed": True}, ParameterError, r"random_seed must be an integer"),
+        ({"base_params": [1, 2]}, ParameterError, r"base_params must be a mapping"),
+        ({"processor_params": "window_size=3"}, ParameterError, r"processor_params.*mapping"),
+        ({"sweep_grid": [1, 2], "mode": "sweep"}, ParameterError, r"sweep_grid must be a mapping"),
+        ({"device": "bogus"}, ParameterError, r"Unknown device 'bogus'.*available here: auto"),
+        ({"n_workers": 0}, ParameterError, r"n_workers must be an integer >= 1"),
+        ({"n_workers": 2.0}, ParameterError, r"n_workers must be an integer"),
+        ({"verbose": "no"}, ParameterError, r"verbose must be True or False"),
+        ({"mode": "rigorous", "gamma_range": [1, 1, 2]}, ParameterError, r"gamma_range.*repeat"),
+        ({"mode": "rigorous", "confidence_level": 1.5}, ParameterError, r"confidence_level"),
+        (
+            {"gamma_range": [1, 2]},
+            ParameterError,
+            r"gamma_range is not used in mode 'estimate' \(it is an argument of mode 'rigorous'\)",
+        ),
+        ({"n_splits": 2}, ParameterError, r"n_splits is not used in mode 'estimate'"),
+        (
+            {"save_best_model_path": "m.pt", "mode": "sweep", "sweep_grid": {"hidden_dim": [4]}},
+            ParameterError,
+            r"save_best_model_path is only supported in mode 'estimate'",
+        ),
+    ],
+)
+def test_every_argument_is_checked_before_training(gauss_small, kwargs, error, pattern):
+    x, y = gauss_small
+    with pytest.raises(error, match=pattern):
+        _run(x, y, **kwargs)
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_cuda_is_refused(gauss_small):
+    x, y = gauss_small
+    with pytest.raises(ParameterError, match=r"device 'cuda' is not available on this machine"):
+        _run(x, y, device="cuda")
+
+
+def test_a_store_path_that_is_a_file_is_refused(gauss_small, tmp_path):
+    x, y = gauss_small
+    (tmp_path / "stores").write_text("a file")
+    with pytest.raises(ParameterError, match=r"store=.*stores.* is a file"):
+        _run(x, y, store=tmp_path / "stores")

@@ -177,3 +177,88 @@ def test_sweep_lag_and_dimensionality_results(fast_params):
     assert "participation_ratio_mean" in dim.dataframe
     for res in (sweep, lag, dim):
         assert res.plot().axes
+
+
+def test_processor_type_none_means_already_processed(fast_params):
+    # 1000 samples x 20 features, already processed: 1000 samples, not 20 windows of 1000
+    # channels (processor_type=None used to be read as "not given").
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(1000, 20)).astype(np.float32)
+    y = x[:, :5] + 0.5 * rng.normal(size=(1000, 5)).astype(np.float32)
+    res = nmi.run(
+        x, y, processor_type=None, split_mode="random", base_params=fast_params, verbose=False
+    )
+    assert res.details["n_train"] + res.details["n_test"] == 1000
+    assert res.params["task_params"]["processor_type_x"] is None
+    assert res.params["task_params"]["processor_type_y"] is None
+
+
+def test_y_takes_x_processing_when_only_x_is_given(fast_params):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2, 400)).astype(np.float32)
+    res = nmi.run(
+        x,
+        x + 0.1,
+        processor_params_x={"window_size": 8, "step_size": 2},
+        split_mode="random",
+        base_params=fast_params,
+        verbose=False,
+    )
+    p = res.params["task_params"]
+    assert p["processor_params_y"]["window_size"] == 8 and p["processor_params_y"]["step_size"] == 2
+    # (400 - 8) // 2 + 1 windows for both
+    assert res.details["n_train"] + res.details["n_test"] == 197
+
+
+def test_a_tensor_that_requires_grad_is_used_detached(gauss_small, fast_params):
+    import torch
+
+    x, y = gauss_small
+    tx = torch.tensor(x, requires_grad=True)
+    from_tensor = nmi.run(tx, y, split_mode="random", base_params=fast_params, verbose=False)
+    from_array = nmi.run(x, y, split_mode="random", base_params=fast_params, verbose=False)
+    assert from_tensor.mi_estimate == from_array.mi_estimate
+    assert tx.grad is None
+
+
+def test_the_estimate_figure_draws_the_reported_numbers(gauss_small, fast_params):
+    # The curves are converted to the output units once: at the best epoch the held-out
+    # curve is the reported test MI (it used to be 1.44x too high in bits).
+    x, y = gauss_small
+    for units in ("bits", "nats"):
+        res = nmi.run(
+            x, y, split_mode="random", base_params=fast_params, verbose=False, output_units=units
+        )
+        fig = res.plot()
+        (held_out,) = [line for line in fig.axes[0].get_lines() if line.get_label() == "held-out"]
+        drawn = held_out.get_ydata()[res.details["best_epoch"]]
+        assert drawn == pytest.approx(res.details["test_mi"], rel=1e-12)
+        assert drawn == pytest.approx(res.mi_estimate, rel=1e-12)
+
+
+def test_results_load_refuses_what_is_not_a_saved_analysis(gauss_small, fast_params, tmp_path):
+    import json
+
+    from neural_mi.errors import ParameterError
+
+    x, y = gauss_small
+    saved = nmi.run(x, y, split_mode="random", base_params=fast_params, verbose=False).save(
+        tmp_path / "res"
+    )
+    meta = json.loads((saved / "results.json").read_text())
+    for edit, pattern in (
+        (lambda m: m.update(mode="bogus"), r"Unknown mode 'bogus'"),
+        (lambda m: m["headline"].pop("mi_estimate"), r"headline .* lacks \['mi_estimate'\]"),
+        (lambda m: m["headline"].update(units="bytes"), r"units must be bits or nats"),
+        (lambda m: m.pop("params"), r"must hold 'mode'"),
+    ):
+        broken = json.loads(json.dumps(meta))
+        edit(broken)
+        (saved / "results.json").write_text(json.dumps(broken))
+        with pytest.raises(ParameterError, match=pattern):
+            Results.load(saved)
+    (saved / "results.json").write_text("{not json")
+    with pytest.raises(ParameterError, match="not readable JSON"):
+        Results.load(saved)
+    with pytest.raises(ParameterError, match="summary.nc, tasks.nc missing|missing"):
+        Results.load(tmp_path / "elsewhere")
