@@ -25,7 +25,6 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from .errors import NeuralMIError
 from .preload import run_step
@@ -39,17 +38,12 @@ logger = logging.getLogger(__name__)
 
 
 def describe_plan(config: str | Path) -> str:
-    """Tasks and train jobs per session × analysis, and totals (torch-free)."""
+    """Check everything a run would refuse (data included), then tasks and train jobs per
+    session × analysis, and totals (torch-free)."""
+    from .config.checks import check_config
     from .workflow.plan import workflow_plan
 
-    return workflow_plan(load_config_file(config)).describe()
-
-
-def load_config_file(config: str | Path) -> Any:
-    """The parsed config file (its plugins imported)."""
-    from .config import load_config
-
-    return load_config(config)
+    return workflow_plan(check_config(config)).describe()
 
 
 def format_summary(path: str | Path) -> str:

@@ -197,13 +197,25 @@ def plan_config(config: Config) -> dict[tuple[str, str], list[TaskSpec]]:
     Raises
     ------
     ConfigError
-        Naming the session, analysis and what to change.
+        Naming the session, analysis and what to change; one line per problem, every
+        session × analysis checked.
     """
-    plan = {pair: plan_analysis(config, *pair) for pair in config.pairs()}
-    extents: dict[str, dict[str, DataExtent]] = {}
-    for (session, analysis), specs in plan.items():
-        if session not in extents:
-            extents[session] = session_extents(config.session(session))
-        mode = get_mode(config.analysis(analysis).mode)
-        check_plan(session, analysis, specs, extents[session], mode.uses_y)
+    plan, problems = {}, []
+    extents: dict[str, dict[str, DataExtent] | None] = {}
+    for session, analysis in config.pairs():
+        try:
+            specs = plan_analysis(config, session, analysis)
+            if session not in extents:
+                extents[session] = None
+                extents[session] = session_extents(config.session(session))
+            known = extents[session]
+            if known is None:  # its headers could not be read: reported once, above
+                continue
+            check_plan(session, analysis, specs, known, get_mode(specs[0].params["mode"]).uses_y)
+        except ConfigError as exc:
+            problems.append(str(exc))
+            continue
+        plan[(session, analysis)] = specs
+    if problems:
+        raise ConfigError("\n".join(problems))
     return plan

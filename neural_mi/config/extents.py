@@ -29,12 +29,14 @@ __all__ = ["DataExtent", "check_plan", "processed_samples", "session_extents"]
 class DataExtent:
     """What a variable's sample count depends on, read without loading the data.
 
-    ``shape``: shape of an array (a synthetic array is ``(n_time,)``); ``last_spike``:
-    latest spike time in seconds (for synthetic spikes, the duration).
+    ``shape``: shape of an array (a synthetic array is ``(n_time,)``, its channels
+    unknown: ``synthetic`` is true); ``last_spike``: latest spike time in seconds (for
+    synthetic spikes, the duration).
     """
 
     shape: tuple[int, ...] | None = None
     last_spike: float | None = None
+    synthetic: bool = False
 
 
 def session_extents(session: SessionConfig) -> dict[str, DataExtent]:
@@ -81,8 +83,8 @@ def _synthetic_extent(synthetic: SyntheticConfig, spec: VariableConfig, where: s
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise ConfigError(f"{where}: synthetic {name} must be a positive number, got {value!r}.")
     if spec.type == "spike":
-        return DataExtent(last_spike=float(value))
-    return DataExtent(shape=(int(value),))
+        return DataExtent(last_spike=float(value), synthetic=True)
+    return DataExtent(shape=(int(value),), synthetic=True)
 
 
 def _array_shape(path: Path, key: str | None) -> tuple[int, ...]:
@@ -165,6 +167,18 @@ def _sample_counts(
     return n_x, processed_samples(extents["y"], p["processor_type_y"], p["processor_params_y"])
 
 
+def _n_channels(
+    extent: DataExtent, processor_type: str | None, params: Mapping[str, Any]
+) -> int | None:
+    """Channels of X when its header tells them (files of sampled signals), else None."""
+    shape = extent.shape
+    if extent.synthetic or shape is None or processor_type in (None, "spike"):
+        return None
+    if len(shape) == 1:
+        return 1
+    return int(shape[-1] if params.get("time_axis") == 0 else shape[0])
+
+
 def check_plan(
     session: str,
     analysis: str,
@@ -174,12 +188,22 @@ def check_plan(
 ) -> None:
     """Refuse a plan whose tasks the session's data cannot serve.
 
+    For every task: X and Y give sample counts that can be aligned; every gamma chunk
+    holds a batch; and the task's own data (the mode's :meth:`task_extent`: lags,
+    channel halves...) splits into training and held-out samples with the engine's own
+    :func:`~neural_mi.engine.split.task_split` (checked once per data and gamma).
+
     Raises
     ------
     ConfigError
         Naming the session, the analysis, the sweep values and the numbers.
     """
+    from ..engine.split import task_split
+    from ..errors import NeuralMIError
+    from ..modes import get_mode
+
     where = f"session {session!r}, analysis {analysis!r}"
+    checked: set[tuple[Any, ...]] = set()
     for spec in specs:
         n_x, n_y = _sample_counts(spec, extents, uses_y)
         coords = f" (sweep values {spec.coords})" if spec.coords else ""
@@ -202,4 +226,21 @@ def check_plan(
                 f"{where}{coords}: gamma={spec.gamma} cuts {n} samples into chunks of "
                 f"{n // spec.gamma}, fewer than one batch (batch_size={batch}). Use gammas up "
                 f"to {largest} or a batch_size of at most {n // spec.gamma}."
+            )
+        mode = get_mode(spec.params["mode"])
+        signature = (mode.data_key(spec), spec.gamma)
+        if signature in checked:
+            continue
+        checked.add(signature)
+        p = spec.params
+        channels = _n_channels(extents["x"], p["processor_type_x"], p["processor_params_x"])
+        try:
+            n_task, gap = mode.task_extent(spec, n, channels)
+            train, _ = task_split(spec, n_task, gap)
+        except NeuralMIError as exc:
+            raise ConfigError(f"{where}{coords}: task {spec.key}: {exc}") from exc
+        if len(train) < 2:
+            raise ConfigError(
+                f"{where}{coords}: task {spec.key}: {len(train)} training "
+                "sample(s); at least 2 are needed per batch."
             )

@@ -40,7 +40,8 @@ def validate_data(data: Any, processor_type: str | None, name: str = "x_data") -
     DataShapeError
         Wrong number of dimensions, or spike input that is not a list of 1-D arrays.
     DataValueError
-        Non-numeric, NaN or infinite values, or negative spike times.
+        Non-numeric, NaN or infinite values, negative spike times, or categorical labels
+        that are not whole numbers >= 0.
     InsufficientDataError
         Empty data (no elements, no channels, or no spikes at all).
     ParameterError
@@ -61,6 +62,19 @@ def validate_data(data: Any, processor_type: str | None, name: str = "x_data") -
             f"{processor_type!r} expects {layout} data."
         )
     _check_finite(array, name)
+    if processor_type == "categorical":
+        _check_labels(array, name)
+
+
+def _check_labels(array: np.ndarray, name: str) -> None:
+    """Categorical labels are whole numbers >= 0 (the one-hot encoding needs them so)."""
+    bad = (array < 0) | (array != np.round(array)) if array.dtype.kind == "f" else array < 0
+    if bad.any():
+        first = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), array.shape))
+        raise DataValueError(
+            f"{name}: categorical labels must be whole numbers >= 0; {int(bad.sum())} are not "
+            f"(the first at index {first}: {array[first]!r})."
+        )
 
 
 def _as_numpy(data: Any, name: str) -> np.ndarray:

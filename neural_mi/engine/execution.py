@@ -24,7 +24,8 @@ from ..modes import get_mode
 from ..tasks import TaskResult, TaskSpec
 from .inputs import SessionData, TaskContext
 from .pool import single_thread, train_in_pool
-from .task import group_tasks, run_group, task_data, task_split
+from .split import task_split
+from .task import group_tasks, run_group, task_data
 
 __all__ = ["preflight", "run_tasks"]
 
@@ -141,7 +142,9 @@ def preflight(specs: Sequence[TaskSpec], data: SessionData, context: TaskContext
         checked.add(signature)
         x, _, gap = task_data(spec, data)
         try:
-            train_idx, _ = task_split(spec, len(x), gap, context)
+            train_idx, _ = task_split(
+                spec, len(x), gap, context.train_indices, context.test_indices
+            )
         except InsufficientDataError as err:
             raise InsufficientDataError(
                 f"{err} (task {spec.key}: gamma={spec.gamma} leaves {len(x) // spec.gamma} of "

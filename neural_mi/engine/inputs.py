@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..data import align_samples, overlap_gap, process, validate_data
+from ..data import align_samples, process, validate_data
+from .split import window_gap
 
 __all__ = ["SessionData", "TaskContext"]
 
@@ -74,15 +75,8 @@ class SessionData:
 
     @staticmethod
     def window_gap(params: Mapping[str, Any]) -> int:
-        """Window indices to leave between training and held-out samples so that windows
-        of X or Y that overlap in time cannot leak (0 for processed data)."""
-        gaps = [0]
-        for variable in ("x", "y"):
-            ptype = params[f"processor_type_{variable}"]
-            if ptype is not None:
-                p = params[f"processor_params_{variable}"]
-                gaps.append(overlap_gap(p["window_size"], p["step_size"] or p["window_size"]))
-        return max(gaps)
+        """See :func:`neural_mi.engine.split.window_gap`."""
+        return window_gap(params)
 
     def aligned_pair(self, params: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor, int]:
         """X and Y processed with a task's parameters, aligned, and their window gap."""

@@ -3,14 +3,9 @@
 One function turns one :class:`~neural_mi.tasks.TaskSpec` into one
 :class:`~neural_mi.tasks.TaskResult`, whoever calls it: ``nmi.run`` in-process or in a
 process pool, or a workflow train job.  The analysis' mode (:mod:`neural_mi.modes`) says
-what data a task trains on; everything random inside a task is seeded from the run seed
-and the task's identifiers:
-
-- the gamma chunks from ``(run seed, "chunks", gamma)``, so every parameter combination
-  sees the same chunks (paired comparison);
-- the train/test split inside a chunk from ``(run seed, "split", gamma, subset, repeat,
-  split)``, shared by every combination as well;
-- weight initialisation and batch order from the task's own seed.
+what data a task trains on, :func:`~neural_mi.engine.split.task_split` which samples it
+trains and is evaluated on; weight initialisation and batch order come from the task's
+own seed.
 
 Tasks that differ only in their subset or repeat (:func:`group_tasks`) have the same
 critic shape and split sizes; :func:`run_group` trains them together through
@@ -31,18 +26,17 @@ import numpy as np
 import torch
 
 from .. import __version__
-from ..data import subset_indices, train_test_split
-from ..errors import InsufficientDataError, ParameterError
+from ..errors import InsufficientDataError
 from ..estimators import get_estimator
 from ..models import build_critic
 from ..models.stacked import stackable
 from ..modes import get_mode
-from ..plan import derive_seed
 from ..tasks import TaskResult, TaskSpec
 from ..train import TrainOutcome, resolve_device, train_critic, train_critics
 from .inputs import SessionData, TaskContext
+from .split import task_split
 
-__all__ = ["MAX_GROUP_SIZE", "group_tasks", "run_group", "run_task", "task_split", "versions"]
+__all__ = ["MAX_GROUP_SIZE", "group_tasks", "run_group", "run_task", "versions"]
 
 #: Most tasks trained together in one group.
 MAX_GROUP_SIZE = 16
@@ -51,51 +45,6 @@ MAX_GROUP_SIZE = 16
 def versions() -> dict[str, str]:
     """Versions of the packages that determine a task's numbers."""
     return {"neural_mi": __version__, "torch": torch.__version__, "numpy": np.__version__}
-
-
-def task_split(
-    spec: TaskSpec, n_samples: int, gap: int, context: TaskContext | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Train and held-out sample indices of a task (inside its gamma chunk).
-
-    Explicit ``train_indices``/``test_indices`` of the context are used as given (only
-    modes with :attr:`~neural_mi.modes.base.Mode.explicit_split` accept them, and only
-    on the whole data).
-    """
-    p, base = spec.params, spec.params["base"]
-    run_seed = p["run_seed"]
-    if context is not None and context.train_indices is not None:
-        if spec.gamma != 1:
-            raise ParameterError(
-                "train_indices/test_indices apply to the full data set; they "
-                "cannot be combined with gamma subsampling."
-            )
-        return train_test_split(
-            n_samples,
-            p["split_mode"],
-            train_indices=context.train_indices,
-            test_indices=context.test_indices,
-        )
-    chunk = (
-        np.arange(n_samples)
-        if spec.gamma == 1
-        else subset_indices(
-            n_samples,
-            spec.gamma,
-            spec.subset,
-            p["split_mode"],
-            derive_seed(run_seed, "chunks", spec.gamma),
-        )
-    )
-    train, test = train_test_split(
-        len(chunk),
-        p["split_mode"],
-        train_fraction=base["train_fraction"],
-        n_test_blocks=base["n_test_blocks"],
-        gap=gap,
-        rng_seed=derive_seed(run_seed, "split", spec.gamma, spec.subset, spec.repeat, spec.split),
-    )
-    return chunk[train], chunk[test]
 
 
 def group_tasks(
@@ -252,7 +201,9 @@ def _prepare(
 ]:
     """Data, splits and seeded critics of tasks that share their data (one group)."""
     x, y, gap = task_data(specs[0], data)
-    splits = [task_split(spec, len(x), gap, context) for spec in specs]
+    splits = [
+        task_split(spec, len(x), gap, context.train_indices, context.test_indices) for spec in specs
+    ]
     for spec, (train_idx, _) in zip(specs, splits):
         if len(train_idx) < 2:
             raise InsufficientDataError(

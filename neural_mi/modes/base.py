@@ -169,6 +169,20 @@ class Mode:
         """
         return (spec.combo, spec.gamma, spec.lag, spec.split)
 
+    def task_extent(
+        self, spec: TaskSpec, n_samples: int, n_channels: int | None = None
+    ) -> tuple[int, int]:
+        """Samples of a task's data and its leakage gap, from the sample count of its
+        session's aligned data (and X's channel count, when known) alone.
+
+        ``neural-mi plan`` checks every task with it before any job runs, so it must
+        refuse (with a :mod:`neural_mi.errors` error) what :meth:`task_data` would refuse.
+        Default: all the samples, and the gap of the windows.
+        """
+        from ..engine.split import window_gap
+
+        return n_samples, window_gap(spec.params)
+
     def task_data(
         self, spec: TaskSpec, data: SessionData
     ) -> tuple[torch.Tensor, torch.Tensor, int]:

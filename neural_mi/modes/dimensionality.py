@@ -85,6 +85,13 @@ class Dimensionality(Mode):
     def tasks(self, combination: Combination, options: DimensionalityOptions) -> list[TaskSpec]:
         return [combination.task(f"d{k:02d}", split=k) for k in range(options.n_splits)]
 
+    def task_extent(
+        self, spec: TaskSpec, n_samples: int, n_channels: int | None = None
+    ) -> tuple[int, int]:
+        if n_channels is not None:
+            _check_channels(n_channels)
+        return super().task_extent(spec, n_samples, n_channels)
+
     def task_data(
         self, spec: TaskSpec, data: SessionData
     ) -> tuple[torch.Tensor, torch.Tensor, int]:
@@ -97,11 +104,7 @@ class Dimensionality(Mode):
         p = spec.params
         x = data.processed("x", p["processor_params_x"])
         n_channels = x.shape[1]
-        if n_channels < 2:
-            raise DataShapeError(
-                "Dimensionality analysis splits the channels of X in two halves; X has "
-                f"{n_channels} channel(s)."
-            )
+        _check_channels(n_channels)
         rng = np.random.default_rng(derive_seed(p["run_seed"], "channels", spec.split))
         order = rng.permutation(n_channels)
         half = n_channels // 2
@@ -147,6 +150,14 @@ class Dimensionality(Mode):
 
     def plot(self, results: Results, ax: Axes | None = None) -> Figure:
         return plot_dimensionality(results.summary_dataset, ax=ax)
+
+
+def _check_channels(n_channels: int) -> None:
+    if n_channels < 2:
+        raise DataShapeError(
+            "Dimensionality analysis splits the channels of X in two halves; X has "
+            f"{n_channels} channel(s)."
+        )
 
 
 def participation_ratio(

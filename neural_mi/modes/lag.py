@@ -56,6 +56,16 @@ class Lag(Mode):
     def tasks(self, combination: Combination, options: LagOptions) -> list[TaskSpec]:
         return [combination.task(f"L{format_lag(lag)}", lag=lag) for lag in options.lag_range]
 
+    def task_extent(
+        self, spec: TaskSpec, n_samples: int, n_channels: int | None = None
+    ) -> tuple[int, int]:
+        from ..engine.split import window_gap
+
+        if _spike_lag(spec.params):
+            return n_samples, window_gap(spec.params)
+        shift = _checked_shift(spec, n_samples)
+        return n_samples - abs(shift), window_gap(spec.params) + abs(shift)
+
     def task_data(
         self, spec: TaskSpec, data: SessionData
     ) -> tuple[torch.Tensor, torch.Tensor, int]:
@@ -65,24 +75,13 @@ class Lag(Mode):
         from ..data import align_samples
 
         p = spec.params
-        types = (p["processor_type_x"], p["processor_type_y"])
-        if "spike" in types:
-            if types[0] != types[1]:
-                raise ParameterError(
-                    "Lags are supported when X and Y are both spike trains (lag in seconds) "
-                    "or both sampled signals (lag in samples)."
-                )
+        if _spike_lag(p):
             x = data.processed("x", p["processor_params_x"])
             y = data.processed("y", p["processor_params_y"], shift_seconds=spec.lag)
             x, y = align_samples(x, y)
             return x, y, data.window_gap(p)
         x, y, gap = data.aligned_pair(p)
-        shift = lag_in_windows(spec.lag, p["processor_params_x"])
-        if abs(shift) >= len(x) - 1:
-            raise InsufficientDataError(
-                f"Lag {spec.lag} shifts by {abs(shift)} windows, which leaves no samples out "
-                f"of {len(x)}; use smaller lags or longer recordings."
-            )
+        shift = _checked_shift(spec, len(x))
         if shift > 0:
             x, y = x[:-shift], y[shift:]
         elif shift < 0:
@@ -110,6 +109,30 @@ class Lag(Mode):
 
     def plot(self, results: Results, ax: Axes | None = None) -> Figure:
         return plot_lag(results.summary_dataset, ax=ax)
+
+
+def _spike_lag(params: dict[str, Any]) -> bool:
+    """Whether the lag is in seconds (spike trains); refuses spikes against a signal."""
+    types = (params["processor_type_x"], params["processor_type_y"])
+    if "spike" not in types:
+        return False
+    if types[0] != types[1]:
+        raise ParameterError(
+            "Lags are supported when X and Y are both spike trains (lag in seconds) "
+            "or both sampled signals (lag in samples)."
+        )
+    return True
+
+
+def _checked_shift(spec: TaskSpec, n_samples: int) -> int:
+    """The lag in windows, refused when it leaves fewer than 2 samples."""
+    shift = lag_in_windows(spec.lag, spec.params["processor_params_x"])
+    if abs(shift) >= n_samples - 1:
+        raise InsufficientDataError(
+            f"Lag {spec.lag:g} shifts by {abs(shift)} windows, which leaves no samples out "
+            f"of {n_samples}; use smaller lags or longer recordings."
+        )
+    return shift
 
 
 def lag_in_windows(lag: float, params: dict[str, Any]) -> int:

@@ -1,0 +1,83 @@
+"""Everything a workflow run would refuse, found before any job starts.
+
+:func:`check_config` is what ``neural-mi plan`` runs (and ``neural-mi run`` before it starts
+Snakemake): the config's structure, every session × analysis plan checked against its data's
+headers (:func:`neural_mi.config.plan_config`), and then each session's data read (or
+generated) once and checked as the workflow's prepare step would (values, shapes, dtypes,
+spike times, categorical labels, the generator's own checks).  Every problem is collected
+and reported together, each naming the session, the variable and the key.  Torch-free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, NeuralMIError
+from . import load_config, plan_config
+from .model import Config, SessionConfig
+from .sessions import load_session_arrays
+
+__all__ = ["check_config", "check_session_data"]
+
+
+def check_config(source: str | Path | Mapping[str, Any], *, data: bool = True) -> Config:
+    """Validate a config, its plan and (with ``data``) every session's data.
+
+    Returns
+    -------
+    Config
+
+    Raises
+    ------
+    ConfigError
+        Listing every problem found, one per line.
+    """
+    config = load_config(source)
+    problems = []
+    try:
+        plan_config(config)
+    except ConfigError as exc:
+        problems.append(str(exc))
+    if data:
+        used = {session for session, _ in config.pairs()}
+        for session in config.sessions:
+            if session.name in used:
+                problems += check_session_data(session, config.seed)
+    if problems:
+        raise ConfigError(_report(problems))
+    return config
+
+
+def check_session_data(session: SessionConfig, seed: int) -> list[str]:
+    """Problems of a session's data, read or generated once (``[]`` when there are none)."""
+    from ..data import validate_data
+
+    where = f"session {session.name!r}"
+    try:
+        x, y = load_session_arrays(session, seed)
+    except (NeuralMIError, OSError) as exc:
+        return [f"{where}: {exc}"]
+    except (ValueError, TypeError) as exc:  # a generator refusing its arguments
+        source = (
+            f"synthetic generator {session.synthetic.generator!r}"
+            if session.synthetic is not None
+            else "its data files"
+        )
+        return [f"{where}: {source} failed: {exc}"]
+    problems = []
+    for variable, values, spec in (("x", x, session.x), ("y", y, session.y)):
+        if spec is None or values is None:
+            continue
+        try:
+            validate_data(values, spec.type, name=f"{where}, {variable}")
+        except NeuralMIError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def _report(problems: list[str]) -> str:
+    lines = [line for problem in problems for line in problem.splitlines() if line.strip()]
+    lines = [line.strip() for line in lines if line.strip() != "Invalid config:"]
+    return f"{len(lines)} problem(s) found:\n  " + "\n  ".join(lines)
