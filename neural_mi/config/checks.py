@@ -57,15 +57,11 @@ def check_session_data(session: SessionConfig, seed: int) -> list[str]:
     where = f"session {session.name!r}"
     try:
         x, y = load_session_arrays(session, seed)
-    except (NeuralMIError, OSError) as exc:
-        return [f"{where}: {exc}"]
-    except (ValueError, TypeError) as exc:  # a generator refusing its arguments
-        source = (
-            f"synthetic generator {session.synthetic.generator!r}"
-            if session.synthetic is not None
-            else "its data files"
-        )
-        return [f"{where}: {source} failed: {exc}"]
+    except (NeuralMIError, OSError, ValueError, TypeError) as exc:
+        if session.synthetic is None:
+            return [f"{where}: {exc}"]
+        # a generator refusing its arguments
+        return [f"{where}: synthetic generator {session.synthetic.generator!r}: {exc}"]
     problems = []
     for variable, values, spec in (("x", x, session.x), ("y", y, session.y)):
         if spec is None or values is None:

@@ -126,8 +126,15 @@ def _one_key(keys: list[str], key: str | None, path: Path) -> str:
 def _last_spike(path: Path) -> float:
     if path.suffix.lower() != ".npz":
         raise ValueError("spike times must be an .npz archive with one array per channel")
+    latest = []
     with np.load(path) as archive:
-        latest = [float(np.max(archive[name])) for name in archive.files if archive[name].size]
+        for name in archive.files:
+            times = archive[name]
+            bad = int(np.count_nonzero(~np.isfinite(times))) if times.dtype.kind == "f" else 0
+            if bad:
+                raise ValueError(f"spike channel {name!r} holds {bad} non-finite time(s)")
+            if times.size:
+                latest.append(float(np.max(times)))
     if not latest:
         raise ValueError("the spike archive holds no spikes")
     return max(latest)
@@ -207,6 +214,12 @@ def check_plan(
     for spec in specs:
         n_x, n_y = _sample_counts(spec, extents, uses_y)
         coords = f" (sweep values {spec.coords})" if spec.coords else ""
+        for name, count in (("X", n_x), ("Y", n_y)):
+            if count is not None and count < 2:
+                raise ConfigError(
+                    f"{where}{coords}: processing {name} leaves {count} sample(s); the window "
+                    "is longer than the recording."
+                )
         if n_y is not None and min(n_x, n_y) < MIN_ALIGN_RATIO * max(n_x, n_y):
             raise ConfigError(
                 f"{where}{coords}: X gives {n_x} samples and Y gives {n_y}; they cannot be "
@@ -214,11 +227,6 @@ def check_plan(
                 "Check window/step sizes, time axes and, for spikes, n_seconds and units."
             )
         n = n_x if n_y is None else min(n_x, n_y)
-        if n < 2:
-            raise ConfigError(
-                f"{where}{coords}: processing leaves {n} sample(s); the window "
-                "is longer than the recording."
-            )
         batch = spec.params["base"]["batch_size"]
         if n // spec.gamma < batch:
             largest = max(1, n // batch)
