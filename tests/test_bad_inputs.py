@@ -223,7 +223,7 @@ CASES: dict[str, tuple[Callable[[dict, Path], None], str]] = {
     ),
     "generator length not a number": (
         synthetic_session("correlated_gaussians", n_samples="many", dim=2, mi=1.0),
-        r"synthetic n_samples must be a positive number",
+        r"synthetic n_samples must be a finite number > 0",
     ),
     "X-only generator asked for Y": (
         synthetic_session("latent_factor_data", n_samples=1000, latent_dim=2, n_channels=4),

@@ -556,7 +556,7 @@ def test_synthetic_length_argument_must_fit_the_type():
         plan_config(load_config(raw))
     raw = _config()
     raw["sessions"][0]["synthetic"]["n_samples"] = "many"
-    with pytest.raises(ConfigError, match="synthetic n_samples must be a positive number"):
+    with pytest.raises(ConfigError, match="synthetic n_samples must be a finite number > 0"):
         plan_config(load_config(raw))
 
 

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from ..data.windows import count_spike_windows, count_windows
-from ..errors import ConfigError
-from ..params import MIN_ALIGN_RATIO
+from ..errors import ConfigError, ParameterError
+from ..params import MIN_ALIGN_RATIO, check_number
 from ..tasks import TaskSpec
 from .model import SessionConfig, SyntheticConfig, VariableConfig
 from .sessions import generator_signature
@@ -79,9 +79,10 @@ def _synthetic_extent(synthetic: SyntheticConfig, spec: VariableConfig, where: s
             f"{where}: generator {synthetic.generator!r} has no {name!r} "
             f"argument, so it does not make {spec.type} data; check the type."
         )
-    value = bound.arguments[name]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ConfigError(f"{where}: synthetic {name} must be a positive number, got {value!r}.")
+    try:
+        value = check_number(bound.arguments[name], f"synthetic {name}", gt=0)
+    except ParameterError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
     if spec.type == "spike":
         return DataExtent(last_spike=float(value), synthetic=True)
     return DataExtent(shape=(int(value),), synthetic=True)

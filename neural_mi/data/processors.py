@@ -31,10 +31,6 @@ __all__ = [
 ]
 
 
-def _check_int(value: Any, name: str, minimum: int = 1) -> None:
-    check_int(value, name, minimum)
-
-
 def _check_time_axis(time_axis: Any, owner: str) -> None:
     if time_axis not in (0, 1, -1):
         raise ParameterError(
@@ -95,8 +91,8 @@ class ContinuousProcessor:
     """
 
     def __init__(self, window_size: int = 1, step_size: int = 1, time_axis: int = -1) -> None:
-        _check_int(window_size, "ContinuousProcessor window_size")
-        _check_int(step_size, "ContinuousProcessor step_size")
+        check_int(window_size, "ContinuousProcessor window_size", 1)
+        check_int(step_size, "ContinuousProcessor step_size", 1)
         _check_time_axis(time_axis, "ContinuousProcessor")
         self.window_size = int(window_size)
         self.step_size = int(step_size)
@@ -153,10 +149,10 @@ class CategoricalProcessor:
         n_categories: int | None = None,
         time_axis: int = -1,
     ) -> None:
-        _check_int(window_size, "CategoricalProcessor window_size")
-        _check_int(step_size, "CategoricalProcessor step_size")
+        check_int(window_size, "CategoricalProcessor window_size", 1)
+        check_int(step_size, "CategoricalProcessor step_size", 1)
         if n_categories is not None:
-            _check_int(n_categories, "CategoricalProcessor n_categories")
+            check_int(n_categories, "CategoricalProcessor n_categories", 1)
         _check_time_axis(time_axis, "CategoricalProcessor")
         self.window_size = int(window_size)
         self.step_size = int(step_size)
