@@ -1,4 +1,4 @@
-"""Tests of the ``neural-mi`` command line (the steps it runs: tests/test_steps.py)."""
+"""Tests of the ``neural-mi`` command line (the steps it runs: tests/workflow/test_steps.py)."""
 
 from __future__ import annotations
 

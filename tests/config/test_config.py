@@ -24,7 +24,7 @@ from neural_mi.errors import ConfigError
 from neural_mi.plan import derive_seed, plan_tasks
 from neural_mi.workflow.packing import pack_tasks
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _gauss_session(name: str = "g", n_samples: int = 1000) -> dict:

@@ -22,7 +22,7 @@ import pytest
 import yaml
 from helpers import task_mi
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SNAKEFILE = REPO / "workflow" / "Snakefile"
 PROFILE = REPO / "profiles" / "local"
 TINY = REPO / "config" / "test_tiny.yaml"

@@ -22,7 +22,7 @@ from neural_mi.tasks import TaskResult
 from neural_mi.workflow import steps
 from neural_mi.workflow.plan import AnalysisPlan, workflow_plan
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _tiny_plan(tmp_path: Path, **changes):

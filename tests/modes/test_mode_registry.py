@@ -19,7 +19,7 @@ from neural_mi.errors import ConfigError, ParameterError
 from neural_mi.modes import Mode, available_modes, get_mode, load_plugins, register_mode
 from neural_mi.store import load_dataset
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 HALVES = REPO / "tests" / "support" / "halves_mode.py"
 
 
