@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from ..modes import available_modes, get_mode
-from ..params import Int, TrainParams
+from ..params import Integer, PositiveInt, TrainParams
 
 __all__ = [
     "NAME_PATTERN",
@@ -202,18 +202,18 @@ def _analysis_model(mode_class: type) -> type[AnalysisConfig]:
 class Config(_Strict):
     """A neural_mi workflow configuration: sessions, analyses and run settings."""
 
-    seed: Int() = 42
+    seed: Integer = 42
     """Run seed of every analysis (task seeds derive from it and each task key) and, through
     derive_seed(seed, session name), the default seed of synthetic sessions."""
 
     results_dir: str = "results"
     """Output directory (relative paths: from the working directory)."""
 
-    tasks_per_job: Int(ge=1) = 1
+    tasks_per_job: PositiveInt = 1
     """Training tasks per train job: 1 gives one job per task; k > 1 packs the tasks of each
     session x analysis into ceil(n_tasks / k) jobs of about equal cost."""
 
-    threads_per_job: Int(ge=1) = 1
+    threads_per_job: PositiveInt = 1
     """Cores of each train job: 1 trains a pack's tasks one group after another; n > 1
     trains them in a pool of n worker processes that takes the next group as soon as a
     worker is free (on SLURM: --cpus-per-task).  One pack per session x analysis with

@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from ..errors import DataShapeError
-from ..params import Int, Real
+from ..params import Fraction, PositiveInt
 from . import register_mode
 from .base import Mode, ModeOptions
 
@@ -47,9 +47,9 @@ _SATURATION_STYLES = (":", "--", "-.")
 class DimensionalityOptions(ModeOptions):
     """Arguments of mode ``dimensionality``."""
 
-    n_splits: Int(ge=1) = 5
+    n_splits: PositiveInt = 5
     """Random splits of X's channels into two halves."""
-    strictness: list[Real(gt=0, le=1)] = Field(default_factory=lambda: list(DEFAULT_STRICTNESS))
+    strictness: list[Fraction] = Field(default_factory=lambda: list(DEFAULT_STRICTNESS))
     """Fractions of the peak MI defining the saturation dimension (one each)."""
 
     @field_validator("strictness")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import field_validator
 
 from ..errors import InsufficientDataError, ParameterError
-from ..params import Real
+from ..params import Number
 from . import register_mode
 from .base import Mode, ModeOptions
 
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 class LagOptions(ModeOptions):
     """Arguments of mode ``lag``."""
 
-    lag_range: list[Real()]
+    lag_range: list[Number]
     """Lags of Y after X: samples for sampled signals (multiples of step_size), seconds
     for spike trains; positive means Y follows X."""
 

@@ -16,7 +16,7 @@ from pydantic import Field, field_validator
 
 from ..errors import ParameterError
 from ..fit import FIT_DEFAULTS, fit_rigorous, plain_gammas
-from ..params import Int, Real, check_keys
+from ..params import IntAtLeastTwo, OpenFraction, PositiveInt, PositiveNumber, check_keys
 from . import register_mode
 from .base import Mode, ModeOptions
 
@@ -36,13 +36,13 @@ DEFAULT_GAMMA_RANGE: tuple[int, ...] = tuple(range(1, 11))
 class RigorousOptions(ModeOptions):
     """Arguments of mode ``rigorous``: the subsampling design and the fit settings."""
 
-    gamma_range: list[Int(ge=1)] = Field(default_factory=lambda: list(DEFAULT_GAMMA_RANGE))
+    gamma_range: list[PositiveInt] = Field(default_factory=lambda: list(DEFAULT_GAMMA_RANGE))
     """Subsampling factors: for each gamma the data is cut into gamma chunks, one task each."""
-    delta_threshold: Real(gt=0) = FIT_DEFAULTS["delta_threshold"]
+    delta_threshold: PositiveNumber = FIT_DEFAULTS["delta_threshold"]
     """Largest accepted curvature criterion; larger gammas are dropped while it is exceeded."""
-    min_gamma_points: Int(ge=2) = FIT_DEFAULTS["min_gamma_points"]
+    min_gamma_points: IntAtLeastTwo = FIT_DEFAULTS["min_gamma_points"]
     """Fewest distinct gammas a reliable fit uses (pruning never goes below)."""
-    confidence_level: Real(gt=0, lt=1) = FIT_DEFAULTS["confidence_level"]
+    confidence_level: OpenFraction = FIT_DEFAULTS["confidence_level"]
     """Coverage of the interval whose half-width is mi_error (0.68: about one standard
     error)."""
 
