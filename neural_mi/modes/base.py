@@ -59,7 +59,8 @@ class Mode:
     name
         The ``mode=`` value that selects it.
     Options
-        Typed model of the mode's own arguments (e.g. ``gamma_range``).
+        Typed model of the mode's own arguments (e.g. ``gamma_range``); the methods below
+        that take ``options`` get an instance of it (subclasses annotate it so).
     summary
         One line saying what the mode answers (shown in listings and docs).
     uses_y
@@ -103,6 +104,8 @@ class Mode:
         """
         if isinstance(values, self.Options):
             return values
+        if isinstance(values, ModeOptions):  # another mode's options
+            values = values.model_dump()
         given = plain(values, f"the arguments of mode {self.name!r}")
         try:
             return self.Options.model_validate(given)
@@ -150,7 +153,7 @@ class Mode:
             )
         return grid or None
 
-    def tasks(self, combination: Combination, options: ModeOptions) -> list[TaskSpec]:
+    def tasks(self, combination: Combination, options: Any) -> list[TaskSpec]:
         """The tasks of one parameter combination (default: one task).
 
         Use ``combination.task(suffix, **fields)`` to make each :class:`TaskSpec`: its
@@ -210,7 +213,7 @@ class Mode:
     # Aggregation (xarray)
     # ----------------------------------------------------------------------------------
 
-    def aggregate(self, tasks: xr.Dataset, mi_var: str, options: ModeOptions) -> xr.Dataset:
+    def aggregate(self, tasks: xr.Dataset, mi_var: str, options: Any) -> xr.Dataset:
         """The mode's summary of a task dataset (default: mean ± std per combination).
 
         MI-valued variables must carry ``attrs['units'] = 'nats'`` (see
@@ -220,7 +223,7 @@ class Mode:
 
         return per_combination(tasks, mi_var, self.name)
 
-    def headline(self, summary: xr.Dataset, options: ModeOptions) -> dict[str, Any]:
+    def headline(self, summary: xr.Dataset, options: Any) -> dict[str, Any]:
         """The headline numbers of a summary in output units (JSON-friendly scalars).
 
         ``mi_estimate`` is required; ``mi_error`` and ``is_reliable`` where the mode has

@@ -175,12 +175,13 @@ def participation_ratio(
     """
     import torch
 
-    if not hasattr(critic, "embed"):
+    embed = getattr(critic, "embed", None)
+    if not callable(embed):
         return float("nan")
     rows = torch.as_tensor(np.asarray(indices), dtype=torch.long)
     critic.eval()
     with torch.no_grad():
-        zx, zy = critic.embed(x[rows].to(device), y[rows].to(device))
+        zx, zy = embed(x[rows].to(device), y[rows].to(device))
     zx = zx - zx.mean(0)
     zy = zy - zy.mean(0)
     s = torch.linalg.svdvals(zx.T @ zy / max(len(rows) - 1, 1))
@@ -219,7 +220,9 @@ def aggregate_dimensionality(
     from ..aggregate import mi_variable, str_dims, summary_stats
     from ..store import swept_coords
 
-    levels_given = Dimensionality().options({"strictness": list(strictness)}).strictness
+    options = Dimensionality().options({"strictness": list(strictness)})
+    assert isinstance(options, DimensionalityOptions)
+    levels_given = options.strictness
     mi = mi_variable(ds, mi_var, ("embedding_dim",))
     keys = [name for name in swept_coords(ds) if name != "embedding_dim"] + ["embedding_dim"]
     out = summary_stats(mi.groupby(keys))
