@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 
 from ..errors import ParameterError
+from ..params import check_int, check_number
 
 if TYPE_CHECKING:  # torch is imported only when a tensor is asked for (workflow parse time)
     import torch
@@ -47,16 +48,6 @@ __all__ = [
 #: Seed of the fixed nonlinear maps of :func:`generate_nonlinear_from_latent`, so that the
 #: maps are the same for every call (the ``seed`` argument only drives the samples).
 _MAP_SEED = 1729
-
-
-def _check_int(value: object, name: str, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ParameterError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-
-
-def _check_non_negative(value: object, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise ParameterError(f"{name} must be a non-negative number, got {value!r}.")
 
 
 def _legacy_names(**renames: str) -> Callable[[Callable[..., _T]], Callable[..., _T]]:
@@ -109,8 +100,8 @@ def rho_from_mi(mi: float, dim: int) -> float:
     float
         ``rho = sqrt(1 - 2**(-2 * mi / dim))`` in ``[0, 1)``.
     """
-    _check_non_negative(mi, "mi")
-    _check_int(dim, "dim", 1)
+    check_number(mi, "mi", ge=0)
+    check_int(dim, "dim", 1)
     return math.sqrt(-math.expm1(-2.0 * mi * math.log(2.0) / dim))
 
 
@@ -150,7 +141,7 @@ def generate_correlated_gaussians(
     x, y
         float32, each ``(n_samples, dim)``.
     """
-    _check_int(n_samples, "n_samples", 1)
+    check_int(n_samples, "n_samples", 1)
     x, y = _correlated_pairs(np.random.default_rng(seed), n_samples, dim, mi)
     return _output(x, use_torch), _output(y, use_torch)
 
@@ -228,9 +219,9 @@ def generate_nonlinear_from_latent(
     x, y
         float32, each ``(n_samples, observed_dim)``.
     """
-    _check_int(n_samples, "n_samples", 1)
-    _check_int(latent_dim, "latent_dim", 1)
-    _check_int(observed_dim, "observed_dim", 1)
+    check_int(n_samples, "n_samples", 1)
+    check_int(latent_dim, "latent_dim", 1)
+    check_int(observed_dim, "observed_dim", 1)
     if observed_dim < latent_dim:
         raise ParameterError(
             f"observed_dim={observed_dim} must be >= latent_dim={latent_dim} for the maps to "
@@ -286,16 +277,16 @@ def generate_correlated_spike_trains(
     x_spikes, y_spikes
         Lists of ``n_neurons`` sorted float64 arrays of spike times (s).
     """
-    _check_int(n_neurons, "n_neurons", 1)
+    check_int(n_neurons, "n_neurons", 1)
     for value, name in (
         (duration, "duration"),
         (firing_rate, "firing_rate"),
         (lag, "lag"),
         (jitter, "jitter"),
     ):
-        _check_non_negative(value, name)
+        check_number(value, name, ge=0)
     background_rate = firing_rate / 2 if background_rate is None else background_rate
-    _check_non_negative(background_rate, "background_rate")
+    check_number(background_rate, "background_rate", ge=0)
     rng = np.random.default_rng(seed)
     x_spikes, y_spikes = [], []
     for _ in range(n_neurons):
@@ -347,8 +338,8 @@ def generate_correlated_categorical_series(
     x, y
         int64 ``(n_channels, n_samples)``.
     """
-    _check_int(n_samples, "n_samples", 1)
-    _check_int(n_channels, "n_channels", 1)
+    check_int(n_samples, "n_samples", 1)
+    check_int(n_channels, "n_channels", 1)
     _check_probability_and_k(n_categories, p_copy)
     rng = np.random.default_rng(seed)
     shape = (n_channels, n_samples)
@@ -363,9 +354,8 @@ def generate_correlated_categorical_series(
 
 
 def _check_probability_and_k(n_categories: int, p_copy: float) -> None:
-    _check_int(n_categories, "n_categories", 2)
-    if isinstance(p_copy, bool) or not isinstance(p_copy, (int, float)) or not 0 <= p_copy <= 1:
-        raise ParameterError(f"p_copy must be a probability in [0, 1], got {p_copy!r}.")
+    check_int(n_categories, "n_categories", 2)
+    check_number(p_copy, "p_copy", ge=0, le=1)
 
 
 def categorical_mi_bits(n_categories: int, p_copy: float) -> float:
@@ -406,8 +396,8 @@ def _lagged_copy(x: np.ndarray, lag: int) -> np.ndarray:
 
 
 def _check_lag(n_samples: int, lag: int, name: str) -> None:
-    _check_int(n_samples, "n_samples", 2)
-    _check_int(lag, name, 0)
+    check_int(n_samples, "n_samples", 2)
+    check_int(lag, name, 0)
     if lag >= n_samples:
         raise ParameterError(f"{name}={lag} must be smaller than n_samples={n_samples}.")
 
@@ -443,7 +433,7 @@ def generate_linear_data(
         float32 arrays ``(1, n_samples)`` (channels, time).
     """
     _check_lag(n_samples, true_lag, "true_lag")
-    _check_non_negative(noise, "noise")
+    check_number(noise, "noise", ge=0)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(n_samples)
     y = _lagged_copy(x, true_lag) + noise * rng.standard_normal(n_samples)
@@ -471,7 +461,7 @@ def generate_nonlinear_data(
         float32 arrays ``(1, n_samples)`` (channels, time).
     """
     _check_lag(n_samples, true_lag, "true_lag")
-    _check_non_negative(noise, "noise")
+    check_number(noise, "noise", ge=0)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(n_samples)
     y = _lagged_copy(x**2 - 1.0, true_lag) + noise * rng.standard_normal(n_samples)
@@ -540,8 +530,8 @@ def generate_full_data(
         float32 arrays ``(1, n_samples)`` (channels, time).
     """
     _check_lag(n_samples, true_lag, "true_lag")
-    _check_int(history_duration, "history_duration", 1)
-    _check_non_negative(noise, "noise")
+    check_int(history_duration, "history_duration", 1)
+    check_number(noise, "noise", ge=0)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(n_samples)
     history_sum = np.convolve(x, np.ones(history_duration))[:n_samples]
@@ -576,8 +566,8 @@ def generate_xor_data(
     x, y
         float32 arrays ``(2, n_samples)`` and ``(1, n_samples)`` (channels, time).
     """
-    _check_int(n_samples, "n_samples", 1)
-    _check_non_negative(noise, "noise")
+    check_int(n_samples, "n_samples", 1)
+    check_number(noise, "noise", ge=0)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((2, n_samples))
     bit = np.logical_xor(x[0] > 0, x[1] > 0)
@@ -618,10 +608,10 @@ def generate_latent_factor_data(
     numpy.ndarray
         float32 ``(n_channels, n_samples)``.
     """
-    _check_int(n_samples, "n_samples", 1)
-    _check_int(latent_dim, "latent_dim", 1)
-    _check_int(n_channels, "n_channels", 1)
-    _check_non_negative(noise, "noise")
+    check_int(n_samples, "n_samples", 1)
+    check_int(latent_dim, "latent_dim", 1)
+    check_int(n_channels, "n_channels", 1)
+    check_number(noise, "noise", ge=0)
     rng = np.random.default_rng(seed)
     mixing = rng.standard_normal((n_channels, latent_dim)) / math.sqrt(latent_dim)
     factors = rng.standard_normal((latent_dim, n_samples))
