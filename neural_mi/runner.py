@@ -57,6 +57,7 @@ def run(
     n_splits: int | None = None,
     strictness: Sequence[float] | None = None,
     n_repeats: int | None = None,
+    max_samples_per_task: int | None = None,
     n_workers: int = 1,
     output_units: str = "bits",
     estimator: str | None = None,
@@ -99,7 +100,9 @@ def run(
     base_params
         Model and training parameters (:class:`neural_mi.params.TrainParams`).
     sweep_grid
-        ``{parameter: [values]}`` over base, processor or estimator parameters.
+        ``{parameter: [values]}`` over base, processor or estimator parameters;
+        ``'run_id': range(k)`` (NeuralMI 1.1's convention) trains every task ``k`` times
+        with its own seed and split, aggregated together (mean ± std).
     gamma_range, delta_threshold, min_gamma_points, confidence_level
         Subsampling factors and fit settings of ``'rigorous'`` mode (defaults: 1..10,
         0.1, 5, 0.68).
@@ -111,6 +114,10 @@ def run(
         0.95) of ``'dimensionality'`` mode.
     n_repeats
         Repeats per combination in ``'sweep'`` mode (default 1).
+    max_samples_per_task
+        Each task uses at most this many samples (a random subset kept in time order),
+        for quick looks at long recordings; refused in ``'rigorous'`` mode, whose
+        extrapolation is over the sample count.
     n_workers
         Processes training tasks in parallel (each uses one torch thread).
     output_units
@@ -163,6 +170,11 @@ def run(
         raise ParameterError(f"verbose must be True or False, got {verbose!r}.")
     _check_variables(the_mode, y_data)
     _check_single_task_options(the_mode, save_best_model_path, train_indices, test_indices)
+    if train_indices is not None and max_samples_per_task is not None:
+        raise ParameterError(
+            "max_samples_per_task cannot be combined with train_indices/test_indices, "
+            "which say exactly which samples to use."
+        )
     options = the_mode.options(
         _given(
             gamma_range=gamma_range,
@@ -176,7 +188,7 @@ def run(
             **mode_arguments,
         )
     )
-    ptype_x, pparams_x, ptype_y, pparams_y = _processors(
+    ptype_x, pparams_x, ptype_y, pparams_y = resolve_processors(
         processor_type,
         processor_params,
         processor_type_x,
@@ -207,6 +219,7 @@ def run(
         split_mode=split_mode,
         sweep_grid=sweep_grid,
         options=options,
+        max_samples_per_task=max_samples_per_task,
     )
     data = SessionData(x_data, y_data, ptype_x, ptype_y if the_mode.uses_y else None)
     context.progress = verbose and len(specs) == 1
@@ -280,7 +293,7 @@ def _check_single_task_options(
             )
 
 
-def _processors(
+def resolve_processors(
     processor_type: Any,
     processor_params: Any,
     processor_type_x: Any,
@@ -288,11 +301,17 @@ def _processors(
     processor_type_y: Any,
     processor_params_y: Any,
 ) -> tuple[str | None, Any, str | None, Any]:
-    """Each variable's processor type and parameters.
+    """Each variable's processor type and parameters, as ``nmi.run`` takes them.
 
     A per-variable argument wins over the shared one; ``None`` is a type (already processed
-    data), so only an argument left out falls back.  Y takes X's type and parameters when
-    only X's were given (as in NeuralMI 1.1), so that both variables are windowed alike.
+    data), so only an argument left out (:data:`UNSET`) falls back; the shared type
+    defaults to ``'continuous'``.  Y takes X's type and parameters when only X's were given
+    (as in NeuralMI 1.1), so that both variables are windowed alike.
+
+    Returns
+    -------
+    tuple
+        ``(processor_type_x, processor_params_x, processor_type_y, processor_params_y)``.
     """
     shared = "continuous" if processor_type is UNSET else processor_type
     ptype_x = shared if processor_type_x is UNSET else processor_type_x

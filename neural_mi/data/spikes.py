@@ -82,21 +82,37 @@ def find_max_spikes_per_window(
     ----------
     spike_list
         One 1-D array of spike times (s) per channel.
-    window_size, step_size
-        Window length and shift in seconds (``step_size`` defaults to ``window_size``).
+    window_size
+        Window length in seconds.
+    step_size
+        Shift of the windows in seconds: the count is over the windows
+        ``[k * step_size, k * step_size + window_size)``.  ``None`` (default): over every
+        placement of a window in the recording, so the count holds for any step (NeuralMI
+        1.1's meaning; ``max_spikes_per_window`` set to it never drops a spike).
     n_seconds
         Recording length in seconds; defaults to the latest spike time over channels.
+        Spikes at or after it are not counted.
 
     Returns
     -------
     int
         The maximum count, at least 1.
     """
-    step_size = window_size if step_size is None else step_size
     channels = _sorted_channels(spike_list)
     n_seconds = _latest_spike(channels) if n_seconds is None else n_seconds
-    starts = _spike_window_starts(window_size, step_size, n_seconds)
-    return _max_count(channels, starts, window_size)
+    if step_size is not None:
+        starts = _spike_window_starts(window_size, step_size, n_seconds)
+        return _max_count(channels, starts, window_size)
+    _spike_window_starts(window_size, window_size, n_seconds)  # refuses a too long window
+    # A window holding the most spikes can be slid right until its first spike sits on its
+    # start, so trying each spike time as a start finds the maximum.
+    counts = [0]
+    for spikes in channels:
+        spikes = spikes[spikes < n_seconds]
+        if spikes.size:
+            _, hi = _spike_bounds(spikes, spikes, window_size)
+            counts.append(int(np.max(hi - np.arange(spikes.size))))
+    return max(1, max(counts))
 
 
 class SpikeProcessor:

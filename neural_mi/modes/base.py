@@ -75,6 +75,9 @@ class Mode:
     explicit_split
         Whether explicit ``train_indices``/``test_indices`` and ``save_best_model_path``
         make sense (a single task on the whole data).
+    sample_cap
+        Whether ``max_samples_per_task`` may subsample each task's data (``False`` where
+        the answer depends on how many samples each task has).
     aggregation_options
         The options only aggregation reads (changing them must not retrain anything; in a
         workflow config they sit under ``fit``).
@@ -88,6 +91,7 @@ class Mode:
     default_estimator: ClassVar[tuple[str, dict[str, Any]]] = ("infonce", {})
     marginal_terms: ClassVar[bool] = False
     explicit_split: ClassVar[bool] = False
+    sample_cap: ClassVar[bool] = True
     aggregation_options: ClassVar[tuple[str, ...]] = ()
 
     # ----------------------------------------------------------------------------------

@@ -142,8 +142,14 @@ class Dimensionality(Mode):
         }
 
     def details(self, results: Results) -> dict[str, Any]:
-        """``saturation_dim``: strictness (as a string) -> dimension, first combination."""
-        return {"saturation_dim": results.headline["saturation_dim"]}
+        """``saturation_dim``: strictness (as a string) -> dimension, first combination;
+        ``estimated_dims``: the same keyed by the strictness as a number (NeuralMI 1.1's
+        name; its strictness meant something else, see the migration guide)."""
+        saturation = results.headline["saturation_dim"]
+        return {
+            "saturation_dim": saturation,
+            "estimated_dims": {float(level): dim for level, dim in saturation.items()},
+        }
 
     def describe(self, results: Results) -> list[str]:
         return [f"  saturation dimension: {results.details['saturation_dim']}"]

@@ -1,4 +1,9 @@
-"""``lag``: MI between X and Y shifted by each lag of ``lag_range``; where it peaks."""
+"""``lag``: MI between X and Y shifted by each lag of ``lag_range``; where it peaks.
+
+With a ``sweep_grid`` (e.g. ``{'window_size': [5, 10, 20]}``) every combination gets its
+own MI-per-lag curve: a lag × window grid answers "how long after, and over how long" in
+one call (NeuralMI 1.1's tutorial 3 built it by hand).
+"""
 
 from __future__ import annotations
 
@@ -46,12 +51,13 @@ def format_lag(lag: float) -> str:
 
 @register_mode
 class Lag(Mode):
-    """One task per lag (and combination); the lag of largest MI."""
+    """One task per lag and combination; the lag of largest MI per combination."""
 
     name = "lag"
     Options = LagOptions
-    summary = "one task per lag in lag_range; MI per lag and the peak lag"
-    sweep_grid = "refused"
+    summary = (
+        "one task per lag in lag_range (x sweep_grid combination); MI per lag and the peak lag"
+    )
 
     def tasks(self, combination: Combination, options: LagOptions) -> list[TaskSpec]:
         return [combination.task(f"L{format_lag(lag)}", lag=lag) for lag in options.lag_range]
@@ -101,7 +107,7 @@ class Lag(Mode):
         }
 
     def details(self, results: Results) -> dict[str, Any]:
-        """``peak_lag`` of the first combination."""
+        """``peak_lag`` of the first combination (``dataframe`` has each combination's)."""
         return {"peak_lag": results.headline["peak_lag"]}
 
     def describe(self, results: Results) -> list[str]:

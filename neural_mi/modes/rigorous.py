@@ -128,6 +128,7 @@ class Rigorous(Mode):
     name = "rigorous"
     Options = RigorousOptions
     aggregation_options = FIT_SETTINGS
+    sample_cap = False  # the extrapolation is over the chunks' sample counts
     summary = (
         "per combination, one task per chunk for each gamma; MI extrapolated to "
         "infinite data with a confidence interval"

@@ -138,6 +138,7 @@ def aggregate(out_dir: str | Path) -> Path:
         workflow trains exactly those tasks again.  Nothing is summarised from fewer tasks
         than planned.
     """
+    from ..plot import figure_and_axes
     from ..results import Results
     from ..store import results_to_dataset
 
@@ -161,7 +162,9 @@ def aggregate(out_dir: str | Path) -> Path:
     headline = {"session": plan.session, "analysis": plan.analysis, **analysis.headline}
     (out_dir / "summary.json").write_text(json.dumps(headline, indent=2))
     analysis.dataframe.to_csv(out_dir / "summary.csv", index=False)
-    analysis.plot().savefig(out_dir / "figure.png", dpi=120)
+    figure, axes = figure_and_axes(None)  # not pyplot's: a batch job has no display
+    analysis.plot(ax=axes, show=False)
+    figure.savefig(out_dir / "figure.png", dpi=120)
     return out_dir
 
 

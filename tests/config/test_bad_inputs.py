@@ -219,7 +219,8 @@ CASES: dict[str, tuple[Callable[[dict, Path], None], str]] = {
     ),
     "generator refuses its value": (
         synthetic_session("correlated_gaussians", n_samples=1000, dim=2, mi=-1.0),
-        r"session 'syn': synthetic generator 'correlated_gaussians': mi must be a non-negative",
+        r"session 'syn': synthetic generator 'correlated_gaussians': "
+        r"mi must be a finite number >= 0",
     ),
     "generator length not a number": (
         synthetic_session("correlated_gaussians", n_samples="many", dim=2, mi=1.0),
