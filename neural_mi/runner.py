@@ -14,7 +14,7 @@ from . import store as task_store
 from .engine.execution import preflight, run_tasks
 from .engine.inputs import SessionData, TaskContext
 from .errors import ParameterError
-from .modes import Mode, get_mode
+from .modes import Mode, available_modes, get_mode
 from .params import OUTPUT_UNITS, check_choice, check_int, did_you_mean
 from .plan import plan_tasks
 from .results import Results
@@ -57,6 +57,9 @@ def run(
     n_splits: int | None = None,
     strictness: Sequence[float] | None = None,
     n_repeats: int | None = None,
+    z_data: Any = None,
+    processor_type_z: str | None = UNSET,
+    processor_params_z: Mapping[str, Any] | None = None,
     n_workers: int = 1,
     output_units: str = "bits",
     estimator: str | None = None,
@@ -111,6 +114,10 @@ def run(
         0.95) of ``'dimensionality'`` mode.
     n_repeats
         Repeats per combination in ``'sweep'`` mode (default 1).
+    z_data, processor_type_z, processor_params_z
+        A third variable on the time base of X and Y, for modes that use one (the
+        condition Z of ``'conditional'``), and its processing; Z takes the shared
+        ``processor_type``/``processor_params`` (else X's) when its own are not given.
     n_workers
         Processes training tasks in parallel (each uses one torch thread).
     output_units
@@ -161,7 +168,7 @@ def run(
     random_seed = check_int(random_seed, "random_seed")
     if not isinstance(verbose, bool):
         raise ParameterError(f"verbose must be True or False, got {verbose!r}.")
-    _check_variables(the_mode, y_data)
+    _check_variables(the_mode, y_data, z_data)
     _check_single_task_options(the_mode, save_best_model_path, train_indices, test_indices)
     options = the_mode.options(
         _given(
@@ -183,6 +190,9 @@ def run(
         processor_params_x,
         processor_type_y,
         processor_params_y,
+    )
+    ptype_z, pparams_z = _processor_z(
+        processor_type, processor_params, ptype_x, pparams_x, processor_type_z, processor_params_z
     )
     context = TaskContext(
         device=check_device(device),
@@ -207,8 +217,17 @@ def run(
         split_mode=split_mode,
         sweep_grid=sweep_grid,
         options=options,
+        processor_type_z=ptype_z,
+        processor_params_z=pparams_z,
     )
-    data = SessionData(x_data, y_data, ptype_x, ptype_y if the_mode.uses_y else None)
+    data = SessionData(
+        x_data,
+        y_data,
+        ptype_x,
+        ptype_y if the_mode.uses_y else None,
+        z=z_data,
+        processor_type_z=ptype_z,
+    )
     context.progress = verbose and len(specs) == 1
     preflight(specs, data, context)
 
@@ -257,11 +276,19 @@ def _given(**arguments: Any) -> dict[str, Any]:
     return {name: value for name, value in arguments.items() if value is not None}
 
 
-def _check_variables(mode: Mode, y_data: Any) -> None:
+def _check_variables(mode: Mode, y_data: Any, z_data: Any) -> None:
     if not mode.uses_y and y_data is not None:
         raise ParameterError(f"mode {mode.name!r} analyses X alone; pass y_data=None.")
     if mode.uses_y and y_data is None:
         raise ParameterError(f"mode {mode.name!r} needs y_data.")
+    if mode.uses_z and z_data is None:
+        raise ParameterError(f"mode {mode.name!r} needs z_data (a third variable).")
+    if not mode.uses_z and z_data is not None:
+        users = [name for name in available_modes() if get_mode(name).uses_z]
+        raise ParameterError(
+            f"z_data is not used in mode {mode.name!r} (it is used in mode "
+            f"{' / '.join(repr(u) for u in users) or '(none registered)'})."
+        )
 
 
 def _check_single_task_options(
@@ -308,6 +335,27 @@ def _processors(
     else:
         pparams_y = pparams_x if ptype_y == ptype_x else None
     return ptype_x, pparams_x, ptype_y, pparams_y
+
+
+def _processor_z(
+    processor_type: Any,
+    processor_params: Any,
+    ptype_x: str | None,
+    pparams_x: Any,
+    processor_type_z: Any,
+    processor_params_z: Any,
+) -> tuple[str | None, Any]:
+    """Z's processor type and parameters: its own, else the shared ones, else X's (as Y
+    takes X's, so that the three variables are windowed alike)."""
+    if processor_type_z is not UNSET:
+        ptype_z = processor_type_z
+    else:
+        ptype_z = ptype_x if processor_type is UNSET else processor_type
+    if processor_params_z is not None:
+        return ptype_z, processor_params_z
+    if processor_params is not None:
+        return ptype_z, processor_params
+    return ptype_z, pparams_x if ptype_z == ptype_x else None
 
 
 def check_device(device: Any) -> str | torch.device:

@@ -161,7 +161,13 @@ def plan_analysis(config: Config, session: str, analysis: str) -> list[TaskSpec]
             f"{where}: mode {a.mode!r} needs Y, but the session has no 'y'; add "
             "y: {...} to the session, or list the analysis' sessions."
         )
+    if mode.uses_z and s.z is None:
+        raise ConfigError(
+            f"{where}: mode {a.mode!r} needs Z (a third variable), but the session has no "
+            "'z'; add z: {...} to the session, or list the analysis' sessions."
+        )
     y = s.y if mode.uses_y else None
+    z = s.z if mode.uses_z else None
     try:
         return plan_tasks(
             a.mode,
@@ -176,6 +182,8 @@ def plan_analysis(config: Config, session: str, analysis: str) -> list[TaskSpec]
             split_mode=a.split_mode,
             sweep_grid=a.sweep_grid,
             options=a.mode_options(),
+            processor_type_z=None if z is None else z.type,
+            processor_params_z=None if z is None else z.params,
         )
     except NeuralMIError as exc:
         raise ConfigError(f"{where}: {exc}") from exc
