@@ -683,15 +683,18 @@ def generate_coupled_autoregressive(
     _check_int(n_samples, "n_samples", 2)
     transition, innovation = _coupled_matrices(coupling, a, b, noise_x, noise_y)
     from scipy.linalg import solve_discrete_lyapunov
+    from scipy.signal import lfilter
 
     stationary = solve_discrete_lyapunov(transition, innovation)
     rng = np.random.default_rng(seed)
-    state = np.empty((n_samples, 2))
-    state[0] = rng.multivariate_normal(np.zeros(2), stationary)
+    start = rng.multivariate_normal(np.zeros(2), stationary)
     shocks = rng.standard_normal((n_samples, 2)) * np.array([noise_x, noise_y])
-    for t in range(1, n_samples):
-        state[t] = transition @ state[t - 1] + shocks[t]
-    return _series(state[:, 0]), _series(state[:, 1])
+    # Each series is a first-order recursion driven by its input (the start, then shocks).
+    drive_x = np.concatenate([[start[0]], shocks[1:, 0]])
+    x = lfilter([1.0], [1.0, -a], drive_x)
+    drive_y = np.concatenate([[start[1]], coupling * x[:-1] + shocks[1:, 1]])
+    y = lfilter([1.0], [1.0, -b], drive_y)
+    return _series(x), _series(y)
 
 
 def autoregressive_transfer_entropy(

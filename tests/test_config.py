@@ -190,7 +190,7 @@ def test_arguments_of_other_modes_name_the_mode_that_uses_them():
     with pytest.raises(
         ConfigError,
         match=r"analyses\[0\] \(rig\): 'confidence_level' in fit is not used in this mode "
-        r"\(it is an argument of mode 'rigorous'\)",
+        r"\(it is an argument of mode 'conditional' / 'rigorous' / 'transfer'\)",
     ):
         load_config(raw)
     with pytest.raises(

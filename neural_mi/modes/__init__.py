@@ -8,7 +8,8 @@ and its tests.  A mode defined outside the package is registered the same way: i
 module in a notebook, or name it under ``plugins:`` in a workflow config
 (:func:`load_plugins`).
 
-Built-in modes: ``estimate``, ``sweep``, ``rigorous``, ``lag``, ``dimensionality``.
+Built-in modes: ``estimate``, ``sweep``, ``rigorous``, ``lag``, ``dimensionality``,
+``conditional``, ``transfer``, ``pairwise`` and ``pairwise_xy``.
 """
 
 from __future__ import annotations
@@ -118,6 +119,15 @@ def load_plugins(plugins: Iterable[str], base: str | Path = ".") -> None:
             raise ParameterError(f"Cannot load the plugin {plugin!r}: {exc}") from exc
 
 
-from . import dimensionality, estimate, lag, rigorous, sweep  # noqa: E402, F401  (register the built-ins)
+from . import (  # noqa: E402, F401  (register the built-ins)
+    conditional,
+    dimensionality,
+    estimate,
+    lag,
+    pairwise,
+    rigorous,
+    sweep,
+    transfer,
+)
 
 _BUILTIN = frozenset(_REGISTRY)
