@@ -93,7 +93,10 @@ def run(
         ``'rigorous'`` (bias-corrected: MI extrapolated to infinite data over
         ``gamma_range``), ``'lag'`` (one per lag in ``lag_range``),
         ``'dimensionality'`` (MI between random channel halves of X per embedding size),
-        or any mode registered with :func:`neural_mi.modes.register_mode`.
+        ``'conditional'`` (I(X;Y|Z), with ``z_data``), ``'transfer'`` (transfer entropy
+        per direction), ``'pairwise'`` / ``'pairwise_xy'`` (the MI matrix of X's channel
+        pairs / of X's against Y's channels), or any mode registered with
+        :func:`neural_mi.modes.register_mode`.
     processor_type, processor_params
         Processing applied to X and Y; ``processor_type_x`` / ``_y`` and
         ``processor_params_x`` / ``_y`` override them per variable. Types:
@@ -113,7 +116,8 @@ def run(
         Random channel splits (default 5) and saturation levels (default 0.8, 0.9,
         0.95) of ``'dimensionality'`` mode.
     n_repeats
-        Repeats per combination in ``'sweep'`` mode (default 1).
+        Repeats per combination in ``'sweep'`` mode, per role in ``'conditional'`` and
+        ``'transfer'``, per pair in the pairwise modes (default 1).
     z_data, processor_type_z, processor_params_z
         A third variable on the time base of X and Y, for modes that use one (the
         condition Z of ``'conditional'``), and its processing; Z takes the shared
@@ -148,8 +152,11 @@ def run(
     mi_source
         Which per-task MI enters the aggregation: ``'test_mi'`` (default) or ``'train_mi'``.
     **mode_arguments
-        Arguments of a plug-in mode (fields of its
-        :attr:`~neural_mi.modes.base.Mode.Options`).
+        Further arguments of the mode (fields of its
+        :attr:`~neural_mi.modes.base.Mode.Options`): ``rigorous`` for ``'conditional'``
+        and ``'transfer'`` (then ``gamma_range`` and the fit settings apply), ``history``,
+        ``horizon`` and ``both_directions`` for ``'transfer'``, ``channels``,
+        ``channels_y`` and ``pairs`` for the pairwise modes, or a plug-in mode's.
 
     Returns
     -------
