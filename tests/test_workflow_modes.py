@@ -25,8 +25,10 @@ from neural_mi.config import load_config, plan_config
 from neural_mi.config.checks import check_config
 from neural_mi.engine.inputs import SessionData
 from neural_mi.errors import ConfigError
+from neural_mi.plan import plan_tasks
 from neural_mi.prepared import load_prepared
 from neural_mi.store import load_dataset
+from neural_mi.tasks import TaskSpec
 from neural_mi.workflow.plan import AnalysisPlan, workflow_plan
 
 REPO = Path(__file__).resolve().parent.parent
@@ -124,6 +126,16 @@ def test_plan_files_keep_each_tasks_role(tmp_path):
     assert {s.role for s in again.tasks} == {
         f"{d}/{p}/h2k1" for d in ("x_to_y", "y_to_x") for p in ("full", "reduced")
     }
+
+
+def test_a_task_without_a_role_serialises_as_before_the_field():
+    # A train job's parameters are its tasks' JSON: unchanged JSON, no rerun after upgrading.
+    plain = plan_tasks("rigorous", gamma_range=[1, 2])[1]
+    assert "role" not in json.loads(plain.to_json())
+    assert TaskSpec.from_json(plain.to_json()) == plain
+    with_role = plan_tasks("conditional")[0]
+    assert json.loads(with_role.to_json())["role"] == "xz_y"
+    assert TaskSpec.from_json(with_role.to_json()) == with_role
 
 
 def test_the_example_config_plans():
