@@ -136,6 +136,8 @@ def plan_tasks(
     sweep_grid: Mapping[str, Sequence[Any]] | None = None,
     options: Mapping[str, Any] | ModeOptions | None = None,
     max_samples_per_task: int | None = None,
+    processor_type_z: str | None = "continuous",
+    processor_params_z: Mapping[str, Any] | None = None,
     **mode_arguments: Any,
 ) -> list[TaskSpec]:
     """Turn an analysis into its list of training tasks.
@@ -151,6 +153,10 @@ def plan_tasks(
     processor_type_x, processor_params_x, processor_type_y, processor_params_y
         How X and Y are processed (``None`` type: already processed). A mode that uses X
         alone processes both halves like X.
+    processor_type_z, processor_params_z
+        How Z is processed, in modes that use a third variable
+        (:attr:`~neural_mi.modes.base.Mode.uses_z`; ignored by the others, whose task
+        parameters hold no Z).
     estimator, estimator_params
         MI bound and its parameters; ``None`` takes the mode's default.
     split_mode
@@ -195,6 +201,8 @@ def plan_tasks(
             split_mode=split_mode,
             sweep_grid=sweep_grid,
             max_samples_per_task=max_samples_per_task,
+            processor_type_z=processor_type_z,
+            processor_params_z=processor_params_z,
         )
         for task in the_mode.tasks(combination, opts)
         for copy in combination.repeated(task)
@@ -221,6 +229,8 @@ def combinations(
     split_mode: str,
     sweep_grid: Mapping[str, Sequence[Any]] | None,
     max_samples_per_task: int | None = None,
+    processor_type_z: str | None = "continuous",
+    processor_params_z: Mapping[str, Any] | None = None,
 ) -> list[Combination]:
     """Every parameter combination of an analysis, validated and resolved.
 
@@ -249,6 +259,9 @@ def combinations(
         "processor_type_y": processor_type_y,
         "processor_params_y": plain(processor_params_y, "processor_params_y"),
     }
+    if mode.uses_z:
+        raw["processor_type_z"] = processor_type_z
+        raw["processor_params_z"] = plain(processor_params_z, "processor_params_z")
     grid, repeats = _split_repeats(
         mode.grid(None if sweep_grid is None else plain(sweep_grid, "sweep_grid"))
     )
@@ -311,8 +324,9 @@ def _grid_target(name: str, raw: Mapping[str, Any], estimator: str) -> list[str]
         return ["estimator_params"]
     targets = [
         f"processor_params_{v}"
-        for v in ("x", "y")
-        if name in PROCESSOR_PARAM_DEFAULTS.get(raw[f"processor_type_{v}"], {})
+        for v in ("x", "y", "z")
+        if f"processor_type_{v}" in raw
+        and name in PROCESSOR_PARAM_DEFAULTS.get(raw[f"processor_type_{v}"], {})
     ]
     if targets:
         return targets
@@ -344,4 +358,9 @@ def _resolve(
             merged["processor_type_y"], merged["processor_params_y"], "y"
         ),
     }
+    if "processor_type_z" in merged:
+        params["processor_type_z"] = merged["processor_type_z"]
+        params["processor_params_z"] = resolve_processor_params(
+            merged["processor_type_z"], merged["processor_params_z"], "z"
+        )
     return Combination(id=combination_id(params), params=params, coords=dict(coords))

@@ -67,8 +67,9 @@ __all__ = [
 
 
 def config_json_schema() -> dict[str, Any]:
-    """JSON schema of the config (what ``workflow/schemas/config.schema.yaml`` holds)."""
-    schema = config_model().model_json_schema()
+    """JSON schema of the config with the built-in modes (what
+    ``workflow/schemas/config.schema.yaml`` holds; plug-in modes are checked by the model)."""
+    schema = config_model(builtin_only=True).model_json_schema()
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
 
 
@@ -161,7 +162,13 @@ def plan_analysis(config: Config, session: str, analysis: str) -> list[TaskSpec]
             f"{where}: mode {a.mode!r} needs Y, but the session has no 'y'; add "
             "y: {...} to the session, or list the analysis' sessions."
         )
+    if mode.uses_z and s.z is None:
+        raise ConfigError(
+            f"{where}: mode {a.mode!r} needs Z (a third variable), but the session has no "
+            "'z'; add z: {...} to the session, or list the analysis' sessions."
+        )
     y = s.y if mode.uses_y else None
+    z = s.z if mode.uses_z else None
     try:
         return plan_tasks(
             a.mode,
@@ -176,6 +183,8 @@ def plan_analysis(config: Config, session: str, analysis: str) -> list[TaskSpec]
             split_mode=a.split_mode,
             sweep_grid=a.sweep_grid,
             options=a.mode_options(),
+            processor_type_z=None if z is None else z.type,
+            processor_params_z=None if z is None else z.params,
         )
     except NeuralMIError as exc:
         raise ConfigError(f"{where}: {exc}") from exc

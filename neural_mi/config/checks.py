@@ -56,14 +56,14 @@ def check_session_data(session: SessionConfig, seed: int) -> list[str]:
 
     where = f"session {session.name!r}"
     try:
-        x, y = load_session_arrays(session, seed)
+        x, y, z = load_session_arrays(session, seed)
     except (NeuralMIError, OSError, ValueError, TypeError) as exc:
         if session.synthetic is None:
             return [f"{where}: {exc}"]
         # a generator refusing its arguments
         return [f"{where}: synthetic generator {session.synthetic.generator!r}: {exc}"]
     problems = []
-    for variable, values, spec in (("x", x, session.x), ("y", y, session.y)):
+    for variable, values, spec in (("x", x, session.x), ("y", y, session.y), ("z", z, session.z)):
         if spec is None or values is None:
             continue
         try:

@@ -1,8 +1,8 @@
 """What a session's data gives, read from file headers: sample counts checked before any job.
 
 :func:`check_plan` checks each planned task against its session's data without loading it:
-every data file exists, X and Y give sample counts that can be aligned, and in rigorous
-mode every ``gamma`` leaves at least one batch per chunk.  The window counts come from
+every data file exists, X and Y (and Z) give sample counts that can be aligned, and in
+rigorous mode every ``gamma`` leaves at least one batch per chunk.  The window counts come from
 :mod:`neural_mi.data.windows`, the formula the processors use.  Torch-free.
 """
 
@@ -40,8 +40,8 @@ class DataExtent:
 
 
 def session_extents(session: SessionConfig) -> dict[str, DataExtent]:
-    """The extent of X (and Y) of a session, from file headers or generator arguments."""
-    variables = {"x": session.x, "y": session.y}
+    """The extent of X (and Y, Z) of a session, from file headers or generator arguments."""
+    variables = {"x": session.x, "y": session.y, "z": session.z}
     return {
         name: _extent(session, name, spec) for name, spec in variables.items() if spec is not None
     }
@@ -175,6 +175,29 @@ def _sample_counts(
     return n_x, processed_samples(extents["y"], p["processor_type_y"], p["processor_params_y"])
 
 
+def _checked_z(
+    spec: TaskSpec, extents: Mapping[str, DataExtent], n: int, where: str, coords: str
+) -> int:
+    """The samples of X and Y (``n``) cut to Z's, for tasks whose parameters hold a Z
+    processor; Z's count is refused as X's and Y's are."""
+    p = spec.params
+    if "processor_type_z" not in p or "z" not in extents:
+        return n
+    n_z = processed_samples(extents["z"], p["processor_type_z"], p["processor_params_z"])
+    if n_z < 2:
+        raise ConfigError(
+            f"{where}{coords}: processing Z leaves {n_z} sample(s); the window is longer than "
+            "the recording."
+        )
+    if min(n, n_z) < MIN_ALIGN_RATIO * max(n, n_z):
+        raise ConfigError(
+            f"{where}{coords}: X and Y give {n} samples and Z gives {n_z}; they cannot be "
+            f"aligned (the smaller must be at least {MIN_ALIGN_RATIO:g} of the larger). "
+            "Check Z's window/step sizes, time axis and, for spikes, n_seconds and units."
+        )
+    return min(n, n_z)
+
+
 def _n_channels(
     extent: DataExtent, processor_type: str | None, params: Mapping[str, Any]
 ) -> int | None:
@@ -228,6 +251,7 @@ def check_plan(
                 "Check window/step sizes, time axes and, for spikes, n_seconds and units."
             )
         n = n_x if n_y is None else min(n_x, n_y)
+        n = _checked_z(spec, extents, n, where, coords)
         batch = spec.params["base"]["batch_size"]
         if n // spec.gamma < batch:
             largest = max(1, n // batch)

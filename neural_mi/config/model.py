@@ -14,9 +14,16 @@ from __future__ import annotations
 from functools import cache
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    create_model,
+    model_serializer,
+    model_validator,
+)
 
-from ..modes import available_modes, get_mode
+from ..modes import available_modes, builtin_modes, get_mode
 from ..params import Integer, PositiveInt, TrainParams
 
 __all__ = [
@@ -39,7 +46,7 @@ class _Strict(BaseModel):
 
 
 class VariableConfig(_Strict):
-    """Where one variable (X or Y) of a session comes from and how it is processed."""
+    """Where one variable (X, Y or Z) of a session comes from and how it is processed."""
 
     path: str | None = None
     """Data file: .npy/.npz/.zarr array (channels, time) for continuous or categorical data
@@ -89,9 +96,22 @@ class SessionConfig(_Strict):
     y: VariableConfig | None = None
     """Y, as x; omitted in sessions used only by analyses of X alone (dimensionality)."""
 
+    z: VariableConfig | None = None
+    """Z, as x: a third variable on the same time base (the condition of mode
+    conditional); omitted in sessions without one."""
+
+    @model_serializer(mode="wrap")
+    def _without_absent_z(self, handler: Any) -> dict[str, Any]:
+        # A session without Z serialises as before Z existed, so that what a workflow's
+        # prepare step depends on (and so whether it reruns) does not change.
+        data = handler(self)
+        if self.z is None:
+            data.pop("z", None)
+        return data
+
     @model_validator(mode="after")
     def _sources(self) -> SessionConfig:
-        for variable, spec in (("x", self.x), ("y", self.y)):
+        for variable, spec in (("x", self.x), ("y", self.y), ("z", self.z)):
             if spec is None:
                 continue
             if self.synthetic is not None and spec.path is not None:
@@ -298,6 +318,8 @@ def _config_model(modes: tuple[type, ...]) -> type[Config]:
     )
 
 
-def config_model() -> type[Config]:
-    """The config model for the modes registered now (built-in ones and plugins)."""
-    return _config_model(tuple(type(get_mode(name)) for name in available_modes()))
+def config_model(builtin_only: bool = False) -> type[Config]:
+    """The config model for the modes registered now (built-in ones and plugins), or for
+    the built-in modes only (what the committed JSON schema documents)."""
+    names = builtin_modes() if builtin_only else available_modes()
+    return _config_model(tuple(type(get_mode(name)) for name in names))

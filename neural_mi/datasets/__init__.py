@@ -31,10 +31,14 @@ if TYPE_CHECKING:  # torch is imported only when a tensor is asked for (workflow
 _T = TypeVar("_T")
 
 __all__ = [
+    "autoregressive_transfer_entropy",
     "categorical_mi_bits",
+    "generate_block_channels",
+    "generate_conditional_gaussians",
     "generate_correlated_categorical_series",
     "generate_correlated_gaussians",
     "generate_correlated_spike_trains",
+    "generate_coupled_autoregressive",
     "generate_full_data",
     "generate_history_data",
     "generate_latent_factor_data",
@@ -617,3 +621,217 @@ def generate_latent_factor_data(
     factors = rng.standard_normal((latent_dim, n_samples))
     data = mixing @ factors + noise * rng.standard_normal((n_channels, n_samples))
     return data.astype(np.float32)
+
+
+def generate_conditional_gaussians(
+    n_samples: int,
+    dim: int = 1,
+    cmi: float = 1.0,
+    rho_xz: float = 0.6,
+    rho_zy: float = 0.6,
+    seed: int | None = 42,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Jointly Gaussian X, Y and Z with exactly ``cmi`` bits of I(X;Y|Z).
+
+    Per coordinate, ``z ~ N(0, 1)``, ``x = rho_xz z + sqrt(1 - rho_xz^2) e_x`` and
+    ``y = rho_zy z + r e_x + s e_y`` with independent standard normal ``e_x``, ``e_y``,
+    where ``r^2 = q (1 - rho_zy^2)``, ``s^2 = (1 - q)(1 - rho_zy^2)`` and
+    ``q = 1 - 2^(-2 cmi / dim)``.  Given Z, the correlation of X and Y is ``sqrt(q)``, so
+    ``I(X;Y|Z) = -0.5 dim log2(1 - q) = cmi``; ``I(Z;Y) = -0.5 dim log2(1 - rho_zy^2)``.
+    With ``cmi = 0``, Y depends on X only through Z (X - Z - Y is a Markov chain) although
+    ``I(X;Y) > 0`` whenever ``rho_xz`` and ``rho_zy`` are not 0.
+
+    Parameters
+    ----------
+    n_samples
+        Number of time points.
+    dim
+        Channels of each variable (independent copies).
+    cmi
+        I(X;Y|Z) in bits (total over the channels).
+    rho_xz, rho_zy
+        Correlation of each channel of X, and of Y, with the same channel of Z, in
+        ``(-1, 1)``.
+    seed
+        Seed of the random generator (default 42, reproducible; ``None``: fresh draws).
+
+    Returns
+    -------
+    x, y, z
+        float32 arrays ``(dim, n_samples)`` (channels, time).
+    """
+    check_int(n_samples, "n_samples", 1)
+    check_int(dim, "dim", 1)
+    check_number(cmi, "cmi", ge=0)
+    for value, name in ((rho_xz, "rho_xz"), (rho_zy, "rho_zy")):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not -1 < value < 1:
+            raise ParameterError(f"{name} must be a number in (-1, 1), got {value!r}.")
+    q = -math.expm1(-2.0 * cmi * math.log(2.0) / dim)
+    rest = 1.0 - rho_zy**2
+    rng = np.random.default_rng(seed)
+    z, e_x, e_y = rng.standard_normal((3, dim, n_samples))
+    x = rho_xz * z + math.sqrt(1.0 - rho_xz**2) * e_x
+    y = rho_zy * z + math.sqrt(q * rest) * e_x + math.sqrt((1.0 - q) * rest) * e_y
+    return x.astype(np.float32), y.astype(np.float32), z.astype(np.float32)
+
+
+def _coupled_matrices(
+    coupling: float, a: float, b: float, noise_x: float, noise_y: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Transition matrix and innovation covariance of the state ``(x_t, y_t)``."""
+    for value, name in ((a, "a"), (b, "b")):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not -1 < value < 1:
+            raise ParameterError(f"{name} must be a number in (-1, 1) (a stable process).")
+    for value, name in ((noise_x, "noise_x"), (noise_y, "noise_y")):
+        check_number(value, name, ge=0)
+        if value == 0:
+            raise ParameterError(f"{name} must be positive.")
+    if isinstance(coupling, bool) or not isinstance(coupling, (int, float)):
+        raise ParameterError(f"coupling must be a number, got {coupling!r}.")
+    transition = np.array([[a, 0.0], [coupling, b]])
+    return transition, np.diag([noise_x**2, noise_y**2])
+
+
+def generate_coupled_autoregressive(
+    n_samples: int,
+    coupling: float = 0.8,
+    a: float = 0.5,
+    b: float = 0.5,
+    noise_x: float = 1.0,
+    noise_y: float = 1.0,
+    seed: int | None = 42,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A linear Gaussian VAR(1) pair in which X drives Y and Y does not drive X.
+
+    ``x[t+1] = a x[t] + noise_x e[t]`` and ``y[t+1] = b y[t] + coupling x[t] + noise_y
+    n[t]`` (independent standard normal ``e``, ``n``), started from the stationary
+    distribution.  :func:`autoregressive_transfer_entropy` gives the transfer entropies in
+    closed form; TE(Y→X) is 0.
+
+    Parameters
+    ----------
+    n_samples
+        Number of time points.
+    coupling
+        Weight of ``x[t]`` in ``y[t+1]``.
+    a, b
+        Autoregressive weights of X and of Y, in ``(-1, 1)``.
+    noise_x, noise_y
+        Standard deviations of the innovations (positive).
+    seed
+        Seed of the random generator (default 42, reproducible; ``None``: fresh draws).
+
+    Returns
+    -------
+    x, y
+        float32 arrays ``(1, n_samples)`` (channels, time).
+    """
+    check_int(n_samples, "n_samples", 2)
+    transition, innovation = _coupled_matrices(coupling, a, b, noise_x, noise_y)
+    from scipy.linalg import solve_discrete_lyapunov
+    from scipy.signal import lfilter
+
+    stationary = solve_discrete_lyapunov(transition, innovation)
+    rng = np.random.default_rng(seed)
+    start = rng.multivariate_normal(np.zeros(2), stationary)
+    shocks = rng.standard_normal((n_samples, 2)) * np.array([noise_x, noise_y])
+    # Each series is a first-order recursion driven by its input (the start, then shocks).
+    drive_x = np.concatenate([[start[0]], shocks[1:, 0]])
+    x = lfilter([1.0], [1.0, -a], drive_x)
+    drive_y = np.concatenate([[start[1]], coupling * x[:-1] + shocks[1:, 1]])
+    y = lfilter([1.0], [1.0, -b], drive_y)
+    return _series(x), _series(y)
+
+
+def autoregressive_transfer_entropy(
+    coupling: float = 0.8,
+    a: float = 0.5,
+    b: float = 0.5,
+    noise_x: float = 1.0,
+    noise_y: float = 1.0,
+    history: int = 1,
+    horizon: int = 1,
+) -> tuple[float, float]:
+    """Transfer entropies (bits) of :func:`generate_coupled_autoregressive`, in closed form.
+
+    ``TE(X→Y) = I(Y_future; X_past | Y_past)`` with the past the ``history`` samples up to
+    ``t`` and the future the sample ``t + horizon`` (the definition of mode ``transfer``
+    on one-sample windows), ``0.5 log2(Var(Y_f | Y_past) / Var(Y_f | Y_past, X_past))``
+    from the process' stationary autocovariance ``Cov(v[t+k], v[t]) = A^k S``.
+
+    Returns
+    -------
+    te_xy, te_yx
+        TE(X→Y) and TE(Y→X) in bits (the latter 0 up to rounding).
+    """
+    check_int(history, "history", 1)
+    check_int(horizon, "horizon", 1)
+    transition, innovation = _coupled_matrices(coupling, a, b, noise_x, noise_y)
+    from scipy.linalg import solve_discrete_lyapunov
+
+    stationary = solve_discrete_lyapunov(transition, innovation)
+    times = [*range(history), history - 1 + horizon]  # past samples, then the future one
+    blocks = [
+        [
+            np.linalg.matrix_power(transition, i - j) @ stationary
+            if i >= j
+            else stationary @ np.linalg.matrix_power(transition, j - i).T
+            for j in times
+        ]
+        for i in times
+    ]
+    cov = np.block(blocks)  # variables ordered (x, y) per time
+
+    def conditional_variance(target: int, given: list[int]) -> float:
+        s_tg = cov[target, given]
+        return float(cov[target, target] - s_tg @ np.linalg.solve(cov[np.ix_(given, given)], s_tg))
+
+    future = 2 * history
+    past_x = [2 * k for k in range(history)]
+    past_y = [2 * k + 1 for k in range(history)]
+    te = []
+    for target, own, other in ((future + 1, past_y, past_x), (future, past_x, past_y)):
+        reduced = conditional_variance(target, own)
+        full = conditional_variance(target, own + other)
+        te.append(0.5 * math.log2(reduced / full))
+    return te[0], te[1]
+
+
+def generate_block_channels(
+    n_samples: int,
+    n_blocks: int = 3,
+    block_size: int = 4,
+    mi: float = 0.7,
+    seed: int | None = 42,
+) -> np.ndarray:
+    """Channels in independent blocks; any two channels of one block share ``mi`` bits.
+
+    Channel ``i`` of block ``k`` is ``sqrt(rho) s_k + sqrt(1 - rho) e_i`` with independent
+    standard normal block sources ``s_k`` and noises ``e_i``, so two channels of a block have
+    correlation ``rho = rho_from_mi(mi, 1)`` and ``I = -0.5 log2(1 - rho^2) = mi``; channels
+    of different blocks are independent (I = 0).  Channels are ordered block by block.
+
+    Parameters
+    ----------
+    n_samples
+        Number of time points.
+    n_blocks, block_size
+        Number of blocks and channels per block.
+    mi
+        MI in bits of any two channels of a block.
+    seed
+        Seed of the random generator (default 42, reproducible; ``None``: fresh draws).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(n_blocks * block_size, n_samples)``.
+    """
+    check_int(n_samples, "n_samples", 1)
+    check_int(n_blocks, "n_blocks", 1)
+    check_int(block_size, "block_size", 1)
+    rho = rho_from_mi(mi, 1)
+    rng = np.random.default_rng(seed)
+    sources = np.repeat(rng.standard_normal((n_blocks, n_samples)), block_size, axis=0)
+    noise = rng.standard_normal((n_blocks * block_size, n_samples))
+    return (math.sqrt(rho) * sources + math.sqrt(1.0 - rho) * noise).astype(np.float32)

@@ -65,6 +65,9 @@ class Mode:
         One line saying what the mode answers (shown in listings and docs).
     uses_y
         Whether the analysis needs Y (``False``: X alone, e.g. dimensionality).
+    uses_z
+        Whether the analysis needs a third variable Z (``z_data``; e.g. the condition of a
+        conditional MI); its processor then joins the task parameters.
     sweep_grid
         ``"optional"``, ``"required"`` or ``"refused"``: how the mode takes ``sweep_grid``.
     default_estimator
@@ -87,6 +90,7 @@ class Mode:
     Options: ClassVar[type[ModeOptions]] = ModeOptions
     summary: ClassVar[str] = ""
     uses_y: ClassVar[bool] = True
+    uses_z: ClassVar[bool] = False
     sweep_grid: ClassVar[Literal["optional", "required", "refused"]] = "optional"
     default_estimator: ClassVar[tuple[str, dict[str, Any]]] = ("infonce", {})
     marginal_terms: ClassVar[bool] = False

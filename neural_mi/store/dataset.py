@@ -31,7 +31,16 @@ if TYPE_CHECKING:  # xarray is imported where datasets are built: train jobs nev
 logger = logging.getLogger(__name__)
 
 #: ``TaskSpec`` fields that become coordinates on the ``task`` dimension.
-TASK_COORDS: tuple[str, ...] = ("combo", "gamma", "subset", "lag", "split", "repeat", "seed")
+TASK_COORDS: tuple[str, ...] = (
+    "combo",
+    "gamma",
+    "subset",
+    "lag",
+    "split",
+    "repeat",
+    "seed",
+    "role",
+)
 
 
 def swept_coords(ds: xr.Dataset) -> list[str]:

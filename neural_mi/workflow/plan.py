@@ -50,7 +50,7 @@ MARKER_SUFFIX = ".done"
 
 #: ``TaskSpec`` fields stored per task in a plan file (the parameters are stored once per
 #: combination).
-_TASK_FIELDS = ("key", "combo", "gamma", "subset", "lag", "split", "repeat", "seed")
+_TASK_FIELDS = ("key", "combo", "gamma", "subset", "lag", "split", "repeat", "seed", "role")
 
 
 @dataclass(frozen=True)

@@ -44,11 +44,12 @@ def prepare(out: str | Path) -> Path:
     from ..prepared import write_prepared
 
     seed, session = read_session(session_file(out))
-    x, y = load_session_arrays(session, seed)
+    x, y, z = load_session_arrays(session, seed)
     validate_data(x, session.x.type, name=f"session {session.name!r} x")
-    if y is not None:
-        assert session.y is not None
-        validate_data(y, session.y.type, name=f"session {session.name!r} y")
+    for variable, values, spec in (("y", y, session.y), ("z", z, session.z)):
+        if values is not None:
+            assert spec is not None
+            validate_data(values, spec.type, name=f"session {session.name!r} {variable}")
     return write_prepared(
         out,
         x,
@@ -56,6 +57,8 @@ def prepare(out: str | Path) -> Path:
         session.x.type,
         None if session.y is None else session.y.type,
         session=session.name,
+        z=z,
+        processor_type_z=None if session.z is None else session.z.type,
     )
 
 

@@ -416,7 +416,7 @@ CASES: dict[str, tuple[Callable[[dict, Path], None], str]] = {
     "fit setting of another mode": (
         analysis(mode="estimate", gamma_range=None, fit={"confidence_level": 0.9}),
         r"'confidence_level' in fit is not used in this mode \(it is an argument of mode "
-        r"'rigorous'\)",
+        r"'conditional' / 'rigorous' / 'transfer'\)",
     ),
     "argument of another mode": (
         analysis(lag_range=[0, 1]),

@@ -76,7 +76,7 @@ def test_prepare_writes_the_session_arrays(tmp_path):
     assert cli.main(["prepare", "--out", str(out)]) == 0
     prepared = load_prepared(out)
     config = load_config(REPO / "config" / "test_tiny.yaml")
-    x, y = load_session_arrays(config.session("tiny"), config.seed)
+    x, y, _ = load_session_arrays(config.session("tiny"), config.seed)
     np.testing.assert_array_equal(prepared["x"], x)
     np.testing.assert_array_equal(prepared["y"], y)
     assert prepared["processor_type_x"] == prepared["processor_type_y"] == "continuous"

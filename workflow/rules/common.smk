@@ -36,7 +36,7 @@ wildcard_constraints:
 def session_files(wildcards):
     """Data files a session reads (none for synthetic sessions)."""
     session = PLAN.config.session(wildcards.session)
-    return [v.path for v in (session.x, session.y) if v is not None and v.path]
+    return [v.path for v in (session.x, session.y, session.z) if v is not None and v.path]
 
 
 def session_source(wildcards):
