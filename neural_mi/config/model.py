@@ -14,10 +14,10 @@ from __future__ import annotations
 from functools import cache
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, create_model, model_validator
 
 from ..modes import available_modes, get_mode
-from ..params import Int, TrainParams
+from ..params import Int, Real, TrainParams
 
 __all__ = [
     "NAME_PATTERN",
@@ -209,9 +209,14 @@ class Config(_Strict):
     results_dir: str = "results"
     """Output directory (relative paths: from the working directory)."""
 
-    tasks_per_job: Int(ge=1) = 1
-    """Training tasks per train job: 1 gives one job per task; k > 1 packs the tasks of each
-    session x analysis into ceil(n_tasks / k) jobs of about equal cost."""
+    tasks_per_job: Int(ge=1) | Literal["auto"] = "auto"
+    """Training tasks per train job: auto packs the tasks of each session x analysis into jobs
+    of about target_job_minutes each, by their estimated cost; 1 gives one job per task; k > 1
+    packs them into ceil(n_tasks / k) jobs of about equal cost."""
+
+    target_job_minutes: Real(gt=0) = 10
+    """With tasks_per_job auto: the estimated minutes a train job (and, on a cluster, a
+    submitted job) is sized for."""
 
     threads_per_job: Int(ge=1) = 1
     """Cores of each train job: 1 trains a pack's tasks one group after another; n > 1
@@ -249,13 +254,17 @@ class Config(_Strict):
                     )
         return self
 
+    #: ``{"session" | "analysis": {name: item}}``, built at the first look-up (a workflow of
+    #: thousands of sessions looks names up for every job).
+    _index: dict[str, dict[str, Any]] = PrivateAttr(default_factory=dict)
+
     def session(self, name: str) -> SessionConfig:
         """The session called ``name``."""
-        return _by_name(self.sessions, name, "session")
+        return _by_name(self.sessions, name, "session", self._index)
 
     def analysis(self, name: str) -> AnalysisConfig:
         """The analysis called ``name``."""
-        return _by_name(self.analyses, name, "analysis")
+        return _by_name(self.analyses, name, "analysis", self._index)
 
     def pairs(self) -> list[tuple[str, str]]:
         """Every ``(session, analysis)`` pair that runs, in config order."""
@@ -267,13 +276,15 @@ class Config(_Strict):
         ]
 
 
-def _by_name(items: Any, name: str, what: str) -> Any:
+def _by_name(items: Any, name: str, what: str, index: dict[str, dict[str, Any]]) -> Any:
     from ..errors import ConfigError
     from .messages import did_you_mean_paren
 
-    for item in items:
-        if item.name == name:
-            return item
+    by_name = index.get(what)
+    if by_name is None or len(by_name) != len(items):
+        by_name = index[what] = {item.name: item for item in items}
+    if name in by_name:
+        return by_name[name]
     names = [item.name for item in items]
     raise ConfigError(
         f"No {what} named {name!r}{did_you_mean_paren(name, names)}; {what}s: {', '.join(names)}."

@@ -27,6 +27,11 @@ rule aggregate:
         ),
     log:
         "logs/aggregate/{session}/{analysis}.log",
+    group:
+        cluster_group("aggregate")
+    resources:
+        runtime=runtime("aggregate"),
+        mem_mb=mem_mb("aggregate"),
     params:
         settings=analysis_settings,
         out_dir=lambda wildcards: f"{RESULTS}/{wildcards.session}/{wildcards.analysis}",
