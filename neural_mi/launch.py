@@ -538,7 +538,7 @@ class Progress:
     #: Snakemake's lines the progress is read from.
     STEPS = re.compile(r"^(\d+) of (\d+) steps \(.*\) done")
     TOTAL = re.compile(r"^total\s+(\d+)\s*$")
-    ERROR = re.compile(r"^Error in (rule|group job) (\S+?):?\s*$")
+    ERROR = re.compile(r"^Error in (rule|group job|group) (\S+?):?\s*$")
     DETAIL = re.compile(r"^\s+(wildcards|log|jobid):\s*(.*)$")
     RETRY = re.compile(r"Trying to restart job")
     #: Least seconds between two progress lines when standard error is not a terminal.
@@ -577,9 +577,10 @@ class Progress:
 
     def finish(self, status: int) -> None:
         """Final line; on failure, the log's last lines and its name."""
-        self._show(force=True)
-        if self.tty:
-            self.stream.write("\n")
+        if self.total:
+            self._show(force=True)
+            if self.tty:
+                self.stream.write("\n")
         if status != 0:
             lines = self.log.read_text(errors="replace").splitlines()[-self.TAIL_LINES :]
             tail = "\n".join(f"  | {line}" for line in lines)
