@@ -85,7 +85,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"Config file {str(path)!r} not found.")
     try:
-        data = yaml.safe_load(path.read_text())
+        # libyaml's loader where PyYAML has it: the pure-Python one takes seconds for a
+        # config of thousands of sessions.
+        data = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"Config file {str(path)!r} cannot be read: {exc}") from None
     except yaml.YAMLError as exc:

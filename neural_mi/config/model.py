@@ -11,6 +11,7 @@ changing them reruns only the aggregation.
 
 from __future__ import annotations
 
+from collections import Counter
 from functools import cache
 from typing import Annotated, Any, Literal, Union
 
@@ -237,11 +238,11 @@ class Config(_Strict):
     @model_validator(mode="after")
     def _names(self) -> Config:
         for what, items in (("session", self.sessions), ("analysis", self.analyses)):
-            names = [item.name for item in items]
-            repeated = sorted({n for n in names if names.count(n) > 1})
+            counts = Counter(item.name for item in items)
+            repeated = sorted(name for name, count in counts.items() if count > 1)
             if repeated:
                 raise ValueError(f"{what} names must be unique; repeated: {', '.join(repeated)}")
-        known = [s.name for s in self.sessions]
+        known = {s.name: None for s in self.sessions}
         for i, analysis in enumerate(self.analyses):
             for name in analysis.sessions or []:
                 if name not in known:
@@ -249,7 +250,7 @@ class Config(_Strict):
 
                     raise ValueError(
                         f"analyses[{i}] ({analysis.name}): sessions names unknown session "
-                        f"{name!r}{did_you_mean_paren(name, known)}; sessions: "
+                        f"{name!r}{did_you_mean_paren(name, list(known))}; sessions: "
                         f"{', '.join(known)}"
                     )
         return self
@@ -268,11 +269,12 @@ class Config(_Strict):
 
     def pairs(self) -> list[tuple[str, str]]:
         """Every ``(session, analysis)`` pair that runs, in config order."""
+        chosen = [None if a.sessions is None else set(a.sessions) for a in self.analyses]
         return [
             (session.name, analysis.name)
-            for analysis in self.analyses
+            for analysis, names in zip(self.analyses, chosen)
             for session in self.sessions
-            if analysis.sessions is None or session.name in analysis.sessions
+            if names is None or session.name in names
         ]
 
 
