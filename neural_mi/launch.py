@@ -603,7 +603,9 @@ class Progress:
                 self._error = None
             return
         if match := self.STEPS.match(line):
-            self.done, self.total = int(match[1]), int(match[2])
+            # (A smaller total is a cluster job's own Snakemake, in a failed job's log.)
+            if int(match[2]) >= self.total:
+                self.done, self.total = int(match[1]), int(match[2])
         elif match := self.TOTAL.match(line):
             self.total = max(self.total, int(match[1]))
         elif match := self.ERROR.match(line):

@@ -81,7 +81,7 @@ def main() -> None:
             content = many_sessions_config(n_sessions, args.tasks_per_job)
             config.write_text(yaml.safe_dump(content, sort_keys=False))
             plan_s, plan_mb, plan_out = timed([neural_mi, "plan", str(config)], workdir)
-            tasks = int(plan_out.strip().splitlines()[-1].split()[-2])
+            tasks = int(plan_out.strip().splitlines()[-1].split()[1])
             command = [
                 *snakemake_command(config, None, ["--dry-run"], profile="slurm"),
                 "--directory",

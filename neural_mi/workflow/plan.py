@@ -206,23 +206,28 @@ class WorkflowPlan:
         return json.dumps({"seed": self.config.seed, "session": content}, sort_keys=True)
 
     def describe(self) -> str:
-        """Combinations, tasks and train jobs per session × analysis, with totals."""
+        """Combinations, tasks, train jobs and estimated training minutes (one core; an
+        upper bound, see :mod:`neural_mi.workflow.cost`) per session × analysis, with totals."""
         import pandas as pd
 
-        rows = [
-            (
-                s,
-                a,
-                plan.mode,
-                len({spec.combo for spec in plan.tasks}),
-                len(plan.tasks),
-                len(plan.packs),
+        rows = []
+        for (s, a), plan in self.analyses.items():
+            seconds = sum(self.job_seconds("train", s, a, pack) for pack in plan.packs)
+            rows.append(
+                (
+                    s,
+                    a,
+                    plan.mode,
+                    len({spec.combo for spec in plan.tasks}),
+                    len(plan.tasks),
+                    len(plan.packs),
+                    round(seconds / 60, 1),
+                )
             )
-            for (s, a), plan in self.analyses.items()
-        ]
-        rows.append(("total", "", "", "", sum(r[4] for r in rows), sum(r[5] for r in rows)))
+        totals = [sum(r[i] for r in rows) for i in (4, 5, 6)]
+        rows.append(("total", "", "", "", totals[0], totals[1], round(totals[2], 1)))
         columns = ["session", "analysis", "mode", "combinations", "tasks", "train_jobs"]
-        return pd.DataFrame(rows, columns=columns).to_string(index=False)
+        return pd.DataFrame(rows, columns=[*columns, "train_minutes"]).to_string(index=False)
 
     def remove_stale_markers(self) -> list[Path]:
         """Remove the completion marker of every pack that lost one of its stores.

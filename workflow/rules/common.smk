@@ -31,7 +31,8 @@ localrules:
 
 
 if (
-    not workflow.local_exec
+    workflow.is_main_process
+    and not workflow.local_exec
     and GROUP_PARENT not in workflow.group_settings.group_components
 ):
     print(
