@@ -391,16 +391,19 @@ def test_failed_train_job_is_resubmitted_with_more_resources(runs: Runs):
     assert f"{FAIL_ONCE_ENV}: created" in runs.log  # the failed job's log, shown by snakemake
     assert "Trying to restart job" in runs.log
     (failed,) = [job for job in runs.jobs if job.state == "FAILED"]
+    # (A step runs a session's prepare, train and aggregate jobs together when they are in
+    # one group: all of that step failed with its train job.)
     failed_steps = [target for target, state in failed.steps.items() if state == "FAILED"]
-    assert len(failed_steps) == 1 and failed_steps[0].startswith("train:")
+    (train,) = [target for target in failed_steps if target.startswith("train:")]
     (retry,) = [job for job in runs.jobs if "--attempt 2 " in job.submit_line]
     assert retry.group == failed.group and retry.job_id > failed.job_id
-    assert retry.state == "COMPLETED" and retry.steps[failed_steps[0]] == "COMPLETED"
+    assert retry.state == "COMPLETED"
+    assert all(retry.steps[target] == "COMPLETED" for target in failed_steps)
     assert "--attempt 1 " in failed.submit_line
     # (test b checks each against the cost model; here: the retry asks for twice as much)
     assert int(retry.option(r" -t (\d+) ")) == 2 * int(failed.option(r" -t (\d+) "))
     assert int(retry.option(r" --mem (\d+) ")) == 2 * int(failed.option(r" --mem (\d+) "))
-    _, wildcards = job_of(failed_steps[0])
+    _, wildcards = job_of(train)
     stores = find_task_stores(
         runs.slurm_dir / "results" / wildcards["session"] / wildcards["analysis"] / "tasks"
         / wildcards["pack"]

@@ -1,7 +1,11 @@
 """The plan of a workflow run, computed once when Snakemake parses the workflow.
 
 :func:`workflow_plan` validates a config, plans every session × analysis (checking each
-plan against the session's data from file headers) and packs the tasks into train jobs.
+plan against the session's data from file headers), estimates each task's cost
+(:mod:`neural_mi.workflow.cost`) and packs the tasks into train jobs
+(:mod:`neural_mi.workflow.packing`).  :class:`WorkflowPlan` also gives each job its cluster
+group and the runtime and memory it asks for (:meth:`WorkflowPlan.job_group`,
+:meth:`WorkflowPlan.job_runtime`, :meth:`WorkflowPlan.job_memory_mb`).
 When a run starts (not in a dry run), the main Snakemake process writes what the jobs need
 to files (:meth:`WorkflowPlan.write_files`): ``<results>/<session>/session.json`` (how to read or
 generate the session) and ``<results>/<session>/<analysis>/plan.json`` (the analysis'
@@ -46,6 +50,7 @@ from .cost import (
 from .packing import pack_tasks
 
 __all__ = [
+    "GROUP_PARENT",
     "PLAN_FILE",
     "AnalysisPlan",
     "WorkflowPlan",

@@ -34,6 +34,6 @@ rule aggregate:
         mem_mb=mem_mb("aggregate"),
     params:
         settings=analysis_settings,
-        out_dir=lambda wildcards: f"{RESULTS}/{wildcards.session}/{wildcards.analysis}",
+        out_dir=f"{RESULTS}/{{session}}/{{analysis}}",
     shell:
         "neural-mi aggregate --out-dir {params.out_dir:q} > {log:q} 2>&1"
