@@ -5,9 +5,9 @@ Usage: ``python scripts/benchmark_plan.py [--sessions 1000 10000] [--tasks-per-j
 For each number of sessions, writes the config of ``scripts/make_many_sessions_config.py``
 (55 rigorous tasks per session) in a temporary folder and prints:
 
-- ``neural-mi plan CONFIG``: wall time and peak memory;
+- ``neural-mi plan CONFIG``: wall time, CPU time and peak memory;
 - the dry run of ``neural-mi run CONFIG --profile slurm -n`` (the Snakemake command it
-  runs, timed alone): wall time and peak memory;
+  runs, timed alone): wall time, CPU time and peak memory;
 - the jobs of the DAG (total and train jobs) and the SLURM jobs they would be submitted as
   (the groups of the dry run: every job but the collection, which runs locally, is in one);
 - whether the parse imported torch (it must not).
@@ -42,9 +42,10 @@ def _load_config_maker():
     return module.many_sessions_config
 
 
-def timed(command: list[str], cwd: Path) -> tuple[float, float, str]:
-    """Run ``command``; its wall time (s), peak memory (MB, of it and the children it
-    waited for) and its output."""
+def timed(command: list[str], cwd: Path) -> tuple[float, float, float, str]:
+    """Run ``command``; its wall time (s), CPU time (s), peak memory (MB; of it and the
+    children it waited for) and its output.  On a shared machine the CPU time varies less
+    than the wall time."""
     with tempfile.TemporaryFile("w+") as out:
         start = time.perf_counter()
         process = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
@@ -55,7 +56,7 @@ def timed(command: list[str], cwd: Path) -> tuple[float, float, str]:
         text = out.read()
     if process.returncode != 0:
         sys.exit(f"{' '.join(command)} failed:\n{text[-3000:]}")
-    return seconds, usage.ru_maxrss / 1024, text
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, text
 
 
 def main() -> None:
@@ -72,7 +73,7 @@ def main() -> None:
     neural_mi = str(Path(sys.executable).parent / "neural-mi")
     print(
         f"{'sessions':>8} {'tasks':>7} {'jobs':>6} {'train':>6} {'slurm':>6} "
-        f"{'plan s':>7} {'plan MB':>8} {'dry-run s':>9} {'dry-run MB':>10} torch"
+        f"{'plan s':>7} {'cpu s':>6} {'MB':>5} {'dry-run s':>9} {'cpu s':>6} {'MB':>5} torch"
     )
     for n_sessions in args.sessions:
         with tempfile.TemporaryDirectory() as folder:
@@ -80,14 +81,14 @@ def main() -> None:
             config = workdir / "config.yaml"
             content = many_sessions_config(n_sessions, args.tasks_per_job)
             config.write_text(yaml.safe_dump(content, sort_keys=False))
-            plan_s, plan_mb, plan_out = timed([neural_mi, "plan", str(config)], workdir)
+            plan_s, plan_cpu, plan_mb, plan_out = timed([neural_mi, "plan", str(config)], workdir)
             tasks = int(plan_out.strip().splitlines()[-1].split()[1])
             command = [
                 *snakemake_command(config, None, ["--dry-run"], profile="slurm"),
                 "--directory",
                 str(workdir),
             ]
-            dry_s, dry_mb, dry_out = timed(command, workdir)
+            dry_s, dry_cpu, dry_mb, dry_out = timed(command, workdir)
             stats = dict(re.findall(r"^(\w+)\s+(\d+)$", dry_out, re.MULTILINE))
             groups = len(re.findall(r"Group job nmi\d+", dry_out))
             probe = subprocess.run(
@@ -104,7 +105,8 @@ def main() -> None:
             ).stdout.strip()
         print(
             f"{n_sessions:>8} {tasks:>7} {stats['total']:>6} {stats['train']:>6} {groups:>6} "
-            f"{plan_s:>7.1f} {plan_mb:>8.0f} {dry_s:>9.1f} {dry_mb:>10.0f} {probe}"
+            f"{plan_s:>7.1f} {plan_cpu:>6.1f} {plan_mb:>5.0f} {dry_s:>9.1f} {dry_cpu:>6.1f} "
+            f"{dry_mb:>5.0f} {probe}"
         )
 
 
