@@ -215,7 +215,7 @@ class WorkflowPlan:
         upper bound, see :mod:`neural_mi.workflow.cost`) per session × analysis, with totals."""
         import pandas as pd
 
-        rows = []
+        rows: list[tuple[Any, ...]] = []
         for (s, a), plan in self.analyses.items():
             seconds = sum(self.job_seconds("train", s, a, pack) for pack in plan.packs)
             rows.append(
@@ -229,8 +229,8 @@ class WorkflowPlan:
                     round(seconds / 60, 1),
                 )
             )
-        totals = [sum(r[i] for r in rows) for i in (4, 5, 6)]
-        rows.append(("total", "", "", "", totals[0], totals[1], round(totals[2], 1)))
+        tasks, jobs, minutes = (sum(row[i] for row in rows) for i in (4, 5, 6))
+        rows.append(("total", "", "", "", tasks, jobs, round(minutes, 1)))
         columns = ["session", "analysis", "mode", "combinations", "tasks", "train_jobs"]
         return pd.DataFrame(rows, columns=[*columns, "train_minutes"]).to_string(index=False)
 
@@ -274,7 +274,7 @@ class WorkflowPlan:
         the store's metadata file, no store is opened).  It scales runtimes requested and
         the cluster groups, never the packs: those depend on the plan alone.
         """
-        records = []
+        records: list[tuple[float, float]] = []
         for (session, analysis), plan in self.analyses.items():
             for pack, specs in plan.packs.items():
                 if len(records) >= CALIBRATION_SAMPLE:
