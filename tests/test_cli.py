@@ -33,14 +33,16 @@ def test_plan_of_default_config_has_55_jobs_per_combination(capsys):
         "combinations",
         "tasks",
         "train_jobs",
+        "train_minutes",
     ]
-    rows = {tuple(line.split()[:2]): line.split()[2:] for line in lines[1:-1]}
+    rows = {tuple(line.split()[:2]): line.split()[2:-1] for line in lines[1:-1]}
     # rigorous, gamma 1..10: 55 tasks of one combination, one job each.
     assert rows[("demo_gauss", "rigorous")] == ["rigorous", "1", "55", "55"]
     assert rows[("demo_lagged", "rigorous")] == ["rigorous", "1", "55", "55"]
     assert rows[("demo_lagged", "lag")] == ["lag", "1", "5", "5"]
     assert rows[("demo_gauss", "sweep_embedding")] == ["sweep", "3", "3", "3"]
-    assert lines[-1].split() == ["total", "118", "118"]
+    assert lines[-1].split()[:3] == ["total", "118", "118"]
+    assert float(lines[-1].split()[3]) > 0  # estimated minutes of training
 
 
 def test_plan_reports_config_errors(tmp_path, capsys):

@@ -61,6 +61,7 @@ __all__ = [
     "load_session_arrays",
     "plan_analysis",
     "plan_config",
+    "plan_with_extents",
     "processed_samples",
     "read_yaml",
 ]
@@ -86,7 +87,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"Config file {str(path)!r} not found.")
     try:
-        data = yaml.safe_load(path.read_text())
+        # libyaml's loader where PyYAML has it: the pure-Python one takes seconds for a
+        # config of thousands of sessions.
+        data = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"Config file {str(path)!r} cannot be read: {exc}") from None
     except yaml.YAMLError as exc:
@@ -209,6 +212,13 @@ def plan_config(config: Config) -> dict[tuple[str, str], list[TaskSpec]]:
         Naming the session, analysis and what to change; one line per problem, every
         session × analysis checked.
     """
+    return plan_with_extents(config)[0]
+
+
+def plan_with_extents(
+    config: Config,
+) -> tuple[dict[tuple[str, str], list[TaskSpec]], dict[str, dict[str, DataExtent]]]:
+    """:func:`plan_config`, and the extent of each session's data (headers read once)."""
     plan, problems = {}, []
     extents: dict[str, dict[str, DataExtent] | None] = {}
     for session, analysis in config.pairs():
@@ -227,4 +237,4 @@ def plan_config(config: Config) -> dict[tuple[str, str], list[TaskSpec]]:
         plan[(session, analysis)] = specs
     if problems:
         raise ConfigError("\n".join(problems))
-    return plan
+    return plan, {name: found for name, found in extents.items() if found is not None}

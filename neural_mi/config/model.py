@@ -11,6 +11,7 @@ changing them reruns only the aggregation.
 
 from __future__ import annotations
 
+from collections import Counter
 from functools import cache
 from typing import Annotated, Any, Literal, Union
 
@@ -18,13 +19,14 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     create_model,
     model_serializer,
     model_validator,
 )
 
 from ..modes import available_modes, builtin_modes, get_mode
-from ..params import Integer, PositiveInt, TrainParams
+from ..params import Integer, PositiveInt, PositiveNumber, TrainParams
 
 __all__ = [
     "NAME_PATTERN",
@@ -229,9 +231,14 @@ class Config(_Strict):
     results_dir: str = "results"
     """Output directory (relative paths: from the working directory)."""
 
-    tasks_per_job: PositiveInt = 1
-    """Training tasks per train job: 1 gives one job per task; k > 1 packs the tasks of each
-    session x analysis into ceil(n_tasks / k) jobs of about equal cost."""
+    tasks_per_job: PositiveInt | Literal["auto"] = "auto"
+    """Training tasks per train job: auto packs the tasks of each session x analysis into jobs
+    of about target_job_minutes each, by their estimated cost; 1 gives one job per task; k > 1
+    packs them into ceil(n_tasks / k) jobs of about equal cost."""
+
+    target_job_minutes: PositiveNumber = 10
+    """With tasks_per_job auto: the estimated minutes a train job (and, on a cluster, a
+    submitted job) is sized for."""
 
     threads_per_job: PositiveInt = 1
     """Cores of each train job: 1 trains a pack's tasks one group after another; n > 1
@@ -252,11 +259,11 @@ class Config(_Strict):
     @model_validator(mode="after")
     def _names(self) -> Config:
         for what, items in (("session", self.sessions), ("analysis", self.analyses)):
-            names = [item.name for item in items]
-            repeated = sorted({n for n in names if names.count(n) > 1})
+            counts = Counter(item.name for item in items)
+            repeated = sorted(name for name, count in counts.items() if count > 1)
             if repeated:
                 raise ValueError(f"{what} names must be unique; repeated: {', '.join(repeated)}")
-        known = [s.name for s in self.sessions]
+        known = {s.name: None for s in self.sessions}
         for i, analysis in enumerate(self.analyses):
             for name in analysis.sessions or []:
                 if name not in known:
@@ -264,36 +271,43 @@ class Config(_Strict):
 
                     raise ValueError(
                         f"analyses[{i}] ({analysis.name}): sessions names unknown session "
-                        f"{name!r}{did_you_mean_paren(name, known)}; sessions: "
+                        f"{name!r}{did_you_mean_paren(name, list(known))}; sessions: "
                         f"{', '.join(known)}"
                     )
         return self
 
+    #: ``{"session" | "analysis": {name: item}}``, built at the first look-up (a workflow of
+    #: thousands of sessions looks names up for every job).
+    _index: dict[str, dict[str, Any]] = PrivateAttr(default_factory=dict)
+
     def session(self, name: str) -> SessionConfig:
         """The session called ``name``."""
-        return _by_name(self.sessions, name, "session")
+        return _by_name(self.sessions, name, "session", self._index)
 
     def analysis(self, name: str) -> AnalysisConfig:
         """The analysis called ``name``."""
-        return _by_name(self.analyses, name, "analysis")
+        return _by_name(self.analyses, name, "analysis", self._index)
 
     def pairs(self) -> list[tuple[str, str]]:
         """Every ``(session, analysis)`` pair that runs, in config order."""
+        chosen = [None if a.sessions is None else set(a.sessions) for a in self.analyses]
         return [
             (session.name, analysis.name)
-            for analysis in self.analyses
+            for analysis, names in zip(self.analyses, chosen)
             for session in self.sessions
-            if analysis.sessions is None or session.name in analysis.sessions
+            if names is None or session.name in names
         ]
 
 
-def _by_name(items: Any, name: str, what: str) -> Any:
+def _by_name(items: Any, name: str, what: str, index: dict[str, dict[str, Any]]) -> Any:
     from ..errors import ConfigError
     from .messages import did_you_mean_paren
 
-    for item in items:
-        if item.name == name:
-            return item
+    by_name = index.get(what)
+    if by_name is None or len(by_name) != len(items):
+        by_name = index[what] = {item.name: item for item in items}
+    if name in by_name:
+        return by_name[name]
     names = [item.name for item in items]
     raise ConfigError(
         f"No {what} named {name!r}{did_you_mean_paren(name, names)}; {what}s: {', '.join(names)}."
