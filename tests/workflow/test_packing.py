@@ -19,7 +19,7 @@ from neural_mi.workflow.cost import Calibration, DataSize, task_seconds
 from neural_mi.workflow.packing import pack_tasks
 from neural_mi.workflow.plan import GROUP_PARENT, workflow_plan
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SIZE = DataSize(n_samples=5000, features_x=5, features_y=5, raw_mb=1.0)
 
 

@@ -31,7 +31,7 @@ from neural_mi.store import load_dataset
 from neural_mi.tasks import TaskSpec
 from neural_mi.workflow.plan import AnalysisPlan, workflow_plan
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 ENV = {
     **os.environ,
     "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
