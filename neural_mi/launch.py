@@ -91,6 +91,9 @@ RUN_ID_ENV = "NEURAL_MI_RUN_ID"
 
 #: The run record, in the working directory's ``.snakemake`` folder.
 RECORD_NAME = "neural-mi-run.json"
+#: Sessions whose data passed the checks at the start of a run (see
+#: :func:`neural_mi.config.checks.check_config`), in Snakemake's folder.
+CHECKED_NAME = "neural-mi-checked.json"
 
 #: Snakemake arguments that make it a dry run (no lock, no jobs).
 DRY_RUN_FLAGS = frozenset({"-n", "--dry-run", "--dryrun"})
@@ -423,11 +426,14 @@ def run_workflow(
 ) -> tuple[int, Path | None]:
     """Run the workflow in Snakemake's working directory (the current one by default).
 
-    The working directory is claimed first (:func:`claim_workdir`; not for dry runs).  Then
+    Everything a job would refuse is checked first (the config, the plan against the data's
+    headers, and the data of every session that changed since it last passed:
+    :func:`neural_mi.config.checks.check_config`), so a bad input stops the run before any
+    job.  The working directory is then claimed (:func:`claim_workdir`; not for dry runs).  Then
     the preload server and Snakemake start; while Snakemake parses the config and builds the
     DAG, this process reads the config too (for the results folder), imports pandas (for the
     table) and deletes the temporary folders of killed runs, so none of it adds to the run's
-    wall time.  Errors in the config are Snakemake's to report.
+    wall time.
     A Ctrl-C reaches Snakemake too; this process then waits for it to stop its jobs.
     SIGTERM is passed on to Snakemake (which lets its running jobs finish, then stops) and
     waited for likewise.
@@ -466,6 +472,11 @@ def run_workflow(
     local = profile_is_local(profile)
     dry_run = any(arg in DRY_RUN_FLAGS for arg in extra)
     unlock = "--unlock" in extra
+    if not unlock:  # everything a job would refuse, refused now, before any job
+        from .config.checks import check_config
+
+        workdir = snakemake_directory(extra)
+        check_config(config, checked=workdir / ".snakemake" / CHECKED_NAME)
     temp = owned_temp_dir("run")
     try:
         # The rules call `neural-mi`: make this environment's scripts directory come first.

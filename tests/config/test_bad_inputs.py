@@ -508,3 +508,38 @@ def test_every_problem_of_a_config_is_reported_together(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "2 problem(s) found" in err
     assert "analysis 'rig'" in err and "analysis 'lagged'" in err
+
+
+def test_neural_mi_run_refuses_bad_data_before_snakemake_starts(tmp_path, capsys, monkeypatch):
+    import subprocess
+
+    config = _base(tmp_path)
+    np.save(tmp_path / "x.npy", np.full((2, 1000), np.nan, dtype=np.float32))
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    monkeypatch.chdir(tmp_path)
+    started = []
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: started.append(a))
+    assert cli.main(["run", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "neural-mi run: error:" in err and "session 'rec', x holds 2000 non-finite" in err
+    assert started == [] and not (tmp_path / "results").exists()
+
+
+def test_data_that_passed_is_not_read_again_until_it_changes(tmp_path, monkeypatch):
+    from neural_mi.config import checks
+
+    config = _base(tmp_path)
+    memory = tmp_path / "checked.json"
+    reads = []
+    real = checks.load_session_arrays
+    monkeypatch.setattr(
+        checks, "load_session_arrays", lambda *a, **k: reads.append(1) or real(*a, **k)
+    )
+    checks.check_config(config, checked=memory)
+    checks.check_config(config, checked=memory)
+    assert len(reads) == 1
+    np.save(tmp_path / "y.npy", np.full((2, 1000), np.nan, dtype=np.float32))
+    with pytest.raises(Exception, match="non-finite"):
+        checks.check_config(config, checked=memory)
+    assert len(reads) == 2
