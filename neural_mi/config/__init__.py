@@ -175,6 +175,7 @@ def plan_analysis(config: Config, session: str, analysis: str) -> list[TaskSpec]
             estimator_params=a.estimator_params or None,
             split_mode=a.split_mode,
             sweep_grid=a.sweep_grid,
+            input_transform=a.input_transform,
             options=a.mode_options(),
         )
     except NeuralMIError as exc:
