@@ -9,6 +9,7 @@ the first combination, plain scalars.  This module is torch-free.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .errors import DataShapeError, ParameterError
+from .errors import DataShapeError, FailedTasksError, ParameterError
 from .modes import ModeOptions, get_mode
 from .params import OUTPUT_UNITS, UNIT_FACTORS, check_choice
 from .store import swept_coords
@@ -30,6 +31,7 @@ __all__ = [
     "str_dims",
     "summarize",
     "summary_stats",
+    "usable_tasks",
     "with_combo_coords",
 ]
 
@@ -168,14 +170,25 @@ def summarize(
     headline : dict
         JSON-serialisable (NaN becomes ``None``): ``mode``, ``units``, ``mi_var``,
         ``n_tasks``, ``mi_estimate``, ``mi_error`` and ``is_reliable`` (``None`` where the
-        mode has no such number), plus the mode's own keys (e.g. ``peak_lag``).
+        mode has no such number), ``partial`` and ``left_out`` (``{task key: reason}``
+        of the tasks the summary leaves out, see :func:`usable_tasks`), ``n_at_ceiling``
+        (tasks of the summary whose estimate is at the estimator's ceiling: their true MI
+        may be higher), plus the mode's own keys (e.g. ``peak_lag``).
+
+    Raises
+    ------
+    FailedTasksError
+        When tasks failed and the options do not set ``allow_partial``.
     """
     the_mode = get_mode(mode)
     check_choice(output_units, OUTPUT_UNITS, "output_units")
     # Without options the defaults apply; arguments only planning needs (lag_range...)
     # may then be missing, and aggregation does not read them.
     opts = the_mode.Options.model_construct() if options is None else the_mode.options(options)
-    summary = convert_units(the_mode.aggregate(ds, mi_var, opts), output_units)
+    usable, left_out = usable_tasks(ds, bool(getattr(opts, "allow_partial", False)))
+    summary = convert_units(the_mode.aggregate(usable, mi_var, opts), output_units)
+    partial = bool(left_out)
+    summary.attrs.update(partial=int(partial), left_out=json.dumps(left_out))
     headline: dict[str, Any] = {
         "mode": mode,
         "units": output_units,
@@ -184,6 +197,67 @@ def summarize(
         "mi_estimate": None,
         "mi_error": None,
         "is_reliable": None,
+        "partial": partial,
+        "left_out": left_out,
+        "n_at_ceiling": _n_at_ceiling(usable),
     }
     headline.update(the_mode.headline(summary, opts))
     return summary, headline
+
+
+def usable_tasks(ds: xr.Dataset, allow_partial: bool = False) -> tuple[xr.Dataset, dict[str, str]]:
+    """The tasks of a dataset that gave a number, and the tasks left out with why.
+
+    A task is left out when its training failed (``status`` ``'failed'``: its MI is NaN).
+    A dataset read with :func:`neural_mi.store.read_results` and ``allow_partial`` lacks
+    the tasks whose stores were missing or bad (``attrs['missing_keys']``); they were
+    opted into when it was read, and are named here too.
+
+    Parameters
+    ----------
+    ds
+        Task dataset.
+    allow_partial
+        Return the usable tasks when some failed; otherwise that is an error.
+
+    Returns
+    -------
+    usable : xarray.Dataset
+        ``ds`` without the failed tasks.
+    left_out : dict
+        ``{task key: reason}``, in key order (empty when the dataset is complete).
+
+    Raises
+    ------
+    FailedTasksError
+        When tasks failed and ``allow_partial`` is false (naming each task, why, and
+        the remedies), or when no task gave a number.
+    """
+    n_tasks = ds.sizes["task"]
+    status = ds["status"].values if "status" in ds.data_vars else np.full(n_tasks, "ok")
+    messages = ds["message"].values if "message" in ds.data_vars else np.full(n_tasks, "")
+    failed = status != "ok"
+    reasons = {
+        str(key): f"training failed: {message}" if message else "training failed"
+        for key, message in zip(ds["key"].values[failed], messages[failed])
+    }
+    if reasons and not allow_partial:
+        raise FailedTasksError(
+            "The analysis is refused, so that its summary does not silently rest on fewer "
+            "tasks than planned. Lower learning_rate, or use input_transform='rank_gauss' "
+            "for inputs of large or uneven scale; or pass allow_partial=True (workflow: "
+            "fit: {allow_partial: true}) to summarise the other tasks, labelled partial",
+            reasons,
+        )
+    if failed.all():
+        raise FailedTasksError("No task of the analysis gave a number", reasons)
+    missing = np.atleast_1d(ds.attrs.get("missing_keys", []))
+    reasons.update({str(key): "task store missing or bad" for key in missing})
+    usable = ds.isel(task=np.flatnonzero(~failed)) if failed.any() else ds
+    return usable, dict(sorted(reasons.items()))
+
+
+def _n_at_ceiling(ds: xr.Dataset) -> int:
+    """How many tasks of the dataset have their held-out estimate at the estimator's
+    ceiling (their true MI may be higher)."""
+    return int(ds["at_ceiling"].values.sum()) if "at_ceiling" in ds.data_vars else 0

@@ -40,6 +40,26 @@ class TrainingError(NeuralMIError, RuntimeError):
     """Training diverged or failed (non-finite loss, device failure)."""
 
 
+class FailedTasksError(TrainingError):
+    """Tasks of an analysis failed (training diverged in every attempt), so its summary
+    would rest on fewer tasks than planned; refused unless a partial result is asked for.
+
+    Attributes
+    ----------
+    failed
+        ``{task key: why it failed}``, in key order.
+    """
+
+    def __init__(self, what: str, failed: dict[str, str]) -> None:
+        lines = "\n".join(f"  {key}: {reason}" for key, reason in failed.items())
+        super().__init__(f"{what}: {len(failed)} task(s) failed:\n{lines}")
+        self.what = what
+        self.failed = failed
+
+    def __reduce__(self) -> tuple[type, tuple[str, dict[str, str]]]:
+        return type(self), (self.what, self.failed)
+
+
 class ConfigError(NeuralMIError, ValueError):
     """A workflow configuration is invalid; the message names session, analysis and key."""
 

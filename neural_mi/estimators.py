@@ -189,6 +189,24 @@ ESTIMATORS: dict[str, Callable[..., Tensor]] = {
 }
 
 
+def ceiling(estimator: Estimator, batch_size: int) -> float | None:
+    """The largest value ``estimator`` can return on a batch of ``batch_size`` samples.
+
+    ``log(batch_size)`` for :func:`infonce` (its ceiling: with ``K`` samples per batch it
+    cannot report more than ``log K`` nats, whatever the true MI); ``None`` for the other
+    bounds, which are not bounded above.
+
+    Parameters
+    ----------
+    estimator
+        One of :data:`ESTIMATORS`, possibly with parameters bound (:func:`get_estimator`).
+    batch_size
+        Samples per evaluation batch.
+    """
+    function = getattr(estimator, "func", estimator)
+    return math.log(batch_size) if function is infonce else None
+
+
 def get_estimator(name: str, **params: Any) -> Estimator:
     """The estimator ``name`` with its parameters bound.
 

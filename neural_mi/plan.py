@@ -24,7 +24,9 @@ from .errors import ParameterError
 from .modes import Mode, ModeOptions, get_mode
 from .params import (
     BASE_PARAM_DEFAULTS,
+    DEFAULT_INPUT_TRANSFORM,
     ESTIMATOR_PARAM_DEFAULTS,
+    INPUT_TRANSFORMS,
     PROCESSOR_PARAM_DEFAULTS,
     SPLIT_MODES,
     check_choice,
@@ -76,7 +78,8 @@ class Combination:
     params
         Fully resolved parameters: ``mode``, ``run_seed``, ``split_mode``,
         ``estimator``, ``estimator_params``, ``base`` (complete base_params),
-        ``processor_type_x``/``_y`` and ``processor_params_x``/``_y``.
+        ``processor_type_x``/``_y``, ``processor_params_x``/``_y`` and, when it is not
+        ``'none'``, ``input_transform``.
     coords
         The swept values of this combination (``{}`` without a sweep grid).
     repeats
@@ -134,6 +137,7 @@ def plan_tasks(
     estimator_params: Mapping[str, Any] | None = None,
     split_mode: str = "blocked",
     sweep_grid: Mapping[str, Sequence[Any]] | None = None,
+    input_transform: str = DEFAULT_INPUT_TRANSFORM,
     options: Mapping[str, Any] | ModeOptions | None = None,
     max_samples_per_task: int | None = None,
     processor_type_z: str | None = "continuous",
@@ -165,6 +169,11 @@ def plan_tasks(
         ``{name: [values...]}``; a name may be a base parameter, a processor parameter
         (applied to X and Y where the processor accepts it) or an estimator parameter.
         ``run_id`` (:data:`REPEAT_KEY`) repeats every task once per value instead.
+    input_transform
+        Per-channel transform of the inputs, fitted on each task's training samples
+        (:data:`neural_mi.params.INPUT_TRANSFORMS`, :mod:`neural_mi.data.transforms`).
+        Recorded as ``params['input_transform']`` only when it is not ``'none'``, so that
+        the keys and seeds of analyses without one are those they always had.
     options, **mode_arguments
         The mode's own arguments (e.g. ``gamma_range`` for rigorous, ``lag_range`` for
         lag), as a mapping or keywords.
@@ -203,6 +212,7 @@ def plan_tasks(
             max_samples_per_task=max_samples_per_task,
             processor_type_z=processor_type_z,
             processor_params_z=processor_params_z,
+            input_transform=input_transform,
         )
         for task in the_mode.tasks(combination, opts)
         for copy in combination.repeated(task)
@@ -231,12 +241,14 @@ def combinations(
     max_samples_per_task: int | None = None,
     processor_type_z: str | None = "continuous",
     processor_params_z: Mapping[str, Any] | None = None,
+    input_transform: str = DEFAULT_INPUT_TRANSFORM,
 ) -> list[Combination]:
     """Every parameter combination of an analysis, validated and resolved.
 
     Arguments as for :func:`plan_tasks`; see there.
     """
     check_choice(split_mode, SPLIT_MODES, "split_mode")
+    check_choice(input_transform, INPUT_TRANSFORMS, "input_transform")
     run_seed = check_int(random_seed, "random_seed")
     if estimator is None:
         estimator, default_params = mode.default_estimator
@@ -251,6 +263,8 @@ def combinations(
     }
     if max_samples_per_task is not None:  # only when given: other plans keep their keys
         common["max_samples_per_task"] = _sample_cap(mode, max_samples_per_task)
+    if input_transform != "none":
+        common["input_transform"] = input_transform
     raw = {
         "base": plain(base_params, "base_params"),
         "estimator_params": plain(estimator_params, "estimator_params"),

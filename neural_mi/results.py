@@ -58,7 +58,11 @@ class Results:
     summary_dataset
         The aggregated xarray dataset, in the output units.
     tasks
-        The task dataset (MI in nats).
+        The task dataset (MI in nats), failed tasks included (``status``).
+    partial
+        Whether the summary leaves out planned tasks (failed trainings, with
+        ``allow_partial``); ``headline['left_out']`` names them and why.  A partial result
+        says so in :meth:`summary`, :attr:`dataframe` (column ``partial``) and the figure.
     """
 
     def __init__(
@@ -77,9 +81,13 @@ class Results:
         self.tasks = tasks
         self.units = headline["units"]
         self.mi_estimate = headline["mi_estimate"]
+        self.partial = bool(headline.get("partial", False))
         self.dataframe = _frame(summary_dataset)
+        if self.partial:
+            self.dataframe["partial"] = True
         table = _task_table(tasks, self.factor)
         self.details = {"tasks": table, "raw_results": table, "dataset": tasks}
+        self.details.update(_reliability_details(headline, tasks))
         self.details.update(self._mode.details(self))
 
     @classmethod
@@ -103,20 +111,29 @@ class Results:
         tasks
             Task dataset (:func:`neural_mi.store.results_to_dataset`; MI in nats).
         mode, options
-            The analysis' mode and its arguments (e.g. the rigorous fit settings).
+            The analysis' mode and its arguments (e.g. the rigorous fit settings,
+            ``allow_partial``).
         output_units, mi_source
             Units of the summary; which per-task MI is aggregated.
         params
-            What to record in :attr:`params` (the run's parameters).
+            What to record in :attr:`params` (the run's parameters); the tasks' input
+            transform is added as ``input_transform``.
+
+        Raises
+        ------
+        FailedTasksError
+            When tasks failed and ``options`` does not set ``allow_partial``.
         """
         from .aggregate import summarize
 
         summary, headline = summarize(
             tasks, mode, mi_var=mi_source, output_units=output_units, options=options
         )
+        params = dict(params or {})
+        params.setdefault("input_transform", tasks.attrs.get("input_transform", "none"))
         return cls(
             mode=mode,
-            params=dict(params or {}),
+            params=params,
             headline=headline,
             summary_dataset=summary,
             tasks=tasks,
@@ -158,7 +175,7 @@ class Results:
     def __repr__(self) -> str:
         return (
             f"<Results mode={self.mode!r} mi_estimate={self.format_value(self.mi_estimate)}"
-            f" {self.units}>"
+            f" {self.units}{' (partial)' if self.partial else ''}>"
         )
 
     def summary(self) -> str:
@@ -166,11 +183,18 @@ class Results:
         lines = [
             f"neural_mi {self.mode} analysis ({self.headline['n_tasks']} task(s), "
             f"MI from {self.headline['mi_var']}, units: {self.units})",
+            *(f"  {note}" for note in self.notes(detailed=True)),
             f"  MI estimate: {self.format_value(self.mi_estimate)} {self.units}",
             *self._mode.describe(self),
             self.dataframe.to_string(index=False),
         ]
         return "\n".join(lines)
+
+    def notes(self, detailed: bool = False) -> list[str]:
+        """What a reader must know before trusting the numbers: that the result is partial
+        (with ``detailed``: each task left out and why) and that an estimate is at its
+        estimator's ceiling (with the remedy)."""
+        return _notes(self.headline, detailed)
 
     def plot(
         self,
@@ -182,7 +206,9 @@ class Results:
 
         estimate: training curves; rigorous: MI vs gamma with the fit and the extrapolated
         point; sweep: MI vs the first swept parameter; lag: MI vs lag (one curve per
-        combination); dimensionality: MI and participation ratio vs embedding size.
+        combination); dimensionality: MI and participation ratio vs embedding size.  A
+        partial result or an estimate at the estimator's ceiling is said in the title
+        (:meth:`notes`).
 
         Parameters
         ----------
@@ -204,6 +230,10 @@ class Results:
             raise ParameterError("figsize sizes a new figure; it cannot apply to a given ax.")
         ax = pyplot_axes(ax, figsize)
         self._mode.plot(self, ax=ax)
+        notes = self.notes()
+        if notes:  # a partial result, an estimate at its estimator's ceiling
+            title = ax.get_title()
+            ax.set_title("\n".join([title, *notes] if title else notes), fontsize="small")
         show_pyplot(show)
         return ax
 
@@ -274,6 +304,38 @@ def _read_meta(path: Path) -> dict[str, Any]:
             "units must be bits or nats and the headline's mode the same."
         )
     return meta
+
+
+# --------------------------------------------------------------------------------------
+# Failed tasks and the estimator's ceiling (#15)
+# --------------------------------------------------------------------------------------
+
+
+def _reliability_details(headline: dict[str, Any], tasks: xr.Dataset) -> dict[str, Any]:
+    """``left_out`` (``{task key: reason}``) and ``at_ceiling`` (keys of the tasks whose
+    held-out estimate is at the estimator's ceiling) for :attr:`Results.details`."""
+    at_ceiling = (
+        [str(k) for k in tasks["key"].values[tasks["at_ceiling"].values.astype(bool)]]
+        if "at_ceiling" in tasks.data_vars
+        else []
+    )
+    return {"left_out": dict(headline.get("left_out") or {}), "at_ceiling": at_ceiling}
+
+
+def _notes(headline: dict[str, Any], detailed: bool) -> list[str]:
+    """See :meth:`Results.notes`."""
+    notes = []
+    left_out = headline.get("left_out") or {}
+    if headline.get("partial"):
+        notes.append(f"PARTIAL: {len(left_out)} of {headline['n_tasks']} planned task(s) left out")
+        if detailed:
+            notes += [f"  {key}: {reason}" for key, reason in left_out.items()]
+    if headline.get("n_at_ceiling"):
+        notes.append(
+            f"AT CEILING: {headline['n_at_ceiling']} task(s) within reach of the estimator's "
+            "ceiling log K (the true MI may be higher); use estimator='smile'"
+        )
+    return notes
 
 
 def _frame(summary: xr.Dataset) -> pd.DataFrame:

@@ -15,7 +15,13 @@ from .engine.execution import preflight, run_tasks
 from .engine.inputs import SessionData, TaskContext
 from .errors import ParameterError
 from .modes import Mode, available_modes, get_mode
-from .params import OUTPUT_UNITS, check_choice, check_int, did_you_mean
+from .params import (
+    DEFAULT_INPUT_TRANSFORM,
+    OUTPUT_UNITS,
+    check_choice,
+    check_int,
+    did_you_mean,
+)
 from .plan import plan_tasks
 from .results import Results
 from .store import results_to_dataset
@@ -76,6 +82,8 @@ def run(
     test_indices: Sequence[int] | None = None,
     store: str | Path | None = None,
     mi_source: str = DEFAULT_MI_SOURCE,
+    input_transform: str = DEFAULT_INPUT_TRANSFORM,
+    allow_partial: bool = False,
     **mode_arguments: Any,
 ) -> Results:
     """Estimate mutual information between ``x_data`` and ``y_data``.
@@ -158,6 +166,16 @@ def run(
         finished tasks back instead of retraining them (resumable notebooks).
     mi_source
         Which per-task MI enters the aggregation: ``'test_mi'`` (default) or ``'train_mi'``.
+    input_transform
+        Per-channel transform of continuous and already-processed inputs, fitted on each
+        task's training samples only (:mod:`neural_mi.data.transforms`):
+        ``'rank_gauss'``, ``'standardize'``, ``'robust'`` or ``'none'`` (the data as
+        given); the default is :data:`neural_mi.params.DEFAULT_INPUT_TRANSFORM`.
+        Categorical labels and spike times are never transformed.
+    allow_partial
+        When tasks fail (training diverged even after restarts at lower learning
+        rates), summarise the others and label the result partial, instead of refusing
+        the analysis.
     **mode_arguments
         Further arguments of the mode (fields of its
         :attr:`~neural_mi.modes.base.Mode.Options`): ``rigorous`` for ``'conditional'``
@@ -173,6 +191,9 @@ def run(
     ------
     ParameterError, DataShapeError, DataValueError, InsufficientDataError
         On bad arguments or data, before any training starts.
+    FailedTasksError
+        After training, when tasks failed and ``allow_partial`` is false; the message
+        names them and why (with ``store``, a rerun reads every task back).
     """
     the_mode = get_mode(mode)
     mode_arguments = _mode_arguments(the_mode, mode_arguments)
@@ -199,6 +220,7 @@ def run(
             n_splits=n_splits,
             strictness=None if strictness is None else list(strictness),
             n_repeats=n_repeats,
+            allow_partial=allow_partial,
             **mode_arguments,
         )
     )
@@ -235,6 +257,7 @@ def run(
         estimator_params=estimator_params,
         split_mode=split_mode,
         sweep_grid=sweep_grid,
+        input_transform=input_transform,
         options=options,
         max_samples_per_task=max_samples_per_task,
         processor_type_z=ptype_z,
@@ -262,6 +285,7 @@ def run(
         "output_units": output_units,
         "mi_source": mi_source,
         "split_mode": split_mode,
+        "input_transform": input_transform,
         "n_tasks": len(specs),
         "options": options.model_dump(),
         "task_params": specs[0].params,

@@ -34,7 +34,8 @@ class TaskSpec:
     params
         Fully resolved parameters: ``mode``, ``base`` (complete base_params),
         ``estimator``, ``estimator_params``, ``processor_type_x``/``_y``,
-        ``processor_params_x``/``_y``, ``split_mode``, ``run_seed``, ``mi_source``.
+        ``processor_params_x``/``_y``, ``split_mode``, ``run_seed`` and, when not
+        ``'none'``, ``input_transform``.
     coords
         The values of the swept parameters for this combination (e.g.
         ``{"embedding_dim": 8}``), used as coordinates when results are aggregated.

@@ -185,6 +185,7 @@ def plan_analysis(config: Config, session: str, analysis: str) -> list[TaskSpec]
             estimator_params=a.estimator_params or None,
             split_mode=a.split_mode,
             sweep_grid=a.sweep_grid,
+            input_transform=a.input_transform,
             options=a.mode_options(),
             processor_type_z=None if z is None else z.type,
             processor_params_z=None if z is None else z.params,

@@ -26,8 +26,9 @@ from .sessions import load_session_arrays
 __all__ = ["check_config", "check_session_data"]
 
 
-def check_config(source: str | Path | Mapping[str, Any], *, data: bool = True,
-                 checked: str | Path | None = None) -> Config:
+def check_config(
+    source: str | Path | Mapping[str, Any], *, data: bool = True, checked: str | Path | None = None
+) -> Config:
     """Validate a config, its plan and (with ``data``) every session's data.
 
     Parameters

@@ -26,7 +26,8 @@ from pydantic import (
 )
 
 from ..modes import available_modes, builtin_modes, get_mode
-from ..params import Integer, PositiveInt, PositiveNumber, TrainParams
+from ..modes.base import COMMON_AGGREGATION_OPTIONS
+from ..params import DEFAULT_INPUT_TRANSFORM, Integer, PositiveInt, PositiveNumber, TrainParams
 
 __all__ = [
     "NAME_PATTERN",
@@ -162,6 +163,12 @@ class AnalysisConfig(_Strict):
     output_units: Literal["bits", "nats"] = "bits"
     """Units of the summaries."""
 
+    input_transform: Literal["none", "standardize", "robust", "rank_gauss"] = (
+        DEFAULT_INPUT_TRANSFORM
+    )
+    """Per-channel transform of continuous and already-processed inputs, fitted on each
+    task's training samples: rank_gauss, standardize, robust, or none (as given)."""
+
     def mode_options(self) -> dict[str, Any]:
         """The mode's arguments: its keys here and its aggregation settings under ``fit``."""
         options = self.model_dump(include=set(get_mode(self.mode).Options.model_fields))
@@ -197,15 +204,16 @@ def _analysis_model(mode_class: type) -> type[AnalysisConfig]:
     mode = mode_class()
     mode_name = mode.name
     options = mode.Options.model_fields
+    aggregation_names = {*mode.aggregation_options, *COMMON_AGGREGATION_OPTIONS}
     aggregation = {
         name: (field.annotation, field)
         for name, field in options.items()
-        if name in mode.aggregation_options
+        if name in aggregation_names
     }
     planning = {
         name: (field.annotation, field)
         for name, field in options.items()
-        if name not in mode.aggregation_options
+        if name not in aggregation_names
     }
     title = type(mode).__name__
     fit_model = create_model(

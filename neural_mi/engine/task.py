@@ -12,6 +12,11 @@ critic shape and split sizes; :func:`run_group` trains them together through
 :func:`~neural_mi.train.train_critics`, which gives every task the numbers it would get
 alone, so how tasks are grouped (in-process, in a pool, in a workflow pack) never changes
 a result.
+
+With an input transform (:mod:`neural_mi.engine.transform`) each task trains on its own
+transformed inputs, fitted on its own training samples; a critic that diverges is
+restarted or reported failed by :func:`~neural_mi.train.train_critics`, and the task's
+result says so (``status``, ``message``, ``diagnostics``).
 """
 
 from __future__ import annotations
@@ -35,11 +40,24 @@ from ..tasks import TaskResult, TaskSpec
 from ..train import TrainOutcome, resolve_device, train_critic, train_critics
 from .inputs import SessionData, TaskContext
 from .split import task_split
+from .transform import input_transform, transformed_bytes, transformed_task_data
 
-__all__ = ["MAX_GROUP_SIZE", "group_tasks", "run_group", "run_task", "versions"]
+__all__ = [
+    "MAX_GROUP_SIZE",
+    "TRANSFORMED_GROUP_BYTES",
+    "group_tasks",
+    "run_group",
+    "run_task",
+    "versions",
+]
 
 #: Most tasks trained together in one group.
 MAX_GROUP_SIZE = 16
+
+#: With an input transform every task of a group holds its own transformed copy of the
+#: raw inputs while the group trains; a group is trained in parts whose copies stay below
+#: this many bytes together (at least one task per part).
+TRANSFORMED_GROUP_BYTES = 2**30
 
 
 def versions() -> dict[str, str]:
@@ -116,15 +134,15 @@ def run_task(spec: TaskSpec, data: SessionData, context: TaskContext | None = No
     """
     context = context or TaskContext()
     start = time.perf_counter()
-    x, y, splits, critics, device = _prepare([spec], data, context)
+    xs, ys, splits, critics, device, transforms = _prepare([spec], data, context)
     p, base = spec.params, spec.params["base"]
     estimator = get_estimator(p["estimator"], **p["estimator_params"])
     train_idx, test_idx = splits[0]
     outcome = train_critic(
         critics[0],
         estimator,
-        x,
-        y,
+        xs[0],
+        ys[0],
         train_idx,
         test_idx,
         base,
@@ -134,9 +152,9 @@ def run_task(spec: TaskSpec, data: SessionData, context: TaskContext | None = No
         progress=context.progress,
         description=spec.key,
     )
-    if context.save_best_model_path is not None:
+    if context.save_best_model_path is not None and outcome.status == "ok":
         torch.save(outcome.state_dict, context.save_best_model_path)
-    return _finish([spec], [outcome], critics, x, y, splits, device, start)[0]
+    return _finish([spec], [outcome], critics, xs, ys, splits, device, start, transforms)[0]
 
 
 def run_group(
@@ -163,8 +181,13 @@ def run_group(
     context = context or TaskContext()
     if len(specs) == 1 or context.custom_critic is not None:
         return [run_task(spec, data, context) for spec in specs]
+    if input_transform(specs[0]) != "none":
+        size = max(1, TRANSFORMED_GROUP_BYTES // max(1, transformed_bytes(data)))
+        if size < len(specs):
+            parts = [specs[i : i + size] for i in range(0, len(specs), size)]
+            return [result for part in parts for result in run_group(part, data, context)]
     start = time.perf_counter()
-    x, y, splits, critics, device = _prepare(specs, data, context)
+    xs, ys, splits, critics, device, transforms = _prepare(specs, data, context)
     if not (all(stackable(c) for c in critics) and len({(len(a), len(b)) for a, b in splits}) == 1):
         return [run_task(spec, data, context) for spec in specs]
     p, base = specs[0].params, specs[0].params["base"]
@@ -172,8 +195,8 @@ def run_group(
     outcomes = train_critics(
         critics,
         estimator,
-        x,
-        y,
+        xs,
+        ys,
         splits,
         base,
         seeds=[spec.seed for spec in specs],
@@ -181,7 +204,7 @@ def run_group(
         eval_batch_size=_eval_batch_size(base, context),
         descriptions=[spec.key for spec in specs],
     )
-    return _finish(specs, outcomes, critics, x, y, splits, device, start)
+    return _finish(specs, outcomes, critics, xs, ys, splits, device, start, transforms)
 
 
 def task_data(spec: TaskSpec, data: SessionData) -> tuple[torch.Tensor, torch.Tensor, int]:
@@ -193,13 +216,19 @@ def task_data(spec: TaskSpec, data: SessionData) -> tuple[torch.Tensor, torch.Te
 def _prepare(
     specs: Sequence[TaskSpec], data: SessionData, context: TaskContext
 ) -> tuple[
-    torch.Tensor,
-    torch.Tensor,
+    list[torch.Tensor],
+    list[torch.Tensor],
     list[tuple[np.ndarray, np.ndarray]],
     list[torch.nn.Module],
     torch.device,
+    list[dict[str, Any]],
 ]:
-    """Data, splits and seeded critics of tasks that share their data (one group)."""
+    """Data (per task), splits and seeded critics of tasks that share their data (one
+    group), and the summaries of their input transforms (empty without one).
+
+    The untransformed data fixes the split sizes; with an input transform each task's
+    inputs are then transformed with a fit on its own training samples.
+    """
     x, y, gap = task_data(specs[0], data)
     splits = [
         task_split(spec, len(x), gap, context.train_indices, context.test_indices) for spec in specs
@@ -210,41 +239,59 @@ def _prepare(
                 f"Task {spec.key}: only {len(train_idx)} training sample(s) (gamma={spec.gamma}, "
                 f"{len(x)} samples in all); at least 2 are needed per batch."
             )
+    xs, ys = [x] * len(specs), [y] * len(specs)
+    transforms: list[dict[str, Any]] = [{} for _ in specs]
+    if input_transform(specs[0]) != "none":
+        for k, (spec, (train_idx, _)) in enumerate(zip(specs, splits)):
+            tx, ty, transforms[k] = transformed_task_data(spec, data, train_idx)
+            if tx is not None and ty is not None:
+                xs[k], ys[k] = tx, ty
     device = resolve_device(context.device)
     marginal_terms = get_mode(specs[0].params["mode"]).marginal_terms
     critics = []
     for spec in specs:
         torch.manual_seed(spec.seed)
         critics.append(_critic(spec.params["base"], x, y, context, marginal_terms))
-    return x, y, splits, critics, device
+    return xs, ys, splits, critics, device, transforms
 
 
 def _finish(
     specs: Sequence[TaskSpec],
     outcomes: Sequence[TrainOutcome],
     critics: Sequence[torch.nn.Module],
-    x: torch.Tensor,
-    y: torch.Tensor,
+    xs: Sequence[torch.Tensor],
+    ys: Sequence[torch.Tensor],
     splits: Sequence[tuple[np.ndarray, np.ndarray]],
     device: torch.device,
     start: float,
+    transforms: Sequence[dict[str, Any]],
 ) -> list[TaskResult]:
-    """Task results (with the mode's extras); the elapsed time is shared equally."""
+    """Task results (with the mode's extras, none for a failed task); the elapsed time is
+    shared equally."""
     mode = get_mode(specs[0].params["mode"])
     extras = [
-        mode.task_extras(spec, critic, x, y, test_idx, device)
-        for spec, critic, (_, test_idx) in zip(specs, critics, splits)
+        mode.task_extras(spec, critic, x, y, test_idx, device) if outcome.status == "ok" else {}
+        for spec, outcome, critic, x, y, (_, test_idx) in zip(
+            specs, outcomes, critics, xs, ys, splits
+        )
     ]
     share = (time.perf_counter() - start) / len(specs)
     return [
-        _result(spec, outcome, share, extra)
-        for spec, outcome, extra in zip(specs, outcomes, extras)
+        _result(spec, outcome, share, extra, transform)
+        for spec, outcome, extra, transform in zip(specs, outcomes, extras, transforms)
     ]
 
 
 def _result(
-    spec: TaskSpec, outcome: TrainOutcome, wall_time: float, extras: dict[str, float]
+    spec: TaskSpec,
+    outcome: TrainOutcome,
+    wall_time: float,
+    extras: dict[str, float],
+    transform: dict[str, Any],
 ) -> TaskResult:
+    diagnostics = dict(outcome.diagnostics)
+    if transform:
+        diagnostics["input_transform"] = transform
     return TaskResult(
         spec=spec,
         train_mi=outcome.train_mi,
@@ -257,6 +304,9 @@ def _result(
         wall_time=wall_time,
         versions=versions(),
         extras=extras,
+        status=outcome.status,
+        message=outcome.message,
+        diagnostics=diagnostics,
     )
 
 

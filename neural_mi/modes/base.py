@@ -8,7 +8,8 @@ for one analysis kind, everything that differs between kinds:
 - which tasks one parameter combination needs (:meth:`Mode.tasks`; torch-free, the
   workflow plans at parse time);
 - the data a task trains on (:meth:`Mode.task_data`: aligned X/Y, lagged copies, channel
-  halves...) and any per-task number besides MI (:meth:`Mode.task_extras`);
+  halves...), which windows its samples come from (:meth:`Mode.task_windows`, where an
+  input transform is fitted) and any per-task number besides MI (:meth:`Mode.task_extras`);
 - how task results combine into its summary and headline (:meth:`Mode.aggregate`,
   :meth:`Mode.headline`);
 - what ``Results`` shows for it (:meth:`Mode.details`, :meth:`Mode.describe`) and its
@@ -25,7 +26,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import ValidationError
+import numpy as np
+from pydantic import StrictBool, ValidationError
 
 from ..errors import ParameterError
 from ..params import ParamModel, describe_validation_error
@@ -47,7 +49,17 @@ if TYPE_CHECKING:
 
 
 class ModeOptions(ParamModel):
-    """Arguments of a mode beyond those every analysis takes (none by default)."""
+    """Arguments of a mode beyond those every analysis takes; every mode has
+    ``allow_partial``, which only aggregation reads."""
+
+    allow_partial: StrictBool = False
+    """Summarise the tasks that gave a number when others failed (their training diverged
+    in every attempt); the result is then labelled partial and names the tasks left out.
+    False: an analysis with a failed task is refused, naming it."""
+
+
+#: Options of every mode (:class:`ModeOptions`) that only aggregation reads.
+COMMON_AGGREGATION_OPTIONS: tuple[str, ...] = ("allow_partial",)
 
 
 class Mode:
@@ -82,8 +94,9 @@ class Mode:
         Whether ``max_samples_per_task`` may subsample each task's data (``False`` where
         the answer depends on how many samples each task has).
     aggregation_options
-        The options only aggregation reads (changing them must not retrain anything; in a
-        workflow config they sit under ``fit``).
+        The mode's own options that only aggregation reads (changing them must not
+        retrain anything; in a workflow config they sit under ``fit``, with
+        :data:`COMMON_AGGREGATION_OPTIONS`).
     """
 
     name: ClassVar[str]
@@ -204,6 +217,19 @@ class Mode:
         :func:`neural_mi.data.overlap_gap`).
         """
         return data.aligned_pair(spec.params)
+
+    def task_windows(self, spec: TaskSpec, samples: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Window indices of X and of Y (in each variable's processed samples) behind the
+        task's ``samples`` (indices into :meth:`task_data`'s pairs).
+
+        An input transform (:mod:`neural_mi.data.transforms`) is fitted on the raw points
+        of the training windows only; this says which windows those are.  Default: the
+        same indices for both (aligning X and Y drops trailing windows only, so it moves
+        no index).  A mode whose :meth:`task_data` drops leading windows (a lag) must
+        override it.
+        """
+        samples = np.asarray(samples, dtype=np.int64)
+        return samples, samples
 
     def task_extras(
         self,

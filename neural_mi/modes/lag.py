@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from pydantic import field_validator
 
 from ..errors import InsufficientDataError, ParameterError
@@ -93,6 +94,16 @@ class Lag(Mode):
         elif shift < 0:
             x, y = x[-shift:], y[:shift]
         return x, y, gap + abs(shift)
+
+    def task_windows(self, spec: TaskSpec, samples: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Undo :meth:`task_data`'s shift: sample ``i`` of a task whose Y follows X by ``s``
+        windows is window ``i`` of X and ``i + s`` of Y (``i - s`` and ``i`` when ``s`` is
+        negative).  Spike lags move spike times, not windows."""
+        samples = np.asarray(samples, dtype=np.int64)
+        if _spike_lag(spec.params):
+            return samples, samples
+        shift = lag_in_windows(spec.lag, spec.params["processor_params_x"])
+        return samples + max(0, -shift), samples + max(0, shift)
 
     def aggregate(self, tasks: xr.Dataset, mi_var: str, options: LagOptions) -> xr.Dataset:
         return aggregate_lag(tasks, mi_var)

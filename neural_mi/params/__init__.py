@@ -10,6 +10,7 @@ before any training starts.
 from __future__ import annotations
 
 import math
+from typing import Final
 
 from .checks import (
     Fraction,
@@ -50,6 +51,13 @@ from .models import (
 SPLIT_MODES: tuple[str, ...] = ("blocked", "random")
 OUTPUT_UNITS: tuple[str, ...] = ("bits", "nats")
 
+#: Per-channel input transforms (:mod:`neural_mi.data.transforms`); ``'none'`` feeds the
+#: data as given.
+INPUT_TRANSFORMS: tuple[str, ...] = ("none", "standardize", "robust", "rank_gauss")
+#: The input transform of an analysis that names none (the measurements behind the choice
+#: are in docs/accuracy.md).
+DEFAULT_INPUT_TRANSFORM: Final = "none"
+
 #: The smaller X/Y sample count must be at least this fraction of the larger one; a bigger
 #: mismatch cannot come from windowing edge effects and signals a configuration error.
 MIN_ALIGN_RATIO = 0.5
@@ -59,8 +67,10 @@ UNIT_FACTORS: dict[str, float] = {"nats": 1.0, "bits": 1.0 / math.log(2.0)}
 
 __all__ = [
     "BASE_PARAM_DEFAULTS",
+    "DEFAULT_INPUT_TRANSFORM",
     "ESTIMATOR_MODELS",
     "ESTIMATOR_PARAM_DEFAULTS",
+    "INPUT_TRANSFORMS",
     "MIN_ALIGN_RATIO",
     "OUTPUT_UNITS",
     "PROCESSOR_MODELS",

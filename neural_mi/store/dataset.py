@@ -42,6 +42,13 @@ TASK_COORDS: tuple[str, ...] = (
     "role",
 )
 
+#: Training diagnostics (:class:`~neural_mi.train.TrainOutcome`) that become task
+#: variables: name, dtype, and the value of a result that lacks it.
+DIAGNOSTICS: tuple[tuple[str, type, Any], ...] = (
+    ("restarts", np.int64, 0),
+    ("at_ceiling", bool, False),
+)
+
 
 def swept_coords(ds: xr.Dataset) -> list[str]:
     """Names of the swept-parameter coordinates (from ``spec.coords``) of a task dataset.
@@ -72,14 +79,18 @@ def results_to_dataset(results: Sequence[TaskResult], mode: str | None = None) -
     xarray.Dataset
         Dimension ``task`` (ordered by key) with coordinate ``key``; data variables
         ``train_mi``, ``test_mi`` (nats), ``best_epoch``, ``n_epochs_run``, ``n_train``,
-        ``n_test``, ``wall_time`` (seconds), one float variable per extras key (NaN where
-        a task lacks it) and ``history_<name>`` of dims ``(task, epoch)``, NaN-padded
+        ``n_test``, ``wall_time`` (seconds), ``status`` (``'ok'`` or ``'failed'``: a
+        failed task's MI is NaN and aggregation leaves it out), ``message`` (why it
+        failed, or what was recovered from), ``restarts`` (trainings restarted after a
+        divergence), ``at_ceiling`` (the held-out estimate is at the estimator's ceiling,
+        see :func:`neural_mi.train.train_critics`), one float variable per extras key (NaN
+        where a task lacks it) and ``history_<name>`` of dims ``(task, epoch)``, NaN-padded
         after each task's last epoch.  Coordinates on ``task``: :data:`TASK_COORDS` and
         one per key of any ``spec.coords`` (numbers missing in a task are NaN, strings
         missing are ``""``; lists and dicts are stored as JSON strings).  Attributes:
-        ``mode``, ``units`` (``'nats'``), ``run_seed`` (when the specs carry one) and
-        ``versions`` (JSON string; a package seen at several versions maps to the sorted
-        list of them).
+        ``mode``, ``units`` (``'nats'``), ``run_seed`` (when the specs carry one),
+        ``input_transform`` (the tasks' input transform) and ``versions`` (JSON string;
+        a package seen at several versions maps to the sorted list of them).
 
     Raises
     ------
@@ -103,6 +114,14 @@ def results_to_dataset(results: Sequence[TaskResult], mode: str | None = None) -
         data_vars[name] = (
             "task",
             np.array([getattr(r, name) for r in results], dtype=np.int64 if kind is int else float),
+        )
+
+    data_vars["status"] = ("task", np.array([str(r.status) for r in results], dtype=str))
+    data_vars["message"] = ("task", np.array([str(r.message) for r in results], dtype=str))
+    for name, kind, default in DIAGNOSTICS:
+        data_vars[name] = (
+            "task",
+            np.array([r.diagnostics.get(name, default) for r in results], dtype=kind),
         )
 
     for name in sorted({k for r in results for k in r.extras}):
@@ -146,6 +165,9 @@ def results_to_dataset(results: Sequence[TaskResult], mode: str | None = None) -
         )
     if run_seeds:
         attrs["run_seed"] = int(run_seeds.pop())
+    attrs["input_transform"] = ", ".join(
+        sorted({str(r.spec.params.get("input_transform", "none")) for r in results})
+    )
     attrs["versions"] = _versions_json(results)
     import xarray as xr
 

@@ -215,7 +215,7 @@ def test_run_resumes_from_its_store_and_saves(xyz, fast_params, tmp_path):
     again = nmi.run(x, y, store=tmp_path / "store", **kw)
     np.testing.assert_array_equal(again.tasks["test_mi"], ds["test_mi"])
     assert again.headline == first.headline
-    assert "I(X;Y|Z)" in first.summary() and first.plot().axes
+    assert "I(X;Y|Z)" in first.summary() and first.plot(show=False).lines
     loaded = nmi.Results.load(first.save(tmp_path / "saved"))
     assert loaded.headline == first.headline
     assert list(load_dataset(tmp_path / "saved" / "tasks.nc")["role"].values) == list(ds["role"])

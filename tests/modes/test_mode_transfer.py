@@ -135,5 +135,5 @@ def test_small_run_points_from_x_to_y(fast_params):
     assert res.headline["te_x_to_y"] > 0.25
     assert abs(res.headline["te_y_to_x"]) < 0.1
     assert res.headline["directionality"] > 0.6
-    assert "TE(Y→X)" in res.summary() and res.plot().axes
+    assert "TE(Y→X)" in res.summary() and res.plot(show=False).get_figure()
     assert set(res.dataframe["direction"]) == {"x_to_y", "y_to_x"}
