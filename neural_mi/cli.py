@@ -216,9 +216,9 @@ def console_main() -> int:
     which runs it in a process that has its imports already.
 
     The process ends right after, and the interpreter's final garbage collection walks
-    every object of every imported module: 0.4 s with torch imported, paid by each
-    workflow step.  Freezing them first (:func:`gc.freeze`) leaves that collection nothing
-    to walk.  Nothing is lost: files are closed and logs flushed by then.
+    every object of every imported module (torch's included), which each workflow step
+    would pay.  Freezing them first (:func:`gc.freeze`) leaves that collection nothing to
+    walk.  Nothing is lost: files are closed and logs flushed by then.
     """
     status = run_step(sys.argv[1:])
     if status is not None:
