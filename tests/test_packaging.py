@@ -97,7 +97,7 @@ def test_readme_and_ci_install_with_the_constraints():
 
 
 def test_one_version_string():
-    """pyproject.toml reads the version from neural_mi.__version__; the installed metadata agrees."""
+    """pyproject.toml reads the version from neural_mi.__version__; the metadata agrees."""
     from importlib.metadata import version
 
     import neural_mi
