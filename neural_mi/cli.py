@@ -142,6 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     collect.add_argument("results_files", nargs="+", help="results.json of each analysis")
     collect.add_argument("--out-csv", required=True)
     collect.add_argument("--out-png", required=True)
+    collect.add_argument("--out-nc", help="the table as an xarray dataset (netCDF)")
+    collect.add_argument("--sessions", help="sessions.json: each session's metadata")
     return parser
 
 
@@ -209,7 +211,7 @@ def _dispatch(args: argparse.Namespace, extra: Sequence[str]) -> int:
     elif args.command == "aggregate":
         steps.aggregate(args.out_dir)
     else:
-        steps.collect(args.results_files, args.out_csv, args.out_png)
+        steps.collect(args.results_files, args.out_csv, args.out_png, args.out_nc, args.sessions)
     return 0
 
 

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .data.pairing import resolve_seconds
 from .errors import ParameterError
 from .modes import Mode, ModeOptions, get_mode
 from .params import (
@@ -142,6 +143,7 @@ def plan_tasks(
     max_samples_per_task: int | None = None,
     processor_type_z: str | None = "continuous",
     processor_params_z: Mapping[str, Any] | None = None,
+    timing: Mapping[str, float | str | None] | None = None,
     **mode_arguments: Any,
 ) -> list[TaskSpec]:
     """Turn an analysis into its list of training tasks.
@@ -181,6 +183,12 @@ def plan_tasks(
         Each task trains and evaluates on at most this many samples (a random subset, in
         time order); refused by modes whose answer depends on the sample count
         (:attr:`~neural_mi.modes.base.Mode.sample_cap`).
+    timing
+        The time base of each variable the analysis uses
+        (:func:`neural_mi.data.pairing.timing_label`: a rate in Hz, ``'timestamps'``,
+        ``'spikes'`` or ``None``): window and step sizes given as durations become
+        samples at these rates, and variables paired by time record them in
+        ``params['timing']`` (:func:`neural_mi.data.pairing.resolve_seconds`).
 
     Returns
     -------
@@ -213,6 +221,7 @@ def plan_tasks(
             processor_type_z=processor_type_z,
             processor_params_z=processor_params_z,
             input_transform=input_transform,
+            timing=timing,
         )
         for task in the_mode.tasks(combination, opts)
         for copy in combination.repeated(task)
@@ -242,6 +251,7 @@ def combinations(
     processor_type_z: str | None = "continuous",
     processor_params_z: Mapping[str, Any] | None = None,
     input_transform: str = DEFAULT_INPUT_TRANSFORM,
+    timing: Mapping[str, float | str | None] | None = None,
 ) -> list[Combination]:
     """Every parameter combination of an analysis, validated and resolved.
 
@@ -255,6 +265,8 @@ def combinations(
         estimator_params = {**default_params, **plain(estimator_params, "estimator_params")}
     if not mode.uses_y:
         processor_type_y, processor_params_y = processor_type_x, processor_params_x
+        if timing is not None:  # Y's parameters are X's: so is its time base
+            timing = {**timing, "y": timing.get("x")}
     common = {
         "mode": mode.name,
         "run_seed": run_seed,
@@ -280,7 +292,7 @@ def combinations(
         mode.grid(None if sweep_grid is None else plain(sweep_grid, "sweep_grid"))
     )
     return [
-        dataclasses.replace(_resolve(common, raw, coords), repeats=repeats)
+        dataclasses.replace(_resolve(common, raw, coords, timing), repeats=repeats)
         for coords in _grid(grid, raw, estimator)
     ]
 
@@ -352,9 +364,13 @@ def _grid_target(name: str, raw: Mapping[str, Any], estimator: str) -> list[str]
 
 
 def _resolve(
-    common: Mapping[str, Any], raw: Mapping[str, Any], coords: Mapping[str, Any]
+    common: Mapping[str, Any],
+    raw: Mapping[str, Any],
+    coords: Mapping[str, Any],
+    timing: Mapping[str, float | str | None] | None = None,
 ) -> Combination:
-    """Apply one grid combination and validate the complete parameter set."""
+    """Apply one grid combination and validate the complete parameter set (durations
+    become samples at the variables' rates)."""
     merged: dict[str, Any] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
     for name, value in coords.items():
         for target in _grid_target(name, raw, common["estimator"]):
@@ -377,4 +393,5 @@ def _resolve(
         params["processor_params_z"] = resolve_processor_params(
             merged["processor_type_z"], merged["processor_params_z"], "z"
         )
+    params = resolve_seconds(params, timing)
     return Combination(id=combination_id(params), params=params, coords=dict(coords))

@@ -212,14 +212,29 @@ def plot_sweep(summary: xr.Dataset, x: str, *, ax: Axes | None = None) -> Figure
     return fig
 
 
-def overview_figure(table: pd.DataFrame) -> Figure:
-    """Headline MI per session, one panel per analysis (error bars where known).
+#: Sessions up to which every session is named on the overview's axis.
+OVERVIEW_NAMED_SESSIONS = 40
+#: Most groups a metadata column may have to colour the overview's points.
+OVERVIEW_MAX_GROUPS = 10
+
+
+def overview_figure(table: pd.DataFrame, color_by: str | None = None) -> Figure:
+    """Headline MI of every session, one compact panel per analysis.
+
+    Sessions run along the horizontal axis (in table order), MI up; error bars where an
+    analysis has an interval, hollow markers for results its mode marks unreliable.  The
+    size is bounded whatever the number of sessions: beyond
+    :data:`OVERVIEW_NAMED_SESSIONS` only some sessions are named.  Points are coloured by
+    a metadata column (``color_by``, by default the first one with at most
+    :data:`OVERVIEW_MAX_GROUPS` values).
 
     Parameters
     ----------
     table
         The cross-session table: columns ``session``, ``analysis``, ``mode``, ``mi``,
-        ``mi_error`` and ``units``.
+        ``mi_error``, ``is_reliable``, ``units``, and metadata columns.
+    color_by
+        A metadata column to colour the points by.
 
     Returns
     -------
@@ -228,19 +243,100 @@ def overview_figure(table: pd.DataFrame) -> Figure:
     from matplotlib.figure import Figure
 
     analyses = list(dict.fromkeys(table["analysis"]))
-    n_sessions = table["session"].nunique()
+    sessions = list(dict.fromkeys(table["session"]))
+    position = {name: i for i, name in enumerate(sessions)}
+    groups = _overview_groups(table, color_by)
+    n = len(sessions)
     fig = Figure(
-        figsize=(6.4, 0.6 + 0.3 * n_sessions * len(analyses) + 0.8 * len(analyses)),
-        layout="constrained",
+        figsize=(min(12.0, 4.0 + 0.12 * n), 1.0 + 1.9 * len(analyses)), layout="constrained"
     )
-    axes = fig.subplots(len(analyses), 1, squeeze=False)[:, 0]
+    axes = fig.subplots(len(analyses), 1, squeeze=False, sharex=True)[:, 0]
     for ax, analysis in zip(axes, analyses):
         rows = table[table["analysis"] == analysis]
+        x = rows["session"].map(position).to_numpy()
         mi = rows["mi"].astype(float).to_numpy()
-        error = rows["mi_error"].astype(float).fillna(0.0).to_numpy()
-        ax.errorbar(mi, range(len(rows)), xerr=error, fmt="o", capsize=3)
-        ax.set_yticks(range(len(rows)), rows["session"].tolist())
-        ax.invert_yaxis()
+        error = rows["mi_error"].astype(float).to_numpy()
+        unreliable = rows["is_reliable"].map(lambda v: v is False or v == 0).to_numpy(bool)
+        labels = groups(rows) if groups is not None else np.full(len(rows), "")
+        for index, label in enumerate(dict.fromkeys(labels)):
+            pick = labels == label
+            colour = color(index)
+            if np.isfinite(error[pick]).any():
+                ax.errorbar(
+                    x[pick],
+                    mi[pick],
+                    yerr=np.nan_to_num(error[pick]),
+                    fmt="none",
+                    ecolor=colour,
+                    alpha=0.6,
+                    linewidth=1,
+                )
+            for hollow in (False, True):
+                chosen = pick & (unreliable == hollow)
+                if chosen.any():
+                    ax.plot(
+                        x[chosen],
+                        mi[chosen],
+                        "o",
+                        markersize=3.5 if n > 60 else 5,
+                        color=colour,
+                        markerfacecolor="none" if hollow else colour,
+                        label=(label or None) if not hollow else None,
+                    )
         ax.set_title(f"{analysis} ({rows['mode'].iloc[0]})", loc="left", fontsize="medium")
-        ax.set_xlabel(f"MI ({rows['units'].iloc[0]})")
+        ax.set_ylabel(f"MI ({rows['units'].iloc[0]})")
+        ax.grid(axis="y", alpha=0.3)
+    if groups is not None:
+        handles, names = axes[0].get_legend_handles_labels()
+        if len(names) > 1:
+            fig.legend(
+                handles,
+                names,
+                loc="outside upper right",
+                ncol=min(len(names), 10),
+                fontsize="small",
+                title=groups.column,
+                title_fontsize="small",
+            )
+    _session_axis(axes[-1], sessions)
     return fig
+
+
+def _session_axis(ax: Axes, sessions: list[str]) -> None:
+    n = len(sessions)
+    ax.set_xlim(-0.5, n - 0.5)
+    shown = (
+        list(range(n))
+        if n <= OVERVIEW_NAMED_SESSIONS
+        else np.linspace(0, n - 1, 9).round().astype(int).tolist()
+    )
+    ax.set_xticks(shown, [sessions[i] for i in shown], rotation=90, fontsize="small")
+    ax.set_xlabel(f"session ({n}, in table order)")
+
+
+class _Groups:
+    """Labels of a metadata column, per row of the table."""
+
+    def __init__(self, column: str) -> None:
+        self.column = column
+
+    def __call__(self, rows: pd.DataFrame) -> np.ndarray:
+        return rows[self.column].astype(str).to_numpy()
+
+
+def _overview_groups(table: pd.DataFrame, color_by: str | None) -> _Groups | None:
+    from .workflow.steps import SUMMARY_COLUMNS
+
+    if color_by is not None:
+        if color_by not in table.columns:
+            raise ParameterError(
+                f"color_by={color_by!r} is not a column of the table; columns: "
+                f"{', '.join(table.columns)}."
+            )
+        return _Groups(color_by)
+    for column in table.columns:
+        if column in SUMMARY_COLUMNS or column == "best":
+            continue
+        if 1 < table[column].nunique() <= OVERVIEW_MAX_GROUPS:
+            return _Groups(column)
+    return None

@@ -2,11 +2,13 @@
 
 Layout of ``<results_dir>/<session>/data.zarr`` (zarr v3):
 
-- group attributes: ``session`` (name), ``complete: true`` (written last);
+- group attributes: ``session`` (name), ``align`` and ``min_overlap`` (how the variables
+  are paired, :mod:`neural_mi.data.pairing`), ``complete: true`` (written last);
 - one subgroup per variable, ``x`` and (if the session has them) ``y`` and ``z``, with
-  attributes
-  ``processor_type`` (``continuous``, ``spike``, ``categorical`` or ``None``) and
-  ``kind``:
+  attributes ``processor_type`` (``continuous``, ``spike``, ``categorical`` or ``None``),
+  ``time_base`` (``null`` without one; ``{"rate": Hz, "start": s}``; ``{"timestamps":
+  true}`` with an array ``timestamps``; for spike trains ``{"span": [start, stop]}``, stop
+  ``null`` for the last spike) and ``kind``:
 
   - ``"array"``: array ``values``, the raw array as given (e.g. ``(channels, time)``);
   - ``"spikes"``: arrays ``times`` (every channel's spike times, seconds, concatenated,
@@ -22,15 +24,14 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import zarr
 
 from .errors import DataShapeError, IncompleteStoreError
+from .params import DEFAULT_MIN_OVERLAP
 from .store.atomic import write_atomically
-
-_Node = TypeVar("_Node", zarr.Group, zarr.Array)
 
 __all__ = ["load_prepared", "write_prepared"]
 
@@ -44,8 +45,13 @@ def write_prepared(
     session: str = "",
     z: Any | None = None,
     processor_type_z: str | None = None,
+    time_x: Any = None,
+    time_y: Any = None,
+    time_z: Any = None,
+    align: str = "auto",
+    min_overlap: float = DEFAULT_MIN_OVERLAP,
 ) -> Path:
-    """Write a session's raw X (and Y, Z) atomically to a zarr group.
+    """Write a session's raw X (and Y, Z), with their time bases, atomically to a zarr group.
 
     Parameters
     ----------
@@ -60,6 +66,11 @@ def write_prepared(
         Session name, kept as an attribute.
     z, processor_type_z
         A third variable and its processor, or ``None``.
+    time_x, time_y, time_z
+        Time bases (:class:`~neural_mi.data.sources.TimeBase` or
+        :class:`~neural_mi.data.pairing.SpikeSpan`), or ``None``.
+    align, min_overlap
+        How the variables are paired.
 
     Returns
     -------
@@ -69,21 +80,24 @@ def write_prepared(
 
     def write(tmp: Path) -> None:
         group = zarr.open_group(tmp, mode="w")
-        group.attrs["session"] = session
-        _write_variable(group, "x", x, processor_type_x)
+        group.attrs.update({"session": session, "align": align, "min_overlap": float(min_overlap)})
+        _write_variable(group, "x", x, processor_type_x, time_x)
         if y is not None:
-            _write_variable(group, "y", y, processor_type_y)
+            _write_variable(group, "y", y, processor_type_y, time_y)
         if z is not None:
-            _write_variable(group, "z", z, processor_type_z)
+            _write_variable(group, "z", z, processor_type_z, time_z)
         group.attrs["complete"] = True
 
     target = write_atomically(path, write)
     return target
 
 
-def _write_variable(group: zarr.Group, name: str, data: Any, processor_type: str | None) -> None:
+def _write_variable(
+    group: zarr.Group, name: str, data: Any, processor_type: str | None, timing: Any
+) -> None:
     sub = group.create_group(name)
     sub.attrs["processor_type"] = processor_type
+    sub.attrs["time_base"] = _time_base_attrs(sub, timing)
     if processor_type == "spike":
         channels = _spike_channels(data, name)
         sub.attrs["kind"] = "spikes"
@@ -93,6 +107,34 @@ def _write_variable(group: zarr.Group, name: str, data: Any, processor_type: str
     else:
         sub.attrs["kind"] = "array"
         sub.create_array("values", data=np.asarray(data))
+
+
+def _time_base_attrs(sub: zarr.Group, timing: Any) -> dict[str, Any] | None:
+    from .data.pairing import SpikeSpan
+
+    if timing is None:
+        return None
+    if isinstance(timing, SpikeSpan):
+        return {"span": [timing.start, timing.stop]}
+    if timing.timestamps is not None:
+        sub.create_array("timestamps", data=np.asarray(timing.timestamps, dtype=np.float64))
+        return {"timestamps": True}
+    return {"rate": float(timing.rate), "start": float(timing.start)}
+
+
+def _read_time_base(sub: zarr.Group) -> Any:
+    from .data.pairing import SpikeSpan
+    from .data.sources import TimeBase
+
+    attrs = sub.attrs.get("time_base")
+    if not attrs:
+        return None
+    if "span" in attrs:
+        start, stop = attrs["span"]
+        return SpikeSpan(float(start), None if stop is None else float(stop))
+    if attrs.get("timestamps"):
+        return TimeBase(timestamps=sub["timestamps"][...])
+    return TimeBase(rate=float(attrs["rate"]), start=float(attrs["start"]))
 
 
 def _spike_channels(data: Any, name: str) -> list[np.ndarray]:
@@ -124,50 +166,36 @@ def load_prepared(path: str | os.PathLike[str]) -> dict[str, Any]:
     dict
         ``x``, ``y``, ``z`` (numpy arrays, or lists of 1-D float64 spike-time arrays;
         ``y`` and ``z`` are ``None`` when the session has none), ``processor_type_x``,
-        ``processor_type_y``, ``processor_type_z``: the keyword arguments of
+        ``processor_type_y``, ``processor_type_z``, ``time_x``, ``time_y``, ``time_z``,
+        ``align``, ``min_overlap``: the keyword arguments of
         :class:`neural_mi.engine.inputs.SessionData`.
 
     Raises
     ------
     IncompleteStoreError
-        If the store was never completed, or its layout is not the one written here.
+        If the store was never completed.
     """
     group = zarr.open_group(Path(path), mode="r")
     if not group.attrs.get("complete", False):
         raise IncompleteStoreError(f"Prepared data {str(path)!r} is incomplete; rerun prepare.")
-    x, type_x = _read_variable(_node(group, "x", zarr.Group))
-    y, type_y = _read_variable(_node(group, "y", zarr.Group)) if "y" in group else (None, None)
-    z, type_z = _read_variable(_node(group, "z", zarr.Group)) if "z" in group else (None, None)
-    return {
-        "x": x,
-        "y": y,
-        "z": z,
-        "processor_type_x": type_x,
-        "processor_type_y": type_y,
-        "processor_type_z": type_z,
+    out: dict[str, Any] = {
+        "align": group.attrs.get("align", "auto"),
+        "min_overlap": float(group.attrs.get("min_overlap", DEFAULT_MIN_OVERLAP)),
     }
-
-
-def _node(group: zarr.Group, name: str, kind: type[_Node]) -> _Node:
-    """``group[name]``, which must be a ``kind`` (a zarr group or array) in a complete store."""
-    node = group[name]
-    if not isinstance(node, kind):
-        raise IncompleteStoreError(
-            f"Prepared data {str(group.store_path)!r}: {name!r} is not a zarr "
-            f"{kind.__name__}; rerun prepare."
-        )
-    return node
+    for name in ("x", "y", "z"):
+        if name in group:
+            values, ptype = _read_variable(group[name])
+            timing = _read_time_base(group[name])
+        else:
+            values, ptype, timing = None, None, None
+        out.update({name: values, f"processor_type_{name}": ptype, f"time_{name}": timing})
+    return out
 
 
 def _read_variable(sub: zarr.Group) -> tuple[Any, str | None]:
     processor_type = sub.attrs["processor_type"]
-    if processor_type is not None and not isinstance(processor_type, str):
-        raise IncompleteStoreError(
-            f"Prepared data {str(sub.store_path)!r}: processor_type {processor_type!r} is not "
-            "a name; rerun prepare."
-        )
     if sub.attrs["kind"] == "spikes":
-        times = _node(sub, "times", zarr.Array)[...]
-        bounds = np.cumsum(_node(sub, "counts", zarr.Array)[...])[:-1]
+        times = sub["times"][...]
+        bounds = np.cumsum(sub["counts"][...])[:-1]
         return np.split(times, bounds), processor_type
-    return _node(sub, "values", zarr.Array)[...], processor_type
+    return sub["values"][...], processor_type

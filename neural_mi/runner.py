@@ -8,18 +8,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from . import store as task_store
 from .engine.execution import preflight, run_tasks
 from .engine.inputs import SessionData, TaskContext
-from .errors import ParameterError
+from .errors import DataShapeError, InsufficientDataError, ParameterError
 from .modes import Mode, available_modes, get_mode
 from .params import (
     DEFAULT_INPUT_TRANSFORM,
+    DEFAULT_MIN_OVERLAP,
     OUTPUT_UNITS,
     check_choice,
     check_int,
+    check_number,
     did_you_mean,
 )
 from .plan import plan_tasks
@@ -67,6 +70,10 @@ def run(
     z_data: Any = None,
     processor_type_z: str | None = UNSET,
     processor_params_z: Mapping[str, Any] | None = None,
+    sampling_rate: float | Mapping[str, float] | None = None,
+    start_time: float | Mapping[str, float] | None = None,
+    align: str = "auto",
+    min_overlap: float = DEFAULT_MIN_OVERLAP,
     n_workers: int = 1,
     output_units: str = "bits",
     estimator: str | None = None,
@@ -93,9 +100,11 @@ def run(
     x_data, y_data
         Raw data. Continuous signals ``(channels, time)`` (``time_axis=0`` in the processor
         params declares ``(time, channels)``), spike trains (a list of spike-time arrays in
-        seconds, one per neuron), categorical labels ``(channels, time)``, or already
+        seconds, one per neuron), categorical labels ``(channels, time)``, already
         processed arrays ``(n_samples, features)`` / ``(n_samples, channels, features)``
-        with processor type ``None``. ``y_data`` is omitted in modes that analyse X alone
+        with processor type ``None``, or what a data source returns
+        (:func:`neural_mi.data.sources.load_source`: a ``Signal`` or ``SpikeTrains``, with
+        its time base). ``y_data`` is omitted in modes that analyse X alone
         (``'dimensionality'``).
     mode
         ``'estimate'`` (one training), ``'sweep'`` (one per ``sweep_grid`` combination),
@@ -111,6 +120,9 @@ def run(
         ``processor_params_x`` / ``_y`` override them per variable. Types:
         ``'continuous'`` (default), ``'spike'``, ``'categorical'``, or ``None`` (the data
         is already processed). When only X's type or parameters are given, Y takes X's.
+        Window and step sizes of sampled signals are samples, or durations such as
+        ``'0.5 s'`` / ``'100 ms'`` converted at the variable's ``sampling_rate`` (spike
+        windows are seconds).
     base_params
         Model and training parameters (:class:`neural_mi.params.TrainParams`).
     sweep_grid
@@ -121,8 +133,10 @@ def run(
         Subsampling factors and fit settings of ``'rigorous'`` mode (defaults: 1..10,
         0.1, 5, 0.68).
     lag_range
-        Lags for ``'lag'`` mode: samples, or seconds for spike trains; positive means Y
-        follows X.
+        Lags for ``'lag'`` mode; positive means Y follows X. When X and Y are paired by
+        time, durations (``'0.2 s'``) or plain numbers (seconds for spike trains, samples
+        of X for signals), and the lags are reported in seconds; signals paired by index
+        take samples (multiples of ``step_size``).
     n_splits, strictness
         Random channel splits (default 5) and saturation levels (default 0.8, 0.9,
         0.95) of ``'dimensionality'`` mode.
@@ -133,6 +147,21 @@ def run(
         A third variable on the time base of X and Y, for modes that use one (the
         condition Z of ``'conditional'``), and its processing; Z takes the shared
         ``processor_type``/``processor_params`` (else X's) when its own are not given.
+    sampling_rate, start_time
+        Time bases of sampled signals: the sampling rate in Hz and the time (s) of the
+        first sample (default 0).  A number applies to every variable that is not spike
+        trains; a mapping names variables (``{'x': 250.0, 'y': 1000.0}``; a spike
+        variable's ``start_time`` is the start of its span).  When every variable has a
+        time base (spike trains always do: from 0 s, or ``start_time``, to their last
+        spike or ``n_seconds``), windows are paired by their start times over the common
+        time span (:mod:`neural_mi.data.pairing`); otherwise by index.
+    align
+        Pairing of variables without a time base: ``'auto'`` (window ``i`` with window
+        ``i``, only when the counts are equal) or ``'truncate'`` (also unequal counts,
+        dropping the longer variable's last windows).
+    min_overlap
+        Least fraction of the longest time span that the span common to X and Y must
+        cover (default 0.5); less is refused as a wrong rate, clock or unit.
     max_samples_per_task
         Each task uses at most this many samples (a random subset kept in time order),
         for quick looks at long recordings; refused in ``'rigorous'`` mode, whose
@@ -235,6 +264,21 @@ def run(
     ptype_z, pparams_z = _processor_z(
         processor_type, processor_params, ptype_x, pparams_x, processor_type_z, processor_params_z
     )
+    data = SessionData(
+        x_data,
+        y_data,
+        ptype_x,
+        ptype_y if the_mode.uses_y else None,
+        z=z_data,
+        processor_type_z=ptype_z,
+        align=align,
+        min_overlap=min_overlap,
+        **time_bases(
+            sampling_rate,
+            start_time,
+            {"x": (x_data, ptype_x), "y": (y_data, ptype_y), "z": (z_data, ptype_z)},
+        ),
+    )
     context = TaskContext(
         device=check_device(device),
         custom_critic=custom_critic,
@@ -262,17 +306,16 @@ def run(
         max_samples_per_task=max_samples_per_task,
         processor_type_z=ptype_z,
         processor_params_z=pparams_z,
-    )
-    data = SessionData(
-        x_data,
-        y_data,
-        ptype_x,
-        ptype_y if the_mode.uses_y else None,
-        z=z_data,
-        processor_type_z=ptype_z,
+        timing=data.timing_labels(_used(the_mode)),
     )
     context.progress = verbose and len(specs) == 1
-    preflight(specs, data, context)
+    try:
+        preflight(specs, data, context)
+    except InsufficientDataError as err:
+        hint = _layout_hint(data, specs[0].params)
+        if hint is None:
+            raise
+        raise DataShapeError(f"{hint} ({err})") from None
 
     if verbose:
         logger.info("Running %d task(s) for mode %r (n_workers=%d).", len(specs), mode, n_workers)
@@ -286,6 +329,7 @@ def run(
         "mi_source": mi_source,
         "split_mode": split_mode,
         "input_transform": input_transform,
+        "align": data.align,
         "n_tasks": len(specs),
         "options": options.model_dump(),
         "task_params": specs[0].params,
@@ -298,6 +342,85 @@ def run(
         mi_source=mi_source,
         params=params,
     )
+
+
+def _used(mode: Mode) -> tuple[str, ...]:
+    """The variables an analysis in ``mode`` reads."""
+    return ("x",) + (("y",) if mode.uses_y else ()) + (("z",) if mode.uses_z else ())
+
+
+def time_bases(
+    sampling_rate: Any, start_time: Any, variables: Mapping[str, tuple[Any, str | None]]
+) -> dict[str, Any]:
+    """``time_x``, ``time_y``, ``time_z`` of :class:`SessionData` from ``nmi.run``'s
+    ``sampling_rate`` and ``start_time`` (see there); ``None`` where not given.
+
+    Raises
+    ------
+    ParameterError
+        Unknown variable names, rates that are not positive numbers, a start time
+        without a rate, a rate for spike trains.
+    """
+    from .data.pairing import SpikeSpan
+    from .data.sources import TimeBase
+
+    rates = _per_variable(sampling_rate, "sampling_rate", variables)
+    starts = _per_variable(start_time, "start_time", variables)
+    out: dict[str, Any] = {}
+    for name, (data, ptype) in variables.items():
+        rate, start = rates.get(name), starts.get(name)
+        if data is None or (rate is None and start is None):
+            continue
+        if start is not None:
+            start = check_number(start, f"start_time of {name}")
+        if ptype == "spike":
+            if rate is not None and isinstance(sampling_rate, Mapping):
+                raise ParameterError(
+                    f"sampling_rate of {name}: {name} is spike trains (times in seconds), "
+                    "which have no sampling rate."
+                )
+            if start is not None:
+                out[f"time_{name}"] = SpikeSpan(start=start)
+            continue
+        if rate is None:
+            raise ParameterError(
+                f"start_time of {name} needs its sampling_rate (the time of the other samples)."
+            )
+        rate = check_number(rate, f"sampling_rate of {name}", gt=0)
+        out[f"time_{name}"] = TimeBase(rate=rate, start=start or 0.0)
+    return out
+
+
+def _per_variable(value: Any, what: str, variables: Mapping[str, Any]) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        for name in value:
+            if name not in variables:
+                raise ParameterError(
+                    f"{what} names unknown variable {name!r}; use 'x', 'y' or 'z'."
+                )
+        return dict(value)
+    return {name: value for name, (_, ptype) in variables.items() if ptype != "spike"}
+
+
+def _layout_hint(data: SessionData, params: Mapping[str, Any]) -> str | None:
+    """Why the data gives too few samples, when a variable's layout looks transposed."""
+    from .data.validate import layout_hint
+
+    for name in ("x", "y", "z"):
+        raw = getattr(data, name)
+        if raw is None or f"processor_params_{name}" not in params:
+            continue
+        hint = layout_hint(
+            np.shape(raw),
+            getattr(data, f"processor_type_{name}"),
+            params[f"processor_params_{name}"],
+            f"{name}_data",
+        )
+        if hint is not None:
+            return hint
+    return None
 
 
 def _mode_arguments(mode: Mode, given: Mapping[str, Any]) -> dict[str, Any]:

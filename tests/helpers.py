@@ -1,7 +1,10 @@
-"""Helpers shared by several test files: hand-built task records, task MI of a workflow run."""
+"""Helpers shared by several test files: hand-built task records, task MI of a workflow run,
+tiny NWB files."""
 
 from __future__ import annotations
 
+import datetime
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -52,3 +55,49 @@ def task_mi(workdir: Path) -> dict[str, float]:
             {f"{analysis}/{k}": float(v) for k, v in zip(ds["key"].values, ds["test_mi"].values)}
         )
     return values
+
+
+def write_tiny_nwb(path: Path, *, seconds: float = 8.0, lfp_start: float = 0.0) -> Path:
+    """An NWB file with a 2-channel LFP at 250 Hz (from ``lfp_start`` s) and a Units table
+    of 3 units on the clock from 0 s: two good units that fire when LFP channel 0 or 1 is
+    high (so the LFP and the good units share information), and one noise unit."""
+    from pynwb import NWBHDF5IO, NWBFile
+    from pynwb.ecephys import LFP, ElectricalSeries
+
+    rng = np.random.default_rng(0)
+    nwb = NWBFile(
+        session_description="tiny",
+        identifier=path.stem,
+        session_start_time=datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC),
+    )
+    device = nwb.create_device("probe")
+    group = nwb.create_electrode_group("shank", description="s", location="CA1", device=device)
+    for _ in range(2):
+        nwb.add_electrode(group=group, location="CA1")
+    region = nwb.create_electrode_table_region([0, 1], "all electrodes")
+    container = LFP()
+    nwb.create_processing_module("ecephys", "LFP").add(container)
+    container.add_electrical_series(
+        ElectricalSeries(
+            name="LFP",
+            data=rng.standard_normal((int(seconds * 250), 2)).astype(np.float32),
+            electrodes=region,
+            rate=250.0,
+            starting_time=lfp_start,
+        )
+    )
+    nwb.add_unit_column("quality", "sorting quality")
+    lfp = nwb.processing["ecephys"]["LFP"]["LFP"].data
+    times = lfp_start + np.arange(lfp.shape[0]) / 250.0
+    for channel in (0, 1):
+        fired = times[lfp[:, channel] > 1.0] + rng.uniform(
+            0, 0.002, int((lfp[:, channel] > 1.0).sum())
+        )
+        nwb.add_unit(spike_times=fired[fired < seconds], quality="good")
+    noise = np.sort(rng.uniform(0, seconds, int(5 * seconds)))
+    nwb.add_unit(spike_times=noise, quality="noise")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with NWBHDF5IO(str(path), "w") as io:
+            io.write(nwb)
+    return path

@@ -210,8 +210,10 @@ def test_sweep_mean_std_count_by_hand():
     np.testing.assert_allclose(summary["mi_std"].values, [0.2, math.sqrt(0.08)])
     assert summary["n"].values.tolist() == [3, 2]
     assert summary["embedding_dim"].values.tolist() == [4, 8]
-    assert head["mi_estimate"] == pytest.approx(1.2)  # the first combo
-    assert head["mi_error"] is None and head["is_reliable"] is None
+    # The headline is the best combination (the largest mean), with its std over repeats.
+    assert head["mi_estimate"] == pytest.approx(2.2)
+    assert head["mi_error"] == pytest.approx(math.sqrt(0.08)) and head["is_reliable"] is None
+    assert head["best"] == {"embedding_dim": 8}
 
 
 def test_estimate_is_summarised_like_a_one_combo_sweep():
@@ -299,4 +301,5 @@ def test_combinations_are_ordered_by_their_swept_values():
     ]
     summary, headline = summarize(results_to_dataset(results), "sweep", output_units="nats")
     assert summary["embedding_dim"].values.tolist() == [4, 8]
-    assert headline["mi_estimate"] == pytest.approx(0.5)
+    assert headline["mi_estimate"] == pytest.approx(1.0)  # the best, not the first
+    assert headline["best"] == {"embedding_dim": 8}

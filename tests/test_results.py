@@ -30,7 +30,7 @@ def test_from_tasks_is_summarize_wrapped():
     summary, headline = summarize(tasks, "sweep", output_units="nats")
     xr.testing.assert_identical(results.summary_dataset, summary)
     assert results.headline == headline and results.params["note"] == 1
-    assert results.mi_estimate == pytest.approx(1.1)
+    assert results.mi_estimate == pytest.approx(2.2)  # the best combination
     assert results.dataframe["embedding_dim"].tolist() == [4, 8]
     assert results.dataframe["mi_mean"].tolist() == pytest.approx([1.1, 2.2])
     assert results.swept_names == ["embedding_dim"]
@@ -50,10 +50,10 @@ def test_units_convert_the_task_table_and_the_history():
 
 def test_summary_text_and_repr_name_the_mode_and_units():
     results = Results.from_tasks(_sweep_tasks(), "sweep", output_units="nats")
-    assert repr(results) == "<Results mode='sweep' mi_estimate=1.100 nats>"
+    assert repr(results) == "<Results mode='sweep' mi_estimate=2.200 nats>"
     text = results.summary()
     assert text.startswith("neural_mi sweep analysis (4 task(s), MI from test_mi, units: nats)")
-    assert "MI estimate: 1.100 nats" in text
+    assert "MI estimate: 2.200 nats" in text
     assert Results.format_value(None) == "n/a" and Results.format_value(float("nan")) == "n/a"
 
 

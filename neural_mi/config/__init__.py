@@ -1,8 +1,9 @@
 """The workflow's configuration: a typed model, its validation, and the checked task plan.
 
 A workflow config (``config/config.yaml``) names *sessions* (where X and Y come from and
-how they are processed) and *analyses* (a mode and its parameters, run on every session or
-on those it names)::
+how they are processed: in the config, in a sessions sheet or by a glob, see
+:mod:`~neural_mi.config.sheets`) and *analyses* (a mode and its parameters, run on every
+session or on those it names)::
 
     seed: 42                    # run seed: task seeds and synthetic data seeds derive from it
     results_dir: results        # where every output goes (relative to the working directory)
@@ -23,9 +24,12 @@ on those it names)::
         fit: {confidence_level: 0.68}
 
 Modules: :mod:`~neural_mi.config.model` (the typed model, one analysis model per mode),
+:mod:`~neural_mi.config.variables` (a variable: its data source and processing),
+:mod:`~neural_mi.config.sheets` (sessions from a sheet or a glob),
 :mod:`~neural_mi.config.messages` (error messages that name the place),
-:mod:`~neural_mi.config.sessions` (reading or generating a session's data) and
-:mod:`~neural_mi.config.extents` (sample counts from file headers).  :func:`load_config`
+:mod:`~neural_mi.config.sessions` (reading or generating a session's data),
+:mod:`~neural_mi.config.extents` (window counts and pairings from file headers) and
+:mod:`~neural_mi.config.checks` (everything a run would refuse).  :func:`load_config`
 checks the structure; :func:`plan_config` plans every session × analysis and checks each
 plan against the session's data, reading only file headers.  Every error is a
 :class:`~neural_mi.errors.ConfigError` naming the session, analysis and key.  Relative
@@ -46,10 +50,11 @@ from ..errors import ConfigError, NeuralMIError
 from ..modes import get_mode, load_plugins
 from ..plan import plan_tasks
 from ..tasks import TaskSpec
-from .extents import DataExtent, check_plan, processed_samples, session_extents
+from .extents import DataExtent, check_plan, processed_samples, session_extents, timing_labels
 from .messages import describe_validation_error
 from .model import AnalysisConfig, Config, SessionConfig, config_model
-from .sessions import check_generator, load_session_arrays
+from .sessions import check_generator, load_session, load_session_arrays
+from .sheets import expand_sessions
 
 __all__ = [
     "AnalysisConfig",
@@ -58,8 +63,10 @@ __all__ = [
     "SessionConfig",
     "config_json_schema",
     "load_config",
+    "load_session",
     "load_session_arrays",
     "plan_analysis",
+    "plan_and_problems",
     "plan_config",
     "plan_with_extents",
     "processed_samples",
@@ -120,9 +127,11 @@ def load_config(source: str | Path | Mapping[str, Any]) -> Config:
     ------
     ConfigError
         Unknown key, wrong type, repeated or unknown names, unknown mode, unknown synthetic
-        generator or argument; the message names the session/analysis and key.
+        generator or argument, a bad sessions sheet; the message names the
+        session/analysis and key (for a sheet: its row and column).
     """
     raw = read_yaml(source) if isinstance(source, (str, Path)) else dict(source)
+    raw = expand_sessions(raw)
     plugins = raw.get("plugins") or []
     if not isinstance(plugins, list) or not all(isinstance(p, str) for p in plugins):
         raise ConfigError(
@@ -143,8 +152,21 @@ def load_config(source: str | Path | Mapping[str, Any]) -> Config:
     return config
 
 
-def plan_analysis(config: Config, session: str, analysis: str) -> list[TaskSpec]:
-    """Plan the tasks of one analysis on one session (no data checks).
+def plan_analysis(
+    config: Config,
+    session: str,
+    analysis: str,
+    extents: Mapping[str, DataExtent] | None = None,
+) -> list[TaskSpec]:
+    """Plan the tasks of one analysis on one session.
+
+    Parameters
+    ----------
+    config, session, analysis
+        The config and the names.
+    extents
+        The session's :func:`session_extents`; read from its headers when not given and
+        a variable has a time base to plan with (window sizes in seconds, lags).
 
     Returns
     -------
@@ -172,6 +194,9 @@ def plan_analysis(config: Config, session: str, analysis: str) -> list[TaskSpec]
         )
     y = s.y if mode.uses_y else None
     z = s.z if mode.uses_z else None
+    used = ["x"] + (["y"] if y is not None else []) + (["z"] if z is not None else [])
+    if extents is None:
+        extents = session_extents(s)
     try:
         return plan_tasks(
             a.mode,
@@ -189,6 +214,7 @@ def plan_analysis(config: Config, session: str, analysis: str) -> list[TaskSpec]
             options=a.mode_options(),
             processor_type_z=None if z is None else z.type,
             processor_params_z=None if z is None else z.params,
+            timing=timing_labels(s, extents, used),
         )
     except NeuralMIError as exc:
         raise ConfigError(f"{where}: {exc}") from exc
@@ -197,10 +223,11 @@ def plan_analysis(config: Config, session: str, analysis: str) -> list[TaskSpec]
 def plan_config(config: Config) -> dict[tuple[str, str], list[TaskSpec]]:
     """Plan every session × analysis and check each plan against the session's data.
 
-    The data checks read file headers only (``np.load(mmap_mode='r')``, npz/zarr
-    metadata; spike files are read to find the last spike): every data file exists, X
-    and Y give sample counts that can be aligned, and in rigorous mode every
-    ``gamma`` leaves at least one batch per chunk (``n_samples // gamma >= batch_size``).
+    The data checks read file headers only (each data source's ``describe()``: shapes,
+    rates, start times, spans; spike archives are read to find the last spike): every
+    data file exists, X and Y (and Z) can be paired (by time when they all have a time
+    base), and in rigorous mode every ``gamma`` leaves at least one batch per chunk
+    (``n_samples // gamma >= batch_size``).
 
     Returns
     -------
@@ -220,22 +247,38 @@ def plan_with_extents(
     config: Config,
 ) -> tuple[dict[tuple[str, str], list[TaskSpec]], dict[str, dict[str, DataExtent]]]:
     """:func:`plan_config`, and the extent of each session's data (headers read once)."""
+    plan, extents, problems = plan_and_problems(config)
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return plan, extents
+
+
+def plan_and_problems(
+    config: Config,
+) -> tuple[dict[tuple[str, str], list[TaskSpec]], dict[str, dict[str, DataExtent]], list[str]]:
+    """What :func:`plan_with_extents` finds, without raising: the plans that passed, the
+    extents of the sessions whose headers could be read, and every problem."""
     plan, problems = {}, []
     extents: dict[str, dict[str, DataExtent] | None] = {}
     for session, analysis in config.pairs():
         try:
-            specs = plan_analysis(config, session, analysis)
             if session not in extents:
                 extents[session] = None
                 extents[session] = session_extents(config.session(session))
             known = extents[session]
             if known is None:  # its headers could not be read: reported once, above
                 continue
-            check_plan(session, analysis, specs, known, get_mode(specs[0].params["mode"]).uses_y)
+            specs = plan_analysis(config, session, analysis, known)
+            check_plan(
+                config.session(session),
+                analysis,
+                specs,
+                known,
+                get_mode(specs[0].params["mode"]).uses_y,
+            )
         except ConfigError as exc:
             problems.append(str(exc))
             continue
         plan[(session, analysis)] = specs
-    if problems:
-        raise ConfigError("\n".join(problems))
-    return plan, {name: found for name, found in extents.items() if found is not None}
+    read = {name: found for name, found in extents.items() if found is not None}
+    return plan, read, problems

@@ -2,9 +2,12 @@
 
 :func:`check_config` is what ``neural-mi plan`` runs (and ``neural-mi run`` before it starts
 Snakemake): the config's structure, every session × analysis plan checked against its data's
-headers (:func:`neural_mi.config.plan_config`), and then each session's data read (or
-generated) once and checked as the workflow's prepare step would (values, shapes, dtypes,
-spike times, categorical labels, the generator's own checks).  Every problem is collected
+headers (:func:`neural_mi.config.plan_config`: shapes, sampling rates, spans, the pairing of
+X and Y), and then the data of each session read from plain arrays (.npy/.npz/.zarr) or
+generated read once and checked as the workflow's prepare step would (values, shapes,
+dtypes, spike times, categorical labels, the generator's own checks).  Recordings in NWB,
+phy, MATLAB and xarray files are checked from their headers only (their values are
+checked when the prepare step reads the selection, before any training).  Every problem is collected
 and reported together, each naming the session, the variable and the key.  ``neural-mi run``
 remembers the sessions that passed, so their data is read again only when it or their
 config changes.  Torch-free.
@@ -19,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, NeuralMIError
-from . import load_config, plan_config
+from . import load_config, plan_and_problems
 from .model import Config, SessionConfig
 from .sessions import load_session_arrays
 
@@ -51,16 +54,16 @@ def check_config(
         Listing every problem found, one per line.
     """
     config = load_config(source)
-    problems = []
-    try:
-        plan_config(config)
-    except ConfigError as exc:
-        problems.append(str(exc))
+    _, extents, problems = plan_and_problems(config)
     if data:
         memory = _read_checked(checked)
         used = {session for session, _ in config.pairs()}
         for session in config.sessions:
-            if session.name not in used:
+            if (
+                session.name not in used
+                or session.name not in extents  # its headers failed: reported above
+                or not _values_read_at_plan(session)
+            ):
                 continue
             fingerprint = _fingerprint(session, config.seed)
             if memory.get(session.name) == fingerprint:
@@ -73,6 +76,14 @@ def check_config(
     if problems:
         raise ConfigError(_report(problems))
     return config
+
+
+def _values_read_at_plan(session: SessionConfig) -> bool:
+    """Whether a session's values are checked at plan time: generated data and plain
+    arrays (recordings are read from headers only until prepare)."""
+    return session.synthetic is not None or all(
+        getattr(spec, "format", "array") == "array" for spec in session.variables().values()
+    )
 
 
 def _fingerprint(session: SessionConfig, seed: int) -> str:

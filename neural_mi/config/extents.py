@@ -1,57 +1,111 @@
-"""What a session's data gives, read from file headers: sample counts checked before any job.
+"""What a session's data gives, read from file headers: window counts and pairings checked
+before any job.
 
-:func:`check_plan` checks each planned task against its session's data without loading it:
-every data file exists, X and Y (and Z) give sample counts that can be aligned, and in
-rigorous mode every ``gamma`` leaves at least one batch per chunk.  The window counts come from
-:mod:`neural_mi.data.windows`, the formula the processors use.  Torch-free.
+:func:`session_extents` reads each variable's headers once (a data source's
+:meth:`~neural_mi.data.sources.Source.describe`: shapes, sampling rates, start times,
+spike spans; nothing is loaded).  :func:`check_plan` then checks each planned task against
+them: every variable gives windows, X and Y (and Z) can be paired (by time when they all
+have a time base, with :mod:`neural_mi.data.pairing`, the code the engine pairs with; by
+index otherwise), every gamma chunk holds a batch, and the mode's own task data splits.
+The window counts come from :mod:`neural_mi.data.windows`, the formula the processors use.
+Torch-free.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..data.pairing import SpikeSpan, Timing, VariableTime, pair_variables, timing_label
+from ..data.sources import SignalInfo, SpikesInfo, TimeBase, open_source
+from ..data.sources.arrays import open_array
+from ..data.validate import layout_hint
 from ..data.windows import count_spike_windows, count_windows
-from ..errors import ConfigError, ParameterError
-from ..params import MIN_ALIGN_RATIO, check_number
+from ..errors import ConfigError, NeuralMIError, ParameterError
+from ..params import check_number
 from ..tasks import TaskSpec
-from .model import SessionConfig, SyntheticConfig, VariableConfig
+from .model import SessionConfig, SyntheticConfig
 from .sessions import generator_signature
+from .variables import SyntheticVariable
 
-__all__ = ["DataExtent", "check_plan", "processed_samples", "session_extents"]
+__all__ = [
+    "DataExtent",
+    "check_plan",
+    "pair_count",
+    "processed_samples",
+    "session_extents",
+    "timing_labels",
+]
+
+_NAMES = {"x": "X", "y": "Y", "z": "Z"}
 
 
 @dataclass(frozen=True)
 class DataExtent:
-    """What a variable's sample count depends on, read without loading the data.
+    """What a variable's window count and pairing depend on, read without loading data.
 
-    ``shape``: shape of an array (a synthetic array is ``(n_time,)``, its channels
-    unknown: ``synthetic`` is true); ``last_spike``: latest spike time in seconds (for
-    synthetic spikes, the duration).
+    Attributes
+    ----------
+    shape
+        Shape of a signal as read, ``(channels, time)`` (or as the processor's
+        ``time_axis`` says), or of processed data ``(n_samples, ...)``; a synthetic signal
+        is ``(n_time,)``, its channels unknown (``synthetic`` is true).
+    last_spike
+        Spike trains: the end of their span (the last spike when the file gives no span;
+        for synthetic spikes, the duration).
+    synthetic
+        Generated, not read.
+    timing
+        The time base (:class:`~neural_mi.data.sources.TimeBase` or
+        :class:`~neural_mi.data.pairing.SpikeSpan`), or ``None``.
+    approximate
+        The time base is timestamps known by their span only: a regular approximation.
     """
 
     shape: tuple[int, ...] | None = None
     last_spike: float | None = None
     synthetic: bool = False
+    timing: Timing | None = None
+    approximate: bool = False
 
 
 def session_extents(session: SessionConfig) -> dict[str, DataExtent]:
-    """The extent of X (and Y, Z) of a session, from file headers or generator arguments."""
-    variables = {"x": session.x, "y": session.y, "z": session.z}
+    """The extent of X (and Y, Z) of a session, from file headers or generator arguments.
+
+    Raises
+    ------
+    ConfigError
+        A missing or unreadable file, a missing object, an empty selection, a source of
+        another kind than the variable's ``type``; naming the session and variable.
+    """
+    return {name: _extent(session, name, spec) for name, spec in session.variables().items()}
+
+
+def timing_labels(
+    session: SessionConfig, extents: Mapping[str, DataExtent], variables: Sequence[str]
+) -> dict[str, Any]:
+    """:func:`neural_mi.data.pairing.timing_label` of each of ``variables`` the session
+    has (what :func:`neural_mi.plan.plan_tasks` takes as ``timing``)."""
+    specs = session.variables()
     return {
-        name: _extent(session, name, spec) for name, spec in variables.items() if spec is not None
+        name: timing_label(specs[name].type, extents[name].timing)
+        for name in variables
+        if name in specs and name in extents
     }
 
 
-def _extent(session: SessionConfig, variable: str, spec: VariableConfig) -> DataExtent:
+def _extent(session: SessionConfig, variable: str, spec: Any) -> DataExtent:
     where = f"session {session.name!r}, {variable}"
     if session.synthetic is not None:
+        assert isinstance(spec, SyntheticVariable)
         return _synthetic_extent(session.synthetic, spec, where)
-    assert spec.path is not None  # the session model requires it without synthetic
     path = Path(spec.path)
     if not path.exists():
         raise ConfigError(
@@ -59,16 +113,89 @@ def _extent(session: SessionConfig, variable: str, spec: VariableConfig) -> Data
             f"{str(path.absolute().parent)!r})."
         )
     try:
-        if spec.type == "spike":
-            return DataExtent(last_spike=_last_spike(path))
-        return DataExtent(shape=_array_shape(path, spec.key))
+        if spec.type is None:
+            return _processed_extent(spec)
+        info = _described(spec.model_dump_json(), *_stat(path))
+    except NeuralMIError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
     except (OSError, ValueError, KeyError) as exc:
         raise ConfigError(f"{where}: cannot read {spec.path!r}: {exc}") from exc
+    if isinstance(info, SpikesInfo):
+        if spec.type != "spike":
+            raise ConfigError(
+                f"{where}: {spec.path!r} holds spike trains ({info.n_units} units), but the "
+                f"variable's type is {spec.type!r}: give type: spike."
+            )
+        start, stop = info.span
+        return DataExtent(last_spike=stop, timing=SpikeSpan(start, stop))
+    if spec.type == "spike":
+        raise ConfigError(
+            f"{where}: {spec.path!r} holds a signal ({info.n_channels} channels x "
+            f"{info.n_times} samples), not spike trains: give type continuous or categorical."
+        )
+    return _signal_extent(info)
 
 
-def _synthetic_extent(synthetic: SyntheticConfig, spec: VariableConfig, where: str) -> DataExtent:
+def _stat(path: Path) -> tuple[int, int]:
+    stat = os.stat(path)
+    return stat.st_size, stat.st_mtime_ns
+
+
+@lru_cache(maxsize=4096)
+def _described(config_json: str, size: int, mtime_ns: int) -> SignalInfo | SpikesInfo:
+    """A source's header description, cached per config and file version (``neural-mi
+    plan`` checks the config, then plans it: the headers are read once)."""
+    from .variables import file_variable_models
+
+    raw = json.loads(config_json)
+    fmt = raw.get("format") or _format_of(raw)
+    model = file_variable_models()[fmt].model_validate(raw)
+    return open_source(model).describe()
+
+
+def _format_of(raw: Mapping[str, Any]) -> str:
+    from ..data.sources import infer_format
+
+    return infer_format(raw["path"])
+
+
+def _signal_extent(info: SignalInfo) -> DataExtent:
+    shape = (info.n_channels, info.n_times)
+    if info.rate is not None:
+        assert info.start_time is not None
+        return DataExtent(shape=shape, timing=TimeBase(rate=info.rate, start=info.start_time))
+    if info.span is None:
+        return DataExtent(shape=shape)
+    start, end = info.span
+    if info.n_times > 1 and end > start:  # timestamps: a regular grid through the first and last
+        rate = (info.n_times - 1) / (end - start)
+        return DataExtent(shape=shape, timing=TimeBase(rate=rate, start=start), approximate=True)
+    return DataExtent(shape=shape, timing=TimeBase(timestamps=np.array([start])))
+
+
+def _processed_extent(spec: Any) -> DataExtent:
+    """Already processed rows ``(n_samples, ...)``: the header's shape, and the rows' time
+    base from ``sampling_rate``."""
+    shape = _array_shape(Path(spec.path), spec.key)
+    rate = getattr(spec, "sampling_rate", None)
+    timing = None if rate is None else TimeBase(rate=rate, start=spec.start_time or 0.0)
+    return DataExtent(shape=shape, timing=timing)
+
+
+def _array_shape(path: Path, key: str | None) -> tuple[int, ...]:
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        from ..data.sources.arrays import _npz_shape
+
+        return _npz_shape(path, key)[0]
+    return tuple(open_array(path, key).shape)
+
+
+def _synthetic_extent(
+    synthetic: SyntheticConfig, spec: SyntheticVariable, where: str
+) -> DataExtent:
     """Extent from the generator's length argument (``duration`` for spikes, else
-    ``n_samples``), as given or as its default."""
+    ``n_samples``), as given or as its default, and the variable's time base."""
     signature = generator_signature(synthetic.generator)
     assert signature is not None  # load_config checked the generator
     bound = signature.bind_partial(**synthetic.kwargs)
@@ -84,120 +211,93 @@ def _synthetic_extent(synthetic: SyntheticConfig, spec: VariableConfig, where: s
     except ParameterError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     if spec.type == "spike":
-        return DataExtent(last_spike=float(value), synthetic=True)
-    return DataExtent(shape=(int(value),), synthetic=True)
+        return DataExtent(last_spike=float(value), synthetic=True, timing=SpikeSpan())
+    timing = (
+        None
+        if spec.sampling_rate is None
+        else TimeBase(rate=float(spec.sampling_rate), start=float(spec.start_time or 0.0))
+    )
+    return DataExtent(shape=(int(value),), synthetic=True, timing=timing)
 
 
-def _array_shape(path: Path, key: str | None) -> tuple[int, ...]:
-    suffix = path.suffix.lower()
-    if suffix == ".npy":
-        if key is not None:
-            raise ValueError(f"key {key!r} was given, but a .npy file holds a single array")
-        return tuple(np.load(path, mmap_mode="r").shape)
-    if suffix == ".npz":
-        with np.load(path) as archive:
-            name = _one_key(list(archive.files), key, path)
-            with archive.zip.open(f"{name}.npy") as member:
-                version = np.lib.format.read_magic(member)
-                read_header = (
-                    np.lib.format.read_array_header_1_0
-                    if version == (1, 0)
-                    else np.lib.format.read_array_header_2_0
-                )
-                return tuple(read_header(member)[0])
-    if suffix == ".zarr":
-        import zarr
-
-        node = zarr.open(str(path), mode="r")
-        if isinstance(node, zarr.Group):
-            arrays = dict(node.arrays())
-            node = arrays[_one_key(sorted(arrays), key, path)]
-        return tuple(node.shape)
-    raise ValueError(f"unsupported file type {suffix!r}; use .npy, .npz or .zarr")
-
-
-def _one_key(keys: list[str], key: str | None, path: Path) -> str:
-    if key is None and len(keys) == 1:
-        return keys[0]
-    if key is None or key not in keys:
-        wanted = "needs key: one" if key is None else f"has no array {key!r}; choose one"
-        raise ValueError(f"{path.name} {wanted} of {', '.join(keys) or '(none)'}")
-    return key
-
-
-def _last_spike(path: Path) -> float:
-    if path.suffix.lower() != ".npz":
-        raise ValueError("spike times must be an .npz archive with one array per channel")
-    latest = []
-    with np.load(path) as archive:
-        for name in archive.files:
-            times = archive[name]
-            bad = int(np.count_nonzero(~np.isfinite(times))) if times.dtype.kind == "f" else 0
-            if bad:
-                raise ValueError(f"spike channel {name!r} holds {bad} non-finite time(s)")
-            if times.size:
-                latest.append(float(np.max(times)))
-    if not latest:
-        raise ValueError("the spike archive holds no spikes")
-    return max(latest)
+def _n_times(extent: DataExtent, processor_type: str | None, params: Mapping[str, Any]) -> int:
+    shape = extent.shape
+    assert shape is not None
+    if processor_type is None or len(shape) == 1 or params.get("time_axis") == 0:
+        return int(shape[0])
+    return int(shape[-1])
 
 
 def processed_samples(
     extent: DataExtent, processor_type: str | None, params: Mapping[str, Any]
 ) -> int:
-    """Number of samples a processor makes from data of this extent (0 if none fit).
+    """Number of windows a processor makes from data of this extent (0 if none fit).
 
     The counts of :mod:`neural_mi.data.windows`, as the processors make them; spike
-    windows run to ``n_seconds``, by default the last spike time; processed data gives
-    ``shape[0]``.
+    windows run from the span's start to ``n_seconds`` (by default the span's end, or the
+    last spike); processed data gives ``shape[0]``.
     """
     if processor_type is None:
-        assert extent.shape is not None
-        return int(extent.shape[0])
+        return _n_times(extent, None, params)
     if processor_type == "spike":
         window = float(params["window_size"])
         step = float(params["step_size"] or window)
-        n_seconds = params["n_seconds"] or extent.last_spike
-        assert n_seconds is not None  # a spike file's extent has its last spike
-        return count_spike_windows(float(n_seconds), window, step)
-    shape = extent.shape
-    assert shape is not None
-    n_time = shape[0] if len(shape) == 1 or params["time_axis"] == 0 else shape[-1]
-    return count_windows(n_time, params["window_size"], params["step_size"])
+        span = extent.timing if isinstance(extent.timing, SpikeSpan) else SpikeSpan()
+        stop = float(params["n_seconds"] or span.stop or extent.last_spike)
+        return count_spike_windows(stop - span.start, window, step)
+    return count_windows(
+        _n_times(extent, processor_type, params), params["window_size"], params["step_size"]
+    )
 
 
-def _sample_counts(
-    spec: TaskSpec, extents: Mapping[str, DataExtent], uses_y: bool
-) -> tuple[int, int | None]:
-    """Processed sample counts ``(n_x, n_y)`` of a task (``n_y`` None without Y)."""
-    p = spec.params
-    n_x = processed_samples(extents["x"], p["processor_type_x"], p["processor_params_x"])
-    if not uses_y:
-        return n_x, None
-    return n_x, processed_samples(extents["y"], p["processor_type_y"], p["processor_params_y"])
+def _variable_time(
+    variable: str, extent: DataExtent, processor_type: str | None, params: Mapping[str, Any]
+) -> VariableTime:
+    name = _NAMES[variable]
+    if processor_type == "spike":
+        timing = extent.timing if extent.timing is not None else SpikeSpan()
+        return VariableTime(name, processor_type, params, timing, last_spike=extent.last_spike)
+    return VariableTime(
+        name,
+        processor_type,
+        params,
+        extent.timing,
+        n_times=_n_times(extent, processor_type, params),
+        approximate=extent.approximate,
+    )
 
 
-def _checked_z(
-    spec: TaskSpec, extents: Mapping[str, DataExtent], n: int, where: str, coords: str
+def _used(spec: TaskSpec, extents: Mapping[str, DataExtent], uses_y: bool) -> list[str]:
+    """The variables a task pairs: X, Y when the mode uses it, Z when its parameters do."""
+    names = ["x"] + (["y"] if uses_y else [])
+    if "processor_type_z" in spec.params and "z" in extents:
+        names.append("z")
+    return names
+
+
+def pair_count(
+    spec: TaskSpec,
+    extents: Mapping[str, DataExtent],
+    uses_y: bool,
+    session: SessionConfig,
 ) -> int:
-    """The samples of X and Y (``n``) cut to Z's, for tasks whose parameters hold a Z
-    processor; Z's count is refused as X's and Y's are."""
+    """Number of paired windows of a task's variables (windows of X alone without Y).
+
+    Raises
+    ------
+    NeuralMIError
+        As :func:`neural_mi.data.pairing.pair_variables`.
+    """
     p = spec.params
-    if "processor_type_z" not in p or "z" not in extents:
-        return n
-    n_z = processed_samples(extents["z"], p["processor_type_z"], p["processor_params_z"])
-    if n_z < 2:
-        raise ConfigError(
-            f"{where}{coords}: processing Z leaves {n_z} sample(s); the window is longer than "
-            "the recording."
-        )
-    if min(n, n_z) < MIN_ALIGN_RATIO * max(n, n_z):
-        raise ConfigError(
-            f"{where}{coords}: X and Y give {n} samples and Z gives {n_z}; they cannot be "
-            f"aligned (the smaller must be at least {MIN_ALIGN_RATIO:g} of the larger). "
-            "Check Z's window/step sizes, time axis and, for spikes, n_seconds and units."
-        )
-    return min(n, n_z)
+    names = _used(spec, extents, uses_y)
+    variables = [
+        _variable_time(v, extents[v], p[f"processor_type_{v}"], p[f"processor_params_{v}"])
+        for v in names
+    ]
+    if len(variables) == 1:
+        return processed_samples(extents["x"], p["processor_type_x"], p["processor_params_x"])
+    pairing = pair_variables(variables, align=session.align, min_overlap=session.min_overlap)
+    return pairing.n
 
 
 def _n_channels(
@@ -213,7 +313,7 @@ def _n_channels(
 
 
 def check_plan(
-    session: str,
+    session: SessionConfig,
     analysis: str,
     specs: Sequence[TaskSpec],
     extents: Mapping[str, DataExtent],
@@ -221,40 +321,52 @@ def check_plan(
 ) -> None:
     """Refuse a plan whose tasks the session's data cannot serve.
 
-    For every task: X and Y give sample counts that can be aligned; every gamma chunk
-    holds a batch; and the task's own data (the mode's :meth:`task_extent`: lags,
-    channel halves...) splits into training and held-out samples with the engine's own
-    :func:`~neural_mi.engine.split.task_split` (checked once per data and gamma).
+    For every task: each variable gives windows; X and Y (and Z) can be paired; every
+    gamma chunk holds a batch; and the task's own data (the mode's :meth:`task_extent`:
+    lags, channel halves...) splits into training and held-out samples with the engine's
+    own :func:`~neural_mi.engine.split.task_split` (checked once per data and gamma).
 
     Raises
     ------
     ConfigError
-        Naming the session, the analysis, the sweep values and the numbers.
+        Naming the session, the analysis, the sweep values and the numbers (for pairing:
+        every span and window grid).
     """
     from ..engine.split import task_split
-    from ..errors import NeuralMIError
     from ..modes import get_mode
 
-    where = f"session {session!r}, analysis {analysis!r}"
+    where = f"session {session.name!r}, analysis {analysis!r}"
     checked: set[tuple[Any, ...]] = set()
+    counts: dict[str, int] = {}
     for spec in specs:
-        n_x, n_y = _sample_counts(spec, extents, uses_y)
+        p = spec.params
         coords = f" (sweep values {spec.coords})" if spec.coords else ""
-        for name, count in (("X", n_x), ("Y", n_y)):
-            if count is not None and count < 2:
-                raise ConfigError(
-                    f"{where}{coords}: processing {name} leaves {count} sample(s); the window "
-                    "is longer than the recording."
-                )
-        if n_y is not None and min(n_x, n_y) < MIN_ALIGN_RATIO * max(n_x, n_y):
-            raise ConfigError(
-                f"{where}{coords}: X gives {n_x} samples and Y gives {n_y}; they cannot be "
-                f"aligned (the smaller must be at least {MIN_ALIGN_RATIO:g} of the larger). "
-                "Check window/step sizes, time axes and, for spikes, n_seconds and units."
+        for v in _used(spec, extents, uses_y):
+            count = processed_samples(
+                extents[v], p[f"processor_type_{v}"], p[f"processor_params_{v}"]
             )
-        n = n_x if n_y is None else min(n_x, n_y)
-        n = _checked_z(spec, extents, n, where, coords)
-        batch = spec.params["base"]["batch_size"]
+            if count < 2:
+                shape = extents[v].shape
+                hint = (
+                    None
+                    if shape is None or extents[v].synthetic
+                    else layout_hint(shape, p[f"processor_type_{v}"], p[f"processor_params_{v}"], v)
+                )
+                raise ConfigError(
+                    f"{where}{coords}: processing {_NAMES[v]} leaves {count} sample(s); the "
+                    "window is longer than the recording." + (f" {hint}" if hint else "")
+                )
+        signature = json.dumps(
+            [[p.get(f"processor_type_{v}"), p.get(f"processor_params_{v}")] for v in "xyz"],
+            sort_keys=True,
+        )
+        if signature not in counts:
+            try:
+                counts[signature] = pair_count(spec, extents, uses_y, session)
+            except NeuralMIError as exc:
+                raise ConfigError(f"{where}{coords}: {exc}") from None
+        n = counts[signature]
+        batch = p["base"]["batch_size"]
         if n // spec.gamma < batch:
             largest = max(1, n // batch)
             raise ConfigError(
@@ -262,12 +374,11 @@ def check_plan(
                 f"{n // spec.gamma}, fewer than one batch (batch_size={batch}). Use gammas up "
                 f"to {largest} or a batch_size of at most {n // spec.gamma}."
             )
-        mode = get_mode(spec.params["mode"])
-        signature = (mode.data_key(spec), spec.gamma)
-        if signature in checked:
+        mode = get_mode(p["mode"])
+        key = (mode.data_key(spec), spec.gamma)
+        if key in checked:
             continue
-        checked.add(signature)
-        p = spec.params
+        checked.add(key)
         channels = _n_channels(extents["x"], p["processor_type_x"], p["processor_params_x"])
         try:
             n_task, gap = mode.task_extent(spec, n, channels)

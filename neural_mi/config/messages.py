@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-__all__ = ["describe_validation_error", "did_you_mean_paren"]
+__all__ = ["describe_validation_error", "did_you_mean_paren", "variable_tags"]
 
 
 def did_you_mean_paren(name: str, options: Sequence[str]) -> str:
@@ -71,14 +71,29 @@ def _describe_one(
 
 
 def _without_tags(loc: list[Any], raw: Mapping[str, Any]) -> list[Any]:
-    """Drop the discriminator tag pydantic inserts after ``analyses[i]``, and the names of
-    the alternatives of a union (``literal['auto']``, ``function-before[...]``)."""
+    """Drop the discriminator tag pydantic inserts after ``analyses[i]`` and after a
+    session's variable (its format), and the names of the alternatives of a union
+    (``literal['auto']``, ``function-before[...]``)."""
     loc = [part for part in loc if not (isinstance(part, str) and "[" in part)]
     if len(loc) >= 3 and loc[0] == "analyses" and isinstance(loc[1], int):
         item = _item(raw, "analyses", loc[1])
         if isinstance(item, Mapping) and loc[2] == item.get("mode"):
             return loc[:2] + loc[3:]
+    if (
+        len(loc) >= 4
+        and loc[0] == "sessions"
+        and loc[2] in ("x", "y", "z")
+        and loc[3] in variable_tags()
+    ):
+        return loc[:3] + loc[4:]
     return loc
+
+
+def variable_tags() -> tuple[str, ...]:
+    """The tags pydantic puts in the location of a variable's error (its format)."""
+    from ..data.sources import SOURCES
+
+    return ("synthetic", *SOURCES)
 
 
 def _item(raw: Mapping[str, Any], section: str, index: int) -> Any:
@@ -112,6 +127,8 @@ def _other_modes(key: str, loc: list[Any], raw: Mapping[str, Any]) -> str:
 def _fields_at(loc: Sequence[Any], raw: Mapping[str, Any], model: type[BaseModel]) -> list[str]:
     """Field names of the model found at ``loc`` inside ``model``."""
     current: Any = model
+    if len(loc) >= 3 and loc[0] == "sessions" and loc[2] in ("x", "y", "z"):
+        return _variable_fields(loc, raw)
     for position, part in enumerate(loc):
         if isinstance(part, int):
             if position == 1 and loc[0] == "analyses":
@@ -137,6 +154,40 @@ def _fields_at(loc: Sequence[Any], raw: Mapping[str, Any], model: type[BaseModel
         if current is None:
             return []
     return list(current.model_fields)
+
+
+def _variable_fields(loc: Sequence[Any], raw: Mapping[str, Any]) -> list[str]:
+    """Field names at ``loc`` inside a session's variable (its format's model)."""
+    from .variables import SyntheticVariable, file_variable_models
+
+    item = _item(raw, "sessions", loc[1]) if isinstance(loc[1], int) else None
+    spec = item.get(loc[2]) if isinstance(item, Mapping) else None
+    if not isinstance(spec, Mapping):
+        return []
+    fmt = spec.get("format")
+    if fmt is None and isinstance(spec.get("path"), str):
+        from ..data.sources import infer_format
+
+        try:
+            fmt = infer_format(spec["path"])
+        except ValueError:
+            return []
+    current: Any = SyntheticVariable if fmt is None else file_variable_models().get(fmt)
+    for part in loc[3:]:
+        if current is None:
+            return []
+        field = current.model_fields.get(part)
+        if field is None:
+            return []
+        current = next(
+            (
+                arg
+                for arg in _flat_args(field.annotation)
+                if isinstance(arg, type) and issubclass(arg, BaseModel)
+            ),
+            None,
+        )
+    return [] if current is None else list(current.model_fields)
 
 
 def _flat_args(annotation: Any) -> list[Any]:

@@ -27,7 +27,16 @@ from pydantic import (
 
 from ..modes import available_modes, builtin_modes, get_mode
 from ..modes.base import COMMON_AGGREGATION_OPTIONS
-from ..params import DEFAULT_INPUT_TRANSFORM, Integer, PositiveInt, PositiveNumber, TrainParams
+from ..params import (
+    DEFAULT_INPUT_TRANSFORM,
+    DEFAULT_MIN_OVERLAP,
+    Fraction,
+    Integer,
+    PositiveInt,
+    PositiveNumber,
+    TrainParams,
+)
+from .variables import SyntheticVariable, VariableConfig
 
 __all__ = [
     "NAME_PATTERN",
@@ -35,6 +44,7 @@ __all__ = [
     "Config",
     "SessionConfig",
     "SyntheticConfig",
+    "SyntheticVariable",
     "VariableConfig",
     "analysis_model",
     "config_model",
@@ -46,26 +56,6 @@ NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
-
-
-class VariableConfig(_Strict):
-    """Where one variable (X, Y or Z) of a session comes from and how it is processed."""
-
-    path: str | None = None
-    """Data file: .npy/.npz/.zarr array (channels, time) for continuous or categorical data
-    (params.time_axis 0 for (time, channels)), (n_samples, n_features) for type null; an .npz
-    archive with one 1-D array of spike times (seconds) per channel for type spike. Omitted
-    in synthetic sessions."""
-
-    key: str | None = None
-    """Array name inside an .npz archive or zarr group; may be omitted when it holds one."""
-
-    type: Literal["continuous", "spike", "categorical"] | None = "continuous"
-    """Processor: continuous, spike, categorical, or null (already processed)."""
-
-    params: dict[str, Any] = Field(default_factory=dict)
-    """Processor parameters, e.g. {window_size: 10} (samples) or {window_size: 0.05}
-    (seconds, spikes)."""
 
 
 class SyntheticConfig(BaseModel):
@@ -84,8 +74,13 @@ class SyntheticConfig(BaseModel):
         return dict(self.model_extra or {})
 
 
+#: A value of a session's metadata (a sessions sheet's column).
+MetadataValue = str | int | float | bool
+
+
 class SessionConfig(_Strict):
-    """One recording (or synthetic data set): X, optionally Y, and their processing."""
+    """One recording (or synthetic data set): X, optionally Y and Z, their processing, and
+    how their windows are paired."""
 
     name: str = Field(pattern=NAME_PATTERN)
     """Unique name (letters, digits, _ and -); outputs go to <results_dir>/<name>/."""
@@ -93,8 +88,9 @@ class SessionConfig(_Strict):
     synthetic: SyntheticConfig | None = None
     """Generate the data instead of reading files."""
 
-    x: VariableConfig = Field(default_factory=VariableConfig)
-    """X: a file (path), or for synthetic sessions the processing of the generated X."""
+    x: VariableConfig = Field(default_factory=SyntheticVariable)
+    """X: a data source with its processing (or, in synthetic sessions, the processing of
+    the generated X)."""
 
     y: VariableConfig | None = None
     """Y, as x; omitted in sessions used only by analyses of X alone (dimensionality)."""
@@ -103,13 +99,34 @@ class SessionConfig(_Strict):
     """Z, as x: a third variable on the same time base (the condition of mode
     conditional); omitted in sessions without one."""
 
+    align: Literal["auto", "truncate"] = "auto"
+    """Pairing of variables that do not all have a time base: auto pairs window i with
+    window i only when the window counts are equal; truncate also pairs unequal counts,
+    dropping the last windows of the longer. Variables that all have a time base are
+    paired by the start times of their windows."""
+
+    min_overlap: Fraction = DEFAULT_MIN_OVERLAP
+    """Least fraction of the longest variable's time span that the span common to all
+    variables must cover (less is refused as a wrong rate, clock or unit)."""
+
+    metadata: dict[str, MetadataValue] = Field(default_factory=dict)
+    """Descriptions of the session (subject, area, condition...): columns of
+    results/summary.csv and coordinates of results/summary.nc; they change no number."""
+
     @model_serializer(mode="wrap")
-    def _without_absent_z(self, handler: Any) -> dict[str, Any]:
-        # A session without Z serialises as before Z existed, so that what a workflow's
-        # prepare step depends on (and so whether it reruns) does not change.
+    def _as_before(self, handler: Any) -> dict[str, Any]:
+        # A session serialises as before Z, the pairing settings and metadata existed when
+        # it does not use them, so that what a workflow's prepare step depends on (and so
+        # whether it reruns) does not change.
         data = handler(self)
         if self.z is None:
             data.pop("z", None)
+        if self.align == "auto":
+            data.pop("align", None)
+        if self.min_overlap == DEFAULT_MIN_OVERLAP:
+            data.pop("min_overlap", None)
+        if not self.metadata:
+            data.pop("metadata", None)
         return data
 
     @model_validator(mode="after")
@@ -117,12 +134,13 @@ class SessionConfig(_Strict):
         for variable, spec in (("x", self.x), ("y", self.y), ("z", self.z)):
             if spec is None:
                 continue
-            if self.synthetic is not None and spec.path is not None:
+            generated = isinstance(spec, SyntheticVariable)
+            if self.synthetic is not None and not generated:
                 raise ValueError(
                     f"{variable}.path is set, but the session is synthetic; "
                     "give either synthetic or x/y paths"
                 )
-            if self.synthetic is None and spec.path is None:
+            if self.synthetic is None and generated:
                 raise ValueError(f"{variable}.path is missing (or give synthetic: ...)")
             if self.synthetic is not None and spec.type is None:
                 raise ValueError(
@@ -130,6 +148,10 @@ class SessionConfig(_Strict):
                     "data is raw; choose continuous, categorical or spike"
                 )
         return self
+
+    def variables(self) -> dict[str, Any]:
+        """``{name: variable}`` of the variables the session has."""
+        return {name: spec for name, spec in (("x", self.x), ("y", self.y), ("z", self.z)) if spec}
 
 
 class AnalysisConfig(_Strict):
@@ -263,7 +285,22 @@ class Config(_Strict):
     further analysis modes; imported before the analyses are read."""
 
     sessions: list[SessionConfig] = Field(min_length=1)
-    """The recordings or synthetic data sets."""
+    """The recordings or synthetic data sets (with those of sessions_table and
+    sessions_glob added after these)."""
+
+    sessions_table: str | None = None
+    """A .tsv (or .csv) sheet of sessions, one row each: name, path (or x.path, y.path...),
+    keys of the variables as x.<key> columns, and metadata columns (subject, area,
+    condition, date...) that go to results/summary.csv and summary.nc. Relative paths in
+    the sheet are relative to its folder."""
+
+    sessions_glob: str | None = None
+    """A file pattern (e.g. data/*.nwb): one session per match, named after the file, its
+    variables read from it as session_defaults say."""
+
+    session_defaults: dict[str, Any] | None = None
+    """What the sessions of sessions_table and sessions_glob share: variables x, y, z
+    (data source keys, type, params) and align, min_overlap; a sheet's cells win."""
 
     analyses: list[AnalysisConfig] = Field(min_length=1)
     """The analyses, each run on every session it names (default: all)."""

@@ -1,7 +1,10 @@
-"""A session's raw data: read from its files or drawn from a synthetic generator.
+"""A session's raw data: read from its data sources or drawn from a synthetic generator.
 
-Synthetic sessions name a generator of :mod:`neural_mi.datasets`; its arguments are
-checked against its signature when the config is loaded (:func:`check_generator`).
+File variables are read by their data source (:mod:`neural_mi.data.sources`: only the
+selected channels, units and time range), with their time base; already processed arrays
+(``type: null``) are read whole.  Synthetic sessions name a generator of
+:mod:`neural_mi.datasets`; its arguments are checked against its signature when the config
+is loaded (:func:`check_generator`).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,12 +20,13 @@ import numpy as np
 from ..errors import ConfigError
 from ..plan import derive_seed
 from .messages import did_you_mean_paren
-from .model import SessionConfig, VariableConfig
+from .model import SessionConfig
 
 __all__ = [
     "SAMPLES_FIRST_GENERATORS",
     "check_generator",
     "generator_signature",
+    "load_session",
     "load_session_arrays",
 ]
 
@@ -95,28 +100,78 @@ def load_session_arrays(session: SessionConfig, seed: int) -> tuple[Any, Any | N
     Returns
     -------
     x, y, z
-        numpy arrays ``(channels, time)`` (or as the file holds them, see
-        :class:`~neural_mi.config.model.VariableConfig`), or lists of 1-D spike-time
-        arrays (seconds); ``y`` (``z``) is ``None`` when the session has no ``y`` (``z``).
+        numpy arrays ``(channels, time)`` (or as the file holds them: a source's
+        ``time_axis`` turns them to ``(channels, time)``, ``params.time_axis: 0`` leaves
+        them ``(time, channels)``), or lists of 1-D spike-time arrays (seconds); ``y``
+        (``z``) is ``None`` when the session has no ``y`` (``z``).
 
     Raises
     ------
     ConfigError
         If a generator is asked for a variable it does not make.
+    NeuralMIError
+        If a data source cannot read its selection.
     """
+    data = load_session(session, seed)
+    return data["x"], data["y"], data["z"]
+
+
+def load_session(session: SessionConfig, seed: int) -> dict[str, Any]:
+    """A session's raw data, time bases and pairing settings: the keyword arguments of
+    :class:`neural_mi.engine.inputs.SessionData` (what the workflow's prepare step writes).
+
+    Raises
+    ------
+    As :func:`load_session_arrays`.
+    """
+    specs = {"x": session.x, "y": session.y, "z": session.z}
+    out: dict[str, Any] = {
+        "align": session.align,
+        "min_overlap": float(session.min_overlap),
+    }
     if session.synthetic is None:
-        from ..data.loaders import load_array, load_spike_times
+        for name, spec in specs.items():
+            raw, timing = (None, None) if spec is None else _read(spec)
+            out[name], out[f"time_{name}"] = raw, timing
+    else:
+        out["x"], out["y"], out["z"] = _generate(session, seed)
+        for name, spec in specs.items():
+            out[f"time_{name}"] = None if spec is None else _synthetic_timing(spec)
+    for name, spec in specs.items():
+        out[f"processor_type_{name}"] = None if spec is None else spec.type
+    return out
 
-        def read(spec: VariableConfig | None) -> Any:
-            if spec is None:
-                return None
-            assert spec.path is not None
-            if spec.type == "spike":
-                return load_spike_times(spec.path)
-            return load_array(spec.path, spec.key)
 
-        return read(session.x), read(session.y), read(session.z)
-    return _generate(session, seed)
+def _read(spec: Any) -> tuple[Any, Any]:
+    """A file variable's raw data and time base."""
+    from ..data.pairing import SpikeSpan
+    from ..data.sources import Signal, TimeBase, open_source
+    from ..data.sources.arrays import open_array
+
+    if spec.type is None:  # already processed rows: read whole, as stored
+        array = open_array(Path(spec.path), spec.key)
+        values = np.array(array) if isinstance(array, np.memmap) else np.asarray(array[...])
+        rate = getattr(spec, "sampling_rate", None)
+        return values, None if rate is None else TimeBase(rate=rate, start=spec.start_time or 0.0)
+    loaded = open_source(spec).load()
+    if isinstance(loaded, Signal):
+        if spec.type == "spike":
+            raise ConfigError(
+                f"{spec.path!r} holds a signal, not spike trains: give type continuous or "
+                "categorical."
+            )
+        return loaded.values, loaded.time_base
+    if spec.type != "spike":
+        raise ConfigError(f"{spec.path!r} holds spike trains: give type: spike.")
+    return list(loaded.times), SpikeSpan(*loaded.span)
+
+
+def _synthetic_timing(spec: Any) -> Any:
+    from ..data.sources import TimeBase
+
+    if spec.type == "spike" or spec.sampling_rate is None:
+        return None  # spike trains get their span (0 to the last spike) from SessionData
+    return TimeBase(rate=float(spec.sampling_rate), start=float(spec.start_time or 0.0))
 
 
 def _generate(session: SessionConfig, run_seed: int) -> tuple[Any, Any | None, Any | None]:

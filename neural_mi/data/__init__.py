@@ -1,8 +1,10 @@
-"""Data layer: validation, processing into windows, alignment, splits and file loading.
+"""Data layer: validation, processing into windows, pairing, splits and file loading.
 
 Files are read by :mod:`neural_mi.data.sources` (one module per format, each returning the
 signal with its time base, or spike trains in seconds); :func:`load_array` and
-:func:`load_spike_times` read whole arrays without a time base.
+:func:`load_spike_times` read whole arrays without a time base.  The windows of X and Y
+are paired by their start times when both have a time base (:mod:`neural_mi.data.pairing`),
+by index otherwise.
 
 Processed data is always a torch float32 tensor of shape
 ``(n_samples, n_channels, n_features)``.
@@ -21,7 +23,6 @@ from .validate import validate_data
 #: splits work without torch: the workflow's prepare step uses only those).
 _TORCH_NAMES = {
     "DataHandler": "handler",
-    "align_samples": "align",
     "CategoricalProcessor": "processors",
     "ContinuousProcessor": "processors",
     "SpikeProcessor": "processors",
@@ -33,7 +34,7 @@ _TORCH_NAMES = {
 
 #: Submodules reachable as attributes (``nmi.data.processors.find_max_spikes_per_window``,
 #: as NeuralMI 1.1 notebooks call it).
-_SUBMODULES = ("align", "handler", "processors", "sources", "spikes")
+_SUBMODULES = ("handler", "pairing", "processors", "sources", "spikes")
 
 
 def __getattr__(name: str) -> Any:
@@ -49,7 +50,6 @@ __all__ = [
     "ContinuousProcessor",
     "DataHandler",
     "SpikeProcessor",
-    "align_samples",
     "as_processed",
     "find_max_spikes_per_window",
     "load_array",

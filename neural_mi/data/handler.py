@@ -4,8 +4,10 @@ Kept for notebooks written for NeuralMI 1.1 (``nmi.data.DataHandler(...).process
 calls the same code as ``nmi.run`` (:class:`~neural_mi.engine.inputs.SessionData`), so what
 it returns is what an analysis trains on.  Where 1.1 paired a continuous and a spike
 variable by truncating both to the smaller sample count whatever their time steps, this
-refuses counts that cannot come from the same recording (see
-:func:`~neural_mi.data.align_samples` and ``docs/migrating_from_neuralmi.md``).
+pairs windows by their start times when the variables have a time base (``sampling_rate``;
+spike trains always have one), and otherwise pairs unequal counts only when asked to
+(``align='truncate'``; see :mod:`~neural_mi.data.pairing` and
+``docs/migrating_from_neuralmi.md``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ class DataHandler:
     processor_type_y, processor_params_y
         Y's; when left out (``None``) Y takes X's type, and X's parameters when the types
         agree (as in NeuralMI 1.1, and as ``nmi.run`` does).
+    sampling_rate, start_time, align
+        Time bases and pairing, as for ``nmi.run`` (not in NeuralMI 1.1).
     """
 
     def __init__(
@@ -43,10 +47,15 @@ class DataHandler:
         processor_params_x: Mapping[str, Any] | None = None,
         processor_type_y: str | None = None,
         processor_params_y: Mapping[str, Any] | None = None,
+        *,
+        sampling_rate: float | Mapping[str, float] | None = None,
+        start_time: float | Mapping[str, float] | None = None,
+        align: str = "auto",
     ) -> None:
         from ..runner import UNSET, resolve_processors
 
         self.x_data, self.y_data = x_data, y_data
+        self.sampling_rate, self.start_time, self.align = sampling_rate, start_time, align
         (
             self.processor_type_x,
             self.processor_params_x,
@@ -73,17 +82,24 @@ class DataHandler:
         Raises
         ------
         ParameterError, DataShapeError, DataValueError, InsufficientDataError
-            On bad parameters or data, or sample counts of X and Y that cannot belong to
-            the same recording.
+            On bad parameters or data, or windows of X and Y that cannot be paired.
         """
         from ..engine.inputs import SessionData
+        from ..runner import time_bases
 
         has_y = self.y_data is not None
+        ptype_y = self.processor_type_y if has_y else None
         data = SessionData(
             self.x_data,
             self.y_data,
             self.processor_type_x,
-            self.processor_type_y if has_y else None,
+            ptype_y,
+            align=self.align,
+            **time_bases(
+                self.sampling_rate,
+                self.start_time,
+                {"x": (self.x_data, self.processor_type_x), "y": (self.y_data, ptype_y)},
+            ),
         )
         params_x = resolve_processor_params(self.processor_type_x, self.processor_params_x, "x")
         if not has_y:

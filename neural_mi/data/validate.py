@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import DataShapeError, DataValueError, InsufficientDataError
 from ..params import PROCESSOR_TYPES, check_choice
 
-__all__ = ["validate_data"]
+__all__ = ["layout_hint", "validate_data"]
 
 #: Array ranks each processor accepts, with the layouts they stand for (for messages).
 _ACCEPTED_NDIM: dict[str | None, tuple[tuple[int, ...], str]] = {
@@ -64,6 +64,36 @@ def validate_data(data: Any, processor_type: str | None, name: str = "x_data") -
     _check_finite(array, name)
     if processor_type == "categorical":
         _check_labels(array, name)
+
+
+def layout_hint(
+    shape: Sequence[int], processor_type: str | None, params: Any, name: str = "x_data"
+) -> str | None:
+    """How a 2-D array was read, and the fix, when its layout looks transposed.
+
+    An array with more rows than columns read as ``(channels, time)`` gives few windows
+    of many channels; it is often ``(n_samples, features)``.  Said when an analysis has too
+    few samples, so that the message names the layout instead of the split.
+
+    Returns
+    -------
+    str or None
+        The explanation, or ``None`` when the layout is not suspect.
+    """
+    shape = tuple(int(n) for n in shape)
+    time_first = (params or {}).get("time_axis") == 0
+    if processor_type not in ("continuous", "categorical") or len(shape) != 2 or time_first:
+        return None
+    n_channels, n_times = shape
+    if n_channels <= n_times:
+        return None
+    return (
+        f"{name} has shape {shape}, read as (channels, time): {n_channels} channels of "
+        f"{n_times} time point(s), so it gives at most {n_times} window(s). If its rows are "
+        "samples (time first), pass processor_params={'time_axis': 0} (workflow config: "
+        "time_axis: 0 in the variable); if it is already processed (n_samples, features), "
+        f"pass processor_type=None (type: null); or pass {name}.T."
+    )
 
 
 def _check_labels(array: np.ndarray, name: str) -> None:

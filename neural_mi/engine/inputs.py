@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,10 +12,25 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..data import align_samples, process, validate_data
+from ..data import process, validate_data
+from ..data.pairing import (
+    Pairing,
+    SpikeSpan,
+    Timing,
+    VariableTime,
+    check_align,
+    lag_windows,
+    pair_variables,
+    timing_label,
+)
+from ..data.sources import Signal, SpikeTrains, TimeBase
+from ..errors import DataShapeError
+from ..params import DEFAULT_MIN_OVERLAP
 from .split import window_gap
 
 __all__ = ["SessionData", "TaskContext"]
+
+_NAMES = {"x": "X", "y": "Y", "z": "Z"}
 
 
 def _detached(data: Any) -> Any:
@@ -27,21 +43,50 @@ def _detached(data: Any) -> Any:
     return data
 
 
+def _unpacked(data: Any, timing: Timing | None, name: str) -> tuple[Any, Timing | None]:
+    """A source's :class:`Signal` or :class:`SpikeTrains` as raw data and its time base."""
+    if not isinstance(data, (Signal, SpikeTrains)):
+        return data, timing
+    own: Timing | None
+    if isinstance(data, Signal):
+        values, own = data.values, data.time_base
+    else:
+        values, own = list(data.times), SpikeSpan(*data.span)
+    if timing is not None and own is not None:
+        raise DataShapeError(
+            f"{name} is a {type(data).__name__} with its own time base; do not give it "
+            "another (sampling_rate, start_time)."
+        )
+    return values, timing if own is None else own
+
+
 @dataclass
 class SessionData:
-    """The raw, validated inputs of one analysis.
+    """The raw, validated inputs of one analysis, with their time bases.
 
     Parameters
     ----------
     x, y
         Raw data: arrays ``(channels, time)`` (or as the processor's ``time_axis`` says),
-        lists of spike-time arrays, or already processed arrays. ``y`` is ``None`` for
-        analyses of X alone.  Torch tensors are detached from any autograd graph.
+        lists of spike-time arrays, already processed arrays, or what a data source
+        returns (:class:`~neural_mi.data.sources.Signal`,
+        :class:`~neural_mi.data.sources.SpikeTrains`, which bring their time base).
+        ``y`` is ``None`` for analyses of X alone.  Torch tensors are detached from any
+        autograd graph.
     processor_type_x, processor_type_y
         How each variable is processed (``None``: already processed).
     z, processor_type_z
-        A third variable on the same time base (the condition of a conditional MI), and
-        its processing; ``None`` for analyses without one.
+        A third variable (the condition of a conditional MI), and its processing;
+        ``None`` for analyses without one.
+    time_x, time_y, time_z
+        Time bases: a :class:`~neural_mi.data.sources.TimeBase` for sampled signals (and
+        the rows of processed data), a :class:`~neural_mi.data.pairing.SpikeSpan` for spike
+        trains (which always have one: from 0 s to their last spike when not given).
+        Variables that all have one are paired by time
+        (:mod:`neural_mi.data.pairing`), otherwise by index.
+    align, min_overlap
+        How variables without a time base are paired, and the least overlap of time
+        spans (see :func:`neural_mi.data.pairing.pair_variables`).
     """
 
     x: Any
@@ -50,50 +95,270 @@ class SessionData:
     processor_type_y: str | None = "continuous"
     z: Any | None = None
     processor_type_z: str | None = "continuous"
-    _cache: dict[str, torch.Tensor] = field(default_factory=dict, init=False, repr=False)
+    time_x: Timing | None = None
+    time_y: Timing | None = None
+    time_z: Timing | None = None
+    align: str = "auto"
+    min_overlap: float = DEFAULT_MIN_OVERLAP
+    _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.x, self.y, self.z = _detached(self.x), _detached(self.y), _detached(self.z)
-        validate_data(self.x, self.processor_type_x, name="x_data")
-        if self.y is not None:
-            validate_data(self.y, self.processor_type_y, name="y_data")
-        if self.z is not None:
-            validate_data(self.z, self.processor_type_z, name="z_data")
+        for variable in ("x", "y", "z"):
+            raw, timing = _unpacked(
+                _detached(getattr(self, variable)),
+                getattr(self, f"time_{variable}"),
+                f"{variable}_data",
+            )
+            ptype = getattr(self, f"processor_type_{variable}")
+            if raw is not None:
+                validate_data(raw, ptype, name=f"{variable}_data")
+                if ptype == "spike" and timing is None:
+                    timing = SpikeSpan()
+                _check_timing(timing, ptype, variable)
+            setattr(self, variable, raw)
+            setattr(self, f"time_{variable}", timing)
+        self.align, self.min_overlap = check_align(self.align, self.min_overlap)
 
-    def processed(
-        self, variable: str, params: Mapping[str, Any], shift_seconds: float = 0.0
-    ) -> torch.Tensor:
+    # ----------------------------------------------------------------------------------
+    # Time bases
+    # ----------------------------------------------------------------------------------
+
+    def timing_labels(self, variables: Sequence[str] = ("x", "y")) -> dict[str, Any]:
+        """:func:`~neural_mi.data.pairing.timing_label` of each variable present."""
+        return {
+            v: timing_label(getattr(self, f"processor_type_{v}"), getattr(self, f"time_{v}"))
+            for v in variables
+            if getattr(self, v) is not None
+        }
+
+    def replaced(self, **raw: Any) -> SessionData:
+        """The same session with some raw inputs replaced (e.g. transformed), keeping every
+        time base and the pairing settings."""
+        values = {
+            name: getattr(self, name)
+            for name in (
+                "x",
+                "y",
+                "z",
+                "processor_type_x",
+                "processor_type_y",
+                "processor_type_z",
+                "time_x",
+                "time_y",
+                "time_z",
+                "align",
+                "min_overlap",
+            )
+        }
+        values.update(raw)
+        return SessionData(**values)
+
+    def _variable_time(self, variable: str, params: Mapping[str, Any]) -> VariableTime:
+        raw, ptype = getattr(self, variable), getattr(self, f"processor_type_{variable}")
+        timing = getattr(self, f"time_{variable}")
+        if ptype == "spike":
+            return VariableTime(
+                _NAMES[variable], ptype, params, timing, last_spike=_last_spike(raw)
+            )
+        n_times = _n_times(raw, ptype, params)
+        stamps = getattr(timing, "timestamps", None)
+        if stamps is not None and stamps.size != n_times:
+            raise DataShapeError(
+                f"{variable}_data has {n_times} time points but {stamps.size} timestamps."
+            )
+        return VariableTime(_NAMES[variable], ptype, params, timing, n_times=n_times)
+
+    def pairing(
+        self, params: Mapping[str, Any], variables: Sequence[str] = ("x", "y"), lag: float = 0.0
+    ) -> Pairing:
+        """Which windows of each variable pair up for a task's parameters (cached).
+
+        ``lag`` (seconds) moves Y's clock back (see
+        :func:`neural_mi.data.pairing.pair_variables`).
+
+        Raises
+        ------
+        DataShapeError
+            When the task was planned for other time bases than the data's (its
+            ``params['timing']``), or the variables cannot be paired.
+        """
+        key = json.dumps(["pairing", list(variables), _own_params(params, variables), lag])
+        if key not in self._cache:
+            self._check_planned_timing(params, variables)
+            self._cache[key] = pair_variables(
+                [self._variable_time(v, params[f"processor_params_{v}"]) for v in variables],
+                align=self.align,
+                min_overlap=self.min_overlap,
+                lag=lag,
+            )
+        return self._cache[key]
+
+    def _check_planned_timing(self, params: Mapping[str, Any], variables: Sequence[str]) -> None:
+        """The data's time bases are those the task was planned with (when it recorded
+        them): a sampling rate that changed between planning and training would pair
+        other windows than planned."""
+        planned = params.get("timing")
+        if planned is None:
+            return
+        found = self.timing_labels(variables)
+        wanted = {v: planned[v] for v in variables if v in planned}
+        if not _same_labels(found, wanted):
+            raise DataShapeError(
+                f"The task was planned for the time bases {wanted} but the data has "
+                f"{found}: plan the analysis on this data."
+            )
+
+    # ----------------------------------------------------------------------------------
+    # Processing and pairing
+    # ----------------------------------------------------------------------------------
+
+    def processed(self, variable: str, params: Mapping[str, Any]) -> torch.Tensor:
         """Processed ``x``, ``y`` or ``z`` for a processor parameter set (cached per process).
 
-        For spike data a non-zero ``shift_seconds`` moves every spike time back by that
-        much before windowing (Y following X by that lag then lines up with X).
+        Spike windows start at the start of the trains' span (0 s unless the data says
+        otherwise) and end by ``n_seconds``, the span's end, or the last spike.
         """
-        raw, ptype = {
-            "x": (self.x, self.processor_type_x),
-            "y": (self.y, self.processor_type_y),
-            "z": (self.z, self.processor_type_z),
-        }[variable]
-        key = json.dumps(
-            [variable, ptype, dict(params), shift_seconds], sort_keys=True, default=str
-        )
+        if getattr(self, f"processor_type_{variable}") == "spike":
+            span = getattr(self, f"time_{variable}")
+            return self._spike_windows(variable, params, span.start, None, 0.0)
+        key = json.dumps([variable, dict(params)], sort_keys=True, default=str)
         if key not in self._cache:
-            if ptype == "spike" and shift_seconds:
-                raw = [np.asarray(ch, dtype=np.float64) - shift_seconds for ch in raw]
-                raw = [ch[ch >= 0] for ch in raw]
+            raw, ptype = getattr(self, variable), getattr(self, f"processor_type_{variable}")
             self._cache[key] = process(raw, ptype, params)
         return self._cache[key]
+
+    def _spike_windows(
+        self,
+        variable: str,
+        params: Mapping[str, Any],
+        origin: float,
+        stop: float | None,
+        lag: float,
+    ) -> torch.Tensor:
+        """Spike windows from ``origin`` on (window ``k`` at ``origin + k * step``), ending
+        by ``stop`` (default: ``n_seconds``, the span's stop, the last spike), with spike
+        times moved back by ``lag`` seconds."""
+        key = json.dumps(
+            ["spikes", variable, dict(params), origin, stop, lag], sort_keys=True, default=str
+        )
+        if key not in self._cache:
+            raw = getattr(self, variable)
+            span = getattr(self, f"time_{variable}")
+            if stop is None:
+                stop = params.get("n_seconds") or span.stop or _last_spike(raw)
+            shift = origin + lag
+            trains = raw if not shift else [np.asarray(t, dtype=np.float64) - shift for t in raw]
+            own = {**params, "n_seconds": float(stop) - origin}
+            self._cache[key] = process(trains, "spike", own)
+        return self._cache[key]
+
+    def paired(
+        self, params: Mapping[str, Any], variables: Sequence[str] = ("x", "y"), lag: float = 0.0
+    ) -> tuple[torch.Tensor, ...]:
+        """The variables processed with a task's parameters and paired window by window
+        (slices of the windows are views; ``lag`` in seconds, see :meth:`pairing`)."""
+        pairing = self.pairing(params, variables, lag)
+        out = []
+        for position, variable in enumerate(variables):
+            own = params[f"processor_params_{variable}"]
+            spikes = getattr(self, f"processor_type_{variable}") == "spike"
+            if spikes and pairing.by_time:
+                origin = pairing.origins[position]
+                assert origin is not None
+                shift = lag if position == 1 else 0.0
+                windows = self._spike_windows(variable, own, origin, pairing.stops[position], shift)
+            else:
+                windows = self.processed(variable, own)
+            index = pairing.indices[position]
+            out.append(
+                windows[index] if isinstance(index, slice) else windows[torch.as_tensor(index)]
+            )
+        return tuple(out)
 
     @staticmethod
     def window_gap(params: Mapping[str, Any]) -> int:
         """See :func:`neural_mi.engine.split.window_gap`."""
         return window_gap(params)
 
-    def aligned_pair(self, params: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor, int]:
-        """X and Y processed with a task's parameters, aligned, and their window gap."""
-        x = self.processed("x", params["processor_params_x"])
-        y = self.processed("y", params["processor_params_y"])
-        x, y = align_samples(x, y)
-        return x, y, self.window_gap(params)
+    def aligned_pair(
+        self, params: Mapping[str, Any], lag: float = 0.0
+    ) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """X and Y processed with a task's parameters and paired, and the leakage gap of
+        their windows (grown by the pairs a lag in seconds moves, see
+        :func:`neural_mi.data.pairing.lag_windows`)."""
+        x, y = self.paired(params, ("x", "y"), lag)
+        return x, y, self.window_gap(params) + lag_windows(params, lag)
+
+    def window_indices(
+        self,
+        params: Mapping[str, Any],
+        variables: Sequence[str],
+        samples: Mapping[str, Any],
+        lag: float = 0.0,
+    ) -> dict[str, np.ndarray]:
+        """Window indices behind positions in the paired windows.
+
+        Parameters
+        ----------
+        params
+            The task's parameters.
+        variables
+            The variables the task pairs (as for :meth:`paired`).
+        samples
+            ``{variable: positions}`` in the pairs, for some of ``variables``.
+        lag
+            The lag (seconds) the pairs were made with.
+        """
+        pairing = self.pairing(params, variables, lag)
+        return {
+            v: pairing.windows(variables.index(v), samples[v]) for v in samples if v in variables
+        }
+
+
+def _check_timing(timing: Timing | None, processor_type: str | None, variable: str) -> None:
+    if timing is None:
+        return
+    spikes = processor_type == "spike"
+    if spikes != isinstance(timing, SpikeSpan):
+        wanted = "a SpikeSpan (spike trains)" if spikes else "a TimeBase (sampled data)"
+        raise DataShapeError(
+            f"{variable}_data needs {wanted} as its time base, got {type(timing).__name__}."
+        )
+    if not isinstance(timing, (SpikeSpan, TimeBase)):
+        raise DataShapeError(f"time base of {variable}_data: got {timing!r}.")
+
+
+def _n_times(raw: Any, processor_type: str | None, params: Mapping[str, Any]) -> int:
+    """Time points of a sampled signal along the processor's time axis (rows of processed
+    data)."""
+    shape = tuple(np.shape(raw))
+    if processor_type is None or len(shape) == 1:
+        return int(shape[0])
+    return int(shape[0] if params.get("time_axis") == 0 else shape[-1])
+
+
+def _last_spike(trains: Sequence[Any]) -> float | None:
+    last = [float(np.max(t)) for t in trains if np.size(t)]
+    return max(last) if last else None
+
+
+def _own_params(params: Mapping[str, Any], variables: Sequence[str]) -> list[Any]:
+    return [
+        [params.get(f"processor_type_{v}"), params.get(f"processor_params_{v}")] for v in variables
+    ] + [params.get("timing")]
+
+
+def _same_labels(found: Mapping[str, Any], planned: Mapping[str, Any]) -> bool:
+    if set(found) != set(planned):
+        return False
+    for name, value in found.items():
+        other = planned[name]
+        if isinstance(value, float) and isinstance(other, (int, float)):
+            if not math.isclose(value, other, rel_tol=1e-9):
+                return False
+        elif value != other:
+            return False
+    return True
 
 
 @dataclass

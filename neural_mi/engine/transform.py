@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..data.pairing import lag_in_seconds
 from ..data.transforms import transform_input
 from ..modes import get_mode
 from ..tasks import TaskSpec
@@ -66,7 +67,7 @@ def transformed_task_data(
     """
     p, kind = spec.params, input_transform(spec)
     mode = get_mode(p["mode"])
-    windows_x, windows_y = mode.task_windows(spec, train_idx)
+    windows_x, windows_y = _window_indices(spec, data, *mode.task_windows(spec, train_idx))
     raw_x, fit_x = transform_input(
         data.x, data.processor_type_x, p["processor_params_x"], kind, windows_x
     )
@@ -83,6 +84,21 @@ def transformed_task_data(
             summary[name] = fit.summary()
     if fit_x is None and fit_y is None:
         return None, None, summary
-    transformed = SessionData(raw_x, raw_y, data.processor_type_x, data.processor_type_y)
+    transformed = data.replaced(x=raw_x, y=raw_y)
     x, y, _ = mode.task_data(spec, transformed)
     return x, y, summary
+
+
+def _window_indices(
+    spec: TaskSpec, data: SessionData, pairs_x: np.ndarray, pairs_y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Window indices of X and Y behind positions in their paired windows (pairing by
+    time may take windows of each variable at other indices, and a lag in seconds is in
+    the pairing)."""
+    p = spec.params
+    if data.y is None:
+        return pairs_x, pairs_y
+    variables = ("x", "y", "z") if "processor_type_z" in p and data.z is not None else ("x", "y")
+    lag = float(spec.lag) if lag_in_seconds(p) else 0.0
+    found = data.window_indices(p, variables, {"x": pairs_x, "y": pairs_y}, lag)
+    return found["x"], found["y"]

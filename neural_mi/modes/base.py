@@ -196,8 +196,8 @@ class Mode:
     def task_extent(
         self, spec: TaskSpec, n_samples: int, n_channels: int | None = None
     ) -> tuple[int, int]:
-        """Samples of a task's data and its leakage gap, from the sample count of its
-        session's aligned data (and X's channel count, when known) alone.
+        """Samples of a task's data and its leakage gap, from the number of its session's
+        paired windows (and X's channel count, when known) alone.
 
         ``neural-mi plan`` checks every task with it before any job runs, so it must
         refuse (with a :mod:`neural_mi.errors` error) what :meth:`task_data` would refuse.
@@ -212,21 +212,23 @@ class Mode:
     ) -> tuple[torch.Tensor, torch.Tensor, int]:
         """The ``(x, y)`` sample pairs a task trains on, and the leakage gap of its windows.
 
-        Default: X and Y processed with the task's parameters and aligned; the gap is the
-        number of window indices that overlap in time (see
-        :func:`neural_mi.data.overlap_gap`).
+        Default: X and Y processed with the task's parameters and paired (by the start
+        times of their windows when both have a time base, see
+        :mod:`neural_mi.data.pairing`); the gap is the number of window indices that
+        overlap in time (see :func:`neural_mi.data.overlap_gap`).
         """
         return data.aligned_pair(spec.params)
 
     def task_windows(self, spec: TaskSpec, samples: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Window indices of X and of Y (in each variable's processed samples) behind the
-        task's ``samples`` (indices into :meth:`task_data`'s pairs).
+        """Positions in the paired windows of X and of Y (those
+        :meth:`SessionData.paired <neural_mi.engine.inputs.SessionData.paired>` returns)
+        behind the task's ``samples`` (indices into :meth:`task_data`'s pairs).
 
         An input transform (:mod:`neural_mi.data.transforms`) is fitted on the raw points
-        of the training windows only; this says which windows those are.  Default: the
-        same indices for both (aligning X and Y drops trailing windows only, so it moves
-        no index).  A mode whose :meth:`task_data` drops leading windows (a lag) must
-        override it.
+        of the training windows only; this says which pairs those are (the engine then
+        maps them to each variable's windows through the pairing).  Default: the same
+        positions for both.  A mode whose :meth:`task_data` moves Y against X by index (a
+        lag in samples) must override it.
         """
         samples = np.asarray(samples, dtype=np.int64)
         return samples, samples

@@ -68,7 +68,7 @@ class Conditional(DifferenceMode[DifferenceOptions]):
         self, spec: TaskSpec, data: SessionData
     ) -> tuple[torch.Tensor, torch.Tensor, int]:
         """``([X, Z], Y)`` for role ``xz_y``, ``(Z, Y)`` for ``z_y``: the three variables
-        processed, aligned to the shortest, X and Z side by side (see :func:`side_by_side`)."""
+        processed and paired, X and Z side by side (see :func:`side_by_side`)."""
         x, y, z = aligned_triple(spec.params, data)
         source = side_by_side(x, z) if spec.role == FULL else z
         return source, y, three_variable_gap(spec.params)
@@ -121,24 +121,15 @@ def three_variable_gap(params: dict[str, Any]) -> int:
 def aligned_triple(
     params: dict[str, Any], data: SessionData
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """X, Y and Z processed with a task's parameters and cut to the shortest (windows of
-    all three start at time 0; counts that differ by more than windowing edges are refused,
-    as for X and Y)."""
+    """X, Y and Z processed with a task's parameters and paired window by window (by
+    time when all three have a time base, else by index: see
+    :mod:`neural_mi.data.pairing`)."""
     from ..errors import DataShapeError
-    from ..params import MIN_ALIGN_RATIO
 
     if data.z is None:
         raise DataShapeError("This analysis needs z_data (a third variable), which is missing.")
-    x, y, _ = data.aligned_pair(params)
-    z = data.processed("z", params["processor_params_z"])
-    n = min(len(x), len(z))
-    if n < MIN_ALIGN_RATIO * max(len(x), len(z)):
-        raise DataShapeError(
-            f"X and Y give {len(x)} samples, Z gives {len(z)}: cannot be aligned; check Z's "
-            "window/step sizes (and, for spike data, n_seconds and the time units) so that "
-            "the three variables cover the same recording."
-        )
-    return x[:n], y[:n], z[:n]
+    x, y, z = data.paired(params, ("x", "y", "z"))
+    return x, y, z
 
 
 def side_by_side(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

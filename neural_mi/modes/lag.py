@@ -3,6 +3,12 @@
 With a ``sweep_grid`` (e.g. ``{'window_size': [5, 10, 20]}``) every combination gets its
 own MI-per-lag curve: a lag × window grid answers "how long after, and over how long" in
 one call (NeuralMI 1.1's tutorial 3 built it by hand).
+
+Lags are seconds when X and Y are paired by time (both have a time base, or both are
+spike trains): Y's clock moves back by the lag before the windows are paired
+(:mod:`neural_mi.data.pairing`), whatever the kinds of X and Y; a plain number between
+sampled signals is a number of X's samples.  Sampled signals paired by index take lags in
+samples, a whole number of ``step_size``: the windows move by index.
 """
 
 from __future__ import annotations
@@ -13,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import field_validator
 
+from ..data.pairing import lag_in_seconds, lag_windows, task_lag
 from ..errors import InsufficientDataError, ParameterError
-from ..params import Number
+from ..params import Duration
 from . import register_mode
 from .base import Mode, ModeOptions
 
@@ -33,9 +40,10 @@ if TYPE_CHECKING:
 class LagOptions(ModeOptions):
     """Arguments of mode ``lag``."""
 
-    lag_range: list[Number]
-    """Lags of Y after X: samples for sampled signals (multiples of step_size), seconds
-    for spike trains; positive means Y follows X."""
+    lag_range: list[Duration]
+    """Lags of Y after X; positive means Y follows X. Durations ('0.2 s', '-50 ms') when X
+    and Y have time bases; plain numbers are seconds for spike trains and samples of X for
+    sampled signals (a multiple of step_size when they are paired by index)."""
 
     @field_validator("lag_range")
     @classmethod
@@ -61,32 +69,37 @@ class Lag(Mode):
     )
 
     def tasks(self, combination: Combination, options: LagOptions) -> list[TaskSpec]:
-        return [combination.task(f"L{format_lag(lag)}", lag=lag) for lag in options.lag_range]
+        lags = [task_lag(value, combination.params) for value in options.lag_range]
+        if len(set(lags)) != len(lags):
+            raise ParameterError(f"lag_range repeats a lag: {options.lag_range} are {lags}.")
+        return [combination.task(f"L{format_lag(lag)}", lag=lag) for lag in lags]
 
     def task_extent(
         self, spec: TaskSpec, n_samples: int, n_channels: int | None = None
     ) -> tuple[int, int]:
         from ..engine.split import window_gap
 
-        if _spike_lag(spec.params):
-            return n_samples, window_gap(spec.params)
+        if _seconds(spec.params):
+            shift = lag_windows(spec.params, spec.lag)
+            if shift >= n_samples - 1:
+                raise InsufficientDataError(
+                    f"Lag {spec.lag:g} s moves the pairs by {shift} windows, which leaves no "
+                    f"samples out of {n_samples}; use smaller lags or longer recordings."
+                )
+            return n_samples - shift, window_gap(spec.params) + shift
         shift = _checked_shift(spec, n_samples)
         return n_samples - abs(shift), window_gap(spec.params) + abs(shift)
 
     def task_data(
         self, spec: TaskSpec, data: SessionData
     ) -> tuple[torch.Tensor, torch.Tensor, int]:
-        """X and Y with Y shifted back by the lag: spike times move by ``lag`` seconds
-        before windowing; sampled signals drop ``lag / step_size`` windows at opposite
-        ends (the gap against leakage grows by the shift)."""
-        from ..data import align_samples
-
+        """X and Y with Y moved back by the lag: by time (Y's clock moves by ``lag``
+        seconds before the windows are paired; the gap against leakage grows by the pairs
+        it moves), or for sampled signals paired by index, ``lag / step_size`` windows
+        dropped at opposite ends (the gap grows by the shift)."""
         p = spec.params
-        if _spike_lag(p):
-            x = data.processed("x", p["processor_params_x"])
-            y = data.processed("y", p["processor_params_y"], shift_seconds=spec.lag)
-            x, y = align_samples(x, y)
-            return x, y, data.window_gap(p)
+        if _seconds(p):
+            return data.aligned_pair(p, lag=spec.lag)
         x, y, gap = data.aligned_pair(p)
         shift = _checked_shift(spec, len(x))
         if shift > 0:
@@ -97,10 +110,10 @@ class Lag(Mode):
 
     def task_windows(self, spec: TaskSpec, samples: Any) -> tuple[np.ndarray, np.ndarray]:
         """Undo :meth:`task_data`'s shift: sample ``i`` of a task whose Y follows X by ``s``
-        windows is window ``i`` of X and ``i + s`` of Y (``i - s`` and ``i`` when ``s`` is
-        negative).  Spike lags move spike times, not windows."""
+        windows is pair ``i`` of X and ``i + s`` of Y (``i - s`` and ``i`` when ``s`` is
+        negative).  Lags in seconds are in the pairing itself, not in the indices."""
         samples = np.asarray(samples, dtype=np.int64)
-        if _spike_lag(spec.params):
+        if _seconds(spec.params):
             return samples, samples
         shift = lag_in_windows(spec.lag, spec.params["processor_params_x"])
         return samples + max(0, -shift), samples + max(0, shift)
@@ -128,17 +141,17 @@ class Lag(Mode):
         return plot_lag(results.summary_dataset, ax=ax)
 
 
-def _spike_lag(params: dict[str, Any]) -> bool:
-    """Whether the lag is in seconds (spike trains); refuses spikes against a signal."""
-    types = (params["processor_type_x"], params["processor_type_y"])
-    if "spike" not in types:
-        return False
-    if types[0] != types[1]:
+def _seconds(params: dict[str, Any]) -> bool:
+    """Whether the lag is in seconds (X and Y paired by time); refuses spikes against a
+    signal without a time base."""
+    if lag_in_seconds(params):
+        return True
+    if "spike" in (params["processor_type_x"], params["processor_type_y"]):
         raise ParameterError(
-            "Lags are supported when X and Y are both spike trains (lag in seconds) "
-            "or both sampled signals (lag in samples)."
+            "Lags between spike trains and a sampled signal need the signal's time base: "
+            "give its sampling_rate (and start_time), so that X and Y are paired by time."
         )
-    return True
+    return False
 
 
 def _checked_shift(spec: TaskSpec, n_samples: int) -> int:
@@ -228,7 +241,7 @@ def plot_lag(summary: xr.Dataset, *, ax: Axes | None = None) -> Figure:
             color=colour,
             label=f"peak at lag {peak:g}",
         )
-    ax.set_xlabel("lag of Y after X (samples; seconds for spike data)")
+    ax.set_xlabel("lag of Y after X (seconds; samples for signals paired by index)")
     ax.set_ylabel(f"MI ({units})")
     ax.legend()
     return fig

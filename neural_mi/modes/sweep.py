@@ -1,15 +1,21 @@
-"""``sweep``: one task per combination of ``sweep_grid`` values × ``n_repeats``."""
+"""``sweep``: one task per combination of ``sweep_grid`` values × ``n_repeats``; the
+headline is the best combination."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from ..params import PositiveInt
 from . import register_mode
 from .base import Mode, ModeOptions
 
 if TYPE_CHECKING:
+    import xarray as xr
+
     from ..plan import Combination
+    from ..results import Results
     from ..tasks import TaskSpec
 
 
@@ -26,8 +32,30 @@ class Sweep(Mode):
 
     name = "sweep"
     Options = SweepOptions
-    summary = "one task per sweep_grid combination x n_repeats; mean ± std per combination"
+    summary = (
+        "one task per sweep_grid combination x n_repeats; mean ± std per combination, the "
+        "best combination as headline"
+    )
     sweep_grid = "required"
 
     def tasks(self, combination: Combination, options: SweepOptions) -> list[TaskSpec]:
         return [combination.task(f"r{r:02d}", repeat=r) for r in range(options.n_repeats)]
+
+    def headline(self, summary: xr.Dataset, options: SweepOptions) -> dict[str, Any]:
+        """The best combination: the largest mean MI (``mi_error``: its standard deviation
+        over repeats; ``best``: its swept values).  The mean of the best of several
+        combinations is biased upwards; ``Results.dataframe`` has every combination."""
+        from ..aggregate import plain_value
+
+        means = summary["mi_mean"].fillna(-np.inf).values
+        best = summary.isel(combo=int(np.argmax(means)))
+        swept = [name for name, coord in summary.coords.items() if coord.dims == ("combo",)]
+        return {
+            "mi_estimate": plain_value(best["mi_mean"]),
+            "mi_error": plain_value(best["mi_std"]),
+            "best": {name: plain_value(best[name]) for name in swept if name != "combo"},
+        }
+
+    def describe(self, results: Results) -> list[str]:
+        best = results.headline.get("best")
+        return [f"  best combination: {best}"] if best else []

@@ -13,6 +13,7 @@ import math
 from typing import Final
 
 from .checks import (
+    Duration,
     Fraction,
     IntAtLeastTwo,
     Integer,
@@ -22,12 +23,15 @@ from .checks import (
     OpenFraction,
     PositiveInt,
     PositiveNumber,
+    PositiveSeconds,
+    SamplesOrSeconds,
     check_choice,
     check_int,
     check_keys,
     check_number,
     describe_validation_error,
     did_you_mean,
+    seconds_in,
 )
 from .models import (
     BASE_PARAM_DEFAULTS,
@@ -58,20 +62,29 @@ INPUT_TRANSFORMS: tuple[str, ...] = ("none", "standardize", "robust", "rank_gaus
 #: are in docs/accuracy.md).
 DEFAULT_INPUT_TRANSFORM: Final = "none"
 
-#: The smaller X/Y sample count must be at least this fraction of the larger one; a bigger
-#: mismatch cannot come from windowing edge effects and signals a configuration error.
-MIN_ALIGN_RATIO = 0.5
+#: How X and Y (and Z) are paired when they do not all have a time base: ``"auto"`` pairs
+#: window ``i`` with window ``i`` only when the window counts are equal; ``"truncate"`` also
+#: pairs unequal counts, dropping the longer variable's last windows (NeuralMI 1.1's
+#: pairing, as an explicit choice).  Variables that all have a time base are paired by the
+#: start times of their windows (:mod:`neural_mi.data.pairing`) whatever ``align`` says.
+ALIGN_CHOICES: tuple[str, ...] = ("auto", "truncate")
+
+#: Default of ``min_overlap``: the time span common to the variables must cover at least
+#: this fraction of the longest one (less means a wrong clock, rate or unit, not a shorter
+#: recording of one variable).
+DEFAULT_MIN_OVERLAP = 0.5
 
 #: Conversion factor from nats to each output unit.
 UNIT_FACTORS: dict[str, float] = {"nats": 1.0, "bits": 1.0 / math.log(2.0)}
 
 __all__ = [
+    "ALIGN_CHOICES",
     "BASE_PARAM_DEFAULTS",
     "DEFAULT_INPUT_TRANSFORM",
+    "DEFAULT_MIN_OVERLAP",
     "ESTIMATOR_MODELS",
     "ESTIMATOR_PARAM_DEFAULTS",
     "INPUT_TRANSFORMS",
-    "MIN_ALIGN_RATIO",
     "OUTPUT_UNITS",
     "PROCESSOR_MODELS",
     "PROCESSOR_PARAM_DEFAULTS",
@@ -80,6 +93,7 @@ __all__ = [
     "UNIT_FACTORS",
     "CategoricalParams",
     "ContinuousParams",
+    "Duration",
     "Fraction",
     "IntAtLeastTwo",
     "Integer",
@@ -90,6 +104,8 @@ __all__ = [
     "ParamModel",
     "PositiveInt",
     "PositiveNumber",
+    "PositiveSeconds",
+    "SamplesOrSeconds",
     "SmileParams",
     "SpikeParams",
     "TrainParams",
@@ -102,5 +118,6 @@ __all__ = [
     "resolve_base_params",
     "resolve_estimator",
     "resolve_processor_params",
+    "seconds_in",
     "validated",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any
 
@@ -20,6 +21,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
 from ..errors import ParameterError
 
 __all__ = [
+    "Duration",
     "Fraction",
     "IntAtLeastTwo",
     "Integer",
@@ -29,13 +31,19 @@ __all__ = [
     "OpenFraction",
     "PositiveInt",
     "PositiveNumber",
+    "PositiveSeconds",
+    "SamplesOrSeconds",
     "check_choice",
     "check_int",
     "check_keys",
     "check_number",
     "describe_validation_error",
     "did_you_mean",
+    "seconds_in",
 ]
+
+#: A duration with its unit: ``"0.5 s"``, ``"500 ms"``, ``"-0.2s"`` (seconds or milliseconds).
+_DURATION = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(s|ms)\s*$")
 
 
 def did_you_mean(name: str, options: Iterable[str]) -> str:
@@ -134,6 +142,68 @@ def check_number(
     return number
 
 
+def seconds_in(value: Any) -> float | None:
+    """The seconds a duration string states (``"0.5 s"``, ``"500 ms"``), or ``None`` when
+    ``value`` is not a string (a plain number, whose unit the parameter defines).
+
+    Raises
+    ------
+    ParameterError
+        For a string that is not a finite number followed by ``s`` or ``ms``.
+    """
+    if not isinstance(value, str):
+        return None
+    match = _DURATION.match(value)
+    number = float(match.group(1)) if match else math.nan
+    if not math.isfinite(number):
+        raise ParameterError(
+            f"{value!r} is not a duration; write a number and its unit, e.g. '0.5 s' or '500 ms'."
+        )
+    return number / 1000.0 if match.group(2) == "ms" else number
+
+
+def _samples_or_seconds(value: Any) -> Any:
+    """An integer >= 1 (samples) or a positive duration string (kept as given: it becomes
+    samples at the variable's sampling rate when the task is planned)."""
+    if isinstance(value, str):
+        seconds = _seconds_or_value_error(value)
+        if not seconds > 0:
+            raise ValueError(f"must be a positive duration, got {value!r}")
+        return value
+    try:
+        return check_int(value, "value", 1)
+    except ParameterError:
+        raise ValueError(
+            f"must be an integer >= 1 (samples) or a duration such as '0.5 s', got {value!r}"
+        ) from None
+
+
+def _positive_seconds(value: Any) -> Any:
+    """A number > 0 of seconds, or a duration string converted to seconds."""
+    if isinstance(value, str):
+        value = _seconds_or_value_error(value)
+    return _as_number(gt=0)(value)
+
+
+def _duration(value: Any) -> Any:
+    """A finite number (in the parameter's own unit) or a duration string (kept)."""
+    if isinstance(value, str):
+        _seconds_or_value_error(value)
+        return value
+    return _as_number()(value)
+
+
+def _seconds_or_value_error(value: str) -> float:
+    try:
+        seconds = seconds_in(value)
+    except ParameterError:
+        raise ValueError(
+            f"must be a number or a duration with its unit (e.g. '0.5 s', '500 ms'), got {value!r}"
+        ) from None
+    assert seconds is not None
+    return seconds
+
+
 def _as_int(minimum: int | None) -> Any:
     def validate(value: Any) -> int:
         try:
@@ -195,6 +265,29 @@ Fraction = Annotated[
     BeforeValidator(_as_number(gt=0, le=1)),
     AfterValidator(_plain_number),
     Field(json_schema_extra={"exclusiveMinimum": 0, "maximum": 1}),
+]
+
+#: Window and step sizes of sampled signals: samples (an integer >= 1) or a duration with
+#: its unit (``"0.5 s"``, ``"100 ms"``), converted to samples at the variable's sampling
+#: rate when the task is planned (:func:`neural_mi.data.pairing.resolve_seconds`).
+SamplesOrSeconds = Annotated[
+    int | str,
+    BeforeValidator(_samples_or_seconds),
+    AfterValidator(_plain_number),
+    Field(json_schema_extra={"minimum": 1, "pattern": _DURATION.pattern}),
+]
+#: Seconds (spike windows): a number > 0, or a duration string converted to seconds.
+PositiveSeconds = Annotated[
+    float | int,
+    BeforeValidator(_positive_seconds),
+    AfterValidator(_plain_number),
+    Field(json_schema_extra={"exclusiveMinimum": 0}),
+]
+#: A number in the parameter's own unit, or a duration string (e.g. lags: ``"-0.2 s"``).
+Duration = Annotated[
+    float | int | str,
+    BeforeValidator(_duration),
+    AfterValidator(_plain_number),
 ]
 
 

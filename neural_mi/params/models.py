@@ -23,6 +23,8 @@ from .checks import (
     OpenFraction,
     PositiveInt,
     PositiveNumber,
+    PositiveSeconds,
+    SamplesOrSeconds,
     check_choice,
     describe_validation_error,
     plain,
@@ -77,10 +79,12 @@ class TrainParams(ParamModel):
 
 
 class _WindowParams(ParamModel):
-    window_size: PositiveInt = 1
-    """Window length in samples."""
-    step_size: PositiveInt = 1
-    """Shift between consecutive windows in samples."""
+    window_size: SamplesOrSeconds = 1
+    """Window length in samples, or a duration ('0.5 s', '100 ms') converted to samples at
+    the variable's sampling rate."""
+    step_size: SamplesOrSeconds = 1
+    """Shift between consecutive windows in samples, or a duration that must be a whole
+    number of samples at the variable's sampling rate."""
     time_axis: Literal[-1, 0, 1] = -1
     """-1 (or 1): arrays are (channels, time); 0: (time, channels)."""
 
@@ -99,14 +103,15 @@ class CategoricalParams(_WindowParams):
 class SpikeParams(ParamModel):
     """Windows of spike times (seconds)."""
 
-    window_size: PositiveNumber
-    """Window length in seconds (required)."""
-    step_size: PositiveNumber | None = None
-    """Shift between windows in seconds; null: window_size."""
+    window_size: PositiveSeconds
+    """Window length in seconds, or a duration such as '50 ms' (required)."""
+    step_size: PositiveSeconds | None = None
+    """Shift between windows in seconds (or a duration); null: window_size."""
     max_spikes_per_window: PositiveInt | None = None
     """Spike slots per window and neuron; null: the most found in any window."""
-    n_seconds: PositiveNumber | None = None
-    """Recording length in seconds; null: the last spike time."""
+    n_seconds: PositiveSeconds | None = None
+    """Time (seconds) by which the recording ends: windows end by it; null: the end of the
+    recording span (the last spike when the data gives no span)."""
 
 
 class ProcessedParams(ParamModel):

@@ -8,8 +8,9 @@ group and the runtime and memory it asks for (:meth:`WorkflowPlan.job_group`,
 :meth:`WorkflowPlan.job_runtime`, :meth:`WorkflowPlan.job_memory_mb`).
 When a run starts (not in a dry run), the main Snakemake process writes what the jobs need
 to files (:meth:`WorkflowPlan.write_files`): ``<results>/<session>/session.json`` (how to read or
-generate the session) and ``<results>/<session>/<analysis>/plan.json`` (the analysis'
-settings and every pack's tasks).  A job reads its part and never plans again, so settings
+generate the session), ``<results>/<session>/<analysis>/plan.json`` (the analysis'
+settings and every pack's tasks) and ``<results>/sessions.json`` (each session's metadata,
+for the cross-session summary).  A job reads its part and never plans again, so settings
 given with ``snakemake --config`` reach every job, and a train job runs exactly the tasks
 the run planned.  The files are rewritten only when their content changes.
 
@@ -64,6 +65,7 @@ __all__ = [
 
 #: File names of the layout (see the module docstring).
 SESSION_FILE = "session.json"
+SESSIONS_FILE = "sessions.json"
 PLAN_FILE = "plan.json"
 PREPARED = "data.zarr"
 MARKER_SUFFIX = ".done"
@@ -205,10 +207,23 @@ class WorkflowPlan:
         """The train job's output: written once every store of its pack is."""
         return f"{self.pack_dir(session, analysis, pack)}{MARKER_SUFFIX}"
 
+    @property
+    def sessions_file(self) -> str:
+        """Where the collect job reads each session's metadata."""
+        return f"{self.results_dir}/{SESSIONS_FILE}"
+
+    def sessions_json(self) -> str:
+        """``{session: metadata}`` of the sessions that run (what collect adds to the
+        summary; changing it reruns only collect)."""
+        names = dict.fromkeys(s for s, _ in self.analyses)
+        return json.dumps(
+            {name: self.config.session(name).metadata for name in names}, sort_keys=True
+        )
+
     def session_json(self, session: str) -> str:
         """What prepare's output depends on (changing it reruns prepare)."""
         model = self.config.session(session)
-        content = model.model_dump(mode="json")
+        content = model.model_dump(mode="json", exclude={"metadata"})
         return json.dumps({"seed": self.config.seed, "session": content}, sort_keys=True)
 
     def describe(self) -> str:
@@ -407,7 +422,7 @@ class WorkflowPlan:
 
     def write_files(self) -> list[Path]:
         """Write every session and plan file whose content changed; return those written."""
-        written = []
+        written = _write_if_changed(self.sessions_file, self.sessions_json())
         for session in dict.fromkeys(s for s, _ in self.analyses):
             written += _write_if_changed(self.session_file(session), self.session_json(session))
         for (session, analysis), plan in self.analyses.items():

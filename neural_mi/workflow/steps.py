@@ -37,29 +37,23 @@ SUMMARY_COLUMNS = ("session", "analysis", "mode", "mi", "mi_error", "is_reliable
 
 
 def prepare(out: str | Path) -> Path:
-    """Read or generate a session's raw data, validate it, write ``out`` (its
-    ``data.zarr``); how is in the ``session.json`` beside it."""
-    from ..config import load_session_arrays
+    """Read (only the selection of each data source) or generate a session's raw data,
+    validate it, and write ``out`` (its ``data.zarr``) with the variables' time bases; how
+    is in the ``session.json`` beside it."""
+    from ..config.sessions import load_session
     from ..data import validate_data
     from ..prepared import write_prepared
 
     seed, session = read_session(session_file(out))
-    x, y, z = load_session_arrays(session, seed)
-    validate_data(x, session.x.type, name=f"session {session.name!r} x")
-    for variable, values, spec in (("y", y, session.y), ("z", z, session.z)):
-        if values is not None:
-            assert spec is not None
-            validate_data(values, spec.type, name=f"session {session.name!r} {variable}")
-    return write_prepared(
-        out,
-        x,
-        y,
-        session.x.type,
-        None if session.y is None else session.y.type,
-        session=session.name,
-        z=z,
-        processor_type_z=None if session.z is None else session.z.type,
-    )
+    data = load_session(session, seed)
+    for variable in ("x", "y", "z"):
+        if data[variable] is not None:
+            validate_data(
+                data[variable],
+                data[f"processor_type_{variable}"],
+                name=f"session {session.name!r} {variable}",
+            )
+    return write_prepared(out, session=session.name, **data)
 
 
 def train_pack(
@@ -110,7 +104,7 @@ def train_pack(
         logger.info("Removed %d half-written store(s) an earlier attempt left in %s.", removed, out)
     inputs = load_prepared(data)
     if not get_mode(plan.mode).uses_y:
-        inputs.update(y=None, processor_type_y=None)
+        inputs.update(y=None, processor_type_y=None, time_y=None)
     session_data, context = SessionData(**inputs), TaskContext(device=device)
     workers = min(workers, len(specs))
     logger.info(
@@ -220,7 +214,13 @@ def _read_planned_stores(plan: AnalysisPlan, tasks_dir: Path) -> list[Any]:
     return results
 
 
-def collect(results_files: Sequence[str | Path], out_csv: str | Path, out_png: str | Path) -> None:
+def collect(
+    results_files: Sequence[str | Path],
+    out_csv: str | Path,
+    out_png: str | Path,
+    out_nc: str | Path | None = None,
+    sessions: str | Path | None = None,
+) -> None:
     """One table row and one figure point per session × analysis.
 
     Parameters
@@ -228,29 +228,104 @@ def collect(results_files: Sequence[str | Path], out_csv: str | Path, out_png: s
     results_files
         ``results.json`` files written by :func:`aggregate`.
     out_csv
-        Table with columns :data:`SUMMARY_COLUMNS`.
+        Table with columns :data:`SUMMARY_COLUMNS`, ``best`` for sweeps (the best
+        combination's swept values, which its row reports), then the sessions'
+        metadata columns.
     out_png
-        Headline MI (with its error bar where there is one) per session × analysis.
+        The overview figure (:func:`neural_mi.plot.overview_figure`).
+    out_nc
+        The same as a dataset over ``session`` x ``analysis`` (``mi``, ``mi_error``,
+        ``is_reliable``), each metadata column a coordinate along ``session`` (so that
+        ``ds.groupby("subject")`` works), ``mode`` and ``units`` along ``analysis``.
+    sessions
+        ``sessions.json`` (:meth:`~neural_mi.workflow.plan.WorkflowPlan.write_files`):
+        each session's metadata.
     """
     import pandas as pd
 
     from ..plot import overview_figure
 
+    metadata = json.loads(Path(sessions).read_text()) if sessions else {}
     rows = []
     for path in results_files:
         meta = json.loads(Path(path).read_text())
         params, headline = meta["params"], meta["headline"]
-        rows.append(
-            {
-                "session": params["session"],
-                "analysis": params["analysis"],
-                "mode": meta["mode"],
-                "mi": headline["mi_estimate"],
-                "mi_error": headline["mi_error"],
-                "is_reliable": headline["is_reliable"],
-                "units": headline["units"],
-            }
-        )
-    table = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+        row = {
+            "session": params["session"],
+            "analysis": params["analysis"],
+            "mode": meta["mode"],
+            "mi": headline["mi_estimate"],
+            "mi_error": headline["mi_error"],
+            "is_reliable": headline["is_reliable"],
+            "units": headline["units"],
+        }
+        if headline.get("best"):
+            row["best"] = json.dumps(headline["best"], sort_keys=True)
+        rows.append({**row, **metadata.get(params["session"], {})})
+    extra = [c for c in dict.fromkeys(k for row in rows for k in row) if c not in SUMMARY_COLUMNS]
+    extra.sort(key=lambda column: column != "best")  # best first, then the metadata
+    table = pd.DataFrame(rows, columns=[*SUMMARY_COLUMNS, *extra])
     table.to_csv(out_csv, index=False)
+    if out_nc is not None:
+        from ..store import save_dataset
+
+        save_dataset(summary_dataset(table, metadata), out_nc)
     overview_figure(table).savefig(out_png, dpi=120)
+
+
+def summary_dataset(table: Any, metadata: dict[str, dict[str, Any]]) -> Any:
+    """The cross-session table as an xarray dataset over ``session`` x ``analysis``.
+
+    Parameters
+    ----------
+    table
+        The rows :func:`collect` writes (a pandas DataFrame).
+    metadata
+        ``{session: {column: value}}``.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``mi``, ``mi_error`` (NaN where unknown, or where an analysis did not run on a
+        session) and ``is_reliable`` (1, 0, NaN where the mode has no such test);
+        coordinates ``mode`` and ``units`` along ``analysis``, and one per metadata column
+        along ``session`` (numbers, or text with ``""`` where a session has none).
+    """
+    import numpy as np
+    import xarray as xr
+
+    sessions = list(dict.fromkeys(table["session"]))
+    analyses = list(dict.fromkeys(table["analysis"]))
+    shape = (len(sessions), len(analyses))
+    values = {name: np.full(shape, np.nan) for name in ("mi", "mi_error", "is_reliable")}
+    mode, units = {}, {}
+    for row in table.itertuples(index=False):
+        i, j = sessions.index(row.session), analyses.index(row.analysis)
+        for name in values:
+            value = getattr(row, name)
+            values[name][i, j] = np.nan if value is None or value != value else float(value)
+        mode[row.analysis], units[row.analysis] = row.mode, row.units
+    ds = xr.Dataset(
+        {name: (("session", "analysis"), array) for name, array in values.items()},
+        coords={
+            "session": sessions,
+            "analysis": analyses,
+            "mode": ("analysis", [mode[a] for a in analyses]),
+            "units": ("analysis", [units[a] for a in analyses]),
+        },
+    )
+    columns = list(dict.fromkeys(k for s in sessions for k in metadata.get(s, {})))
+    for column in columns:
+        found = [metadata.get(s, {}).get(column) for s in sessions]
+        numeric = all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in found if v is not None
+        )
+        coord = (
+            [np.nan if v is None else float(v) for v in found]
+            if numeric
+            else ["" if v is None else str(v) for v in found]
+        )
+        ds = ds.assign_coords({column: ("session", coord)})
+    ds["is_reliable"].attrs["description"] = "1: reliable, 0: not, NaN: the mode has no test"
+    ds.attrs["description"] = "headline MI of every session x analysis (results/summary.csv)"
+    return ds

@@ -111,21 +111,26 @@ def test_data_handler_refuses_to_pair_windows_of_different_time_steps():
         processor_type_y="spike",
         processor_params_y={"window_size": 0.5, "step_size": 0.05},
     )
-    with pytest.raises(DataShapeError, match=r"X has 91 samples, Y has 1\d\d: cannot be aligned"):
+    with pytest.raises(
+        DataShapeError, match=r"X gives 91 and Y gives 1\d\d windows, and X has no time base"
+    ):
         handler.process()
 
 
 def test_data_handler_pairs_windows_of_the_same_time_step():
     lfp, spikes = _mixed_recording()
-    handler = nmi.data.DataHandler(
-        x_data=lfp,
-        y_data=spikes,
-        processor_type_x="continuous",
-        processor_params_x={"window_size": 50, "step_size": 5},  # 0.5 s every 0.05 s
-        processor_type_y="spike",
-        processor_params_y={"window_size": 0.5, "step_size": 0.05},
-    )
-    x, y = handler.process()
+    arguments = {
+        "x_data": lfp,
+        "y_data": spikes,
+        "processor_type_x": "continuous",
+        "processor_params_x": {"window_size": 50, "step_size": 5},  # 0.5 s every 0.05 s
+        "processor_type_y": "spike",
+        "processor_params_y": {"window_size": 0.5, "step_size": 0.05},
+    }
+    # Without the LFP's rate the 191 and ~189 windows cannot be paired by time.
+    with pytest.raises(DataShapeError, match=r"X gives 191 and Y gives 1\d\d windows"):
+        nmi.data.DataHandler(**arguments).process()
+    x, y = nmi.data.DataHandler(**arguments, sampling_rate=100.0).process()
     # "The number of samples (dim 0) is now identical": window k of both starts at 0.05 k s
     assert x.shape[0] == y.shape[0] >= 185
     assert x.shape[1:] == (2, 50) and y.shape[1] == 5

@@ -231,12 +231,12 @@ def test_unalignable_sample_counts_fail_with_the_numbers(tmp_path):
     raw = _file_config(tmp_path, y_shape=(2, 400))
     with pytest.raises(
         ConfigError,
-        match=r"session 'rec', analysis 'rig': X gives 1000 samples "
-        "and Y gives 400; they cannot be aligned",
+        match=r"session 'rec', analysis 'rig': X gives 1000 and Y gives 400 windows, "
+        "and X and Y have no time base.*align='truncate'",
     ):
         plan_config(load_config(raw))
-    # 1000 vs 600 can be aligned (trimmed to 600).
-    raw = _file_config(tmp_path, y_shape=(2, 600))
+    # Unequal counts without a time base are paired by index only when asked to.
+    raw["sessions"][0]["align"] = "truncate"
     assert plan_config(load_config(raw))
 
 
@@ -251,7 +251,7 @@ def test_swept_window_is_checked_per_combination(tmp_path):
     with pytest.raises(
         ConfigError,
         match=r"\(sweep values \{'window_size': 700\}\): X gives 301 "
-        "samples and Y gives 1000",
+        "and Y gives 1000 windows",
     ):
         plan_config(load_config(raw))
 
@@ -286,14 +286,14 @@ def test_npz_and_zarr_headers_and_keys(tmp_path):
             "name": "rec",
             "x": {"path": str(tmp_path / "rec.npz"), "key": "lfp"},
             "y": {"path": str(tmp_path / "rec.zarr")},
+            "align": "truncate",
         }
     ]
     assert len(plan_config(load_config(raw))[("rec", "rig")]) == 6
     raw["sessions"][0]["x"]["key"] = None
     with pytest.raises(
         ConfigError,
-        match=r"session 'rec', x: cannot read .*needs key: one of "
-        "lfp, other",
+        match=r"session 'rec', x: .*rec\.npz' holds 2 arrays; pass key= one of: lfp, other",
     ):
         plan_config(load_config(raw))
 
@@ -567,5 +567,5 @@ def test_npy_with_key_and_non_npz_spikes_are_refused(tmp_path):
         plan_config(load_config(raw))
     raw = _file_config(tmp_path)
     raw["sessions"][0]["y"].update(type="spike", params={"window_size": 0.1})
-    with pytest.raises(ConfigError, match="spike times must be an .npz archive"):
+    with pytest.raises(ConfigError, match="Spike times must be an .npz archive"):
         plan_config(load_config(raw))

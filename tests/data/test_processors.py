@@ -12,7 +12,6 @@ from neural_mi.data import (
     CategoricalProcessor,
     ContinuousProcessor,
     SpikeProcessor,
-    align_samples,
     as_processed,
     find_max_spikes_per_window,
     process,
@@ -185,28 +184,3 @@ def test_process_dispatches_with_resolved_params():
     spike_params = resolve_processor_params("spike", {"window_size": 0.1})
     assert process([np.array([0.05, 0.12, 0.31])], "spike", spike_params).shape == (3, 1, 1)
     assert process(np.zeros((4, 2)), None, {}).shape == (4, 1, 2)
-
-
-# ---------------------------------------------------------------- alignment
-def test_spike_and_continuous_align_to_smaller_count(caplog):
-    # 12 continuous windows (120 samples, window 10, step 10) vs 10 spike windows (1 s, 0.1 s)
-    continuous = ContinuousProcessor(10, 10).process(np.zeros((1, 120), dtype=np.float32))
-    spikes = SpikeProcessor(window_size=0.1, n_seconds=1.0).process([np.array([0.05, 0.55])])
-    assert (continuous.shape[0], spikes.shape[0]) == (12, 10)
-    with caplog.at_level(logging.WARNING, logger="neural_mi.data.align"):
-        x, y = align_samples(continuous, spikes)
-    assert x.shape[0] == y.shape[0] == 10
-    assert x.data_ptr() == continuous.data_ptr()  # a view
-    assert "last 2 samples of X" in caplog.text
-
-
-def test_align_equal_counts_is_silent(caplog):
-    x, y = torch.zeros(5, 1, 1), torch.ones(5, 1, 2)
-    with caplog.at_level(logging.WARNING):
-        out_x, out_y = align_samples(x, y)
-    assert out_x is x and out_y is y and not caplog.records
-
-
-def test_align_rejects_large_mismatch():
-    with pytest.raises(DataShapeError, match="X has 5000 samples, Y has 1000"):
-        align_samples(torch.zeros(5000, 1, 1), torch.zeros(1000, 1, 1))

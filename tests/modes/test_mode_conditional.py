@@ -112,14 +112,14 @@ def test_each_role_trains_on_its_own_pair():
 def test_z_is_aligned_and_its_windows_set_the_gap():
     x, y = np.zeros((1, 100)), np.zeros((1, 100))
     z = np.arange(90.0)[None, :]  # 10 samples shorter: X and Y are cut to Z's 90
-    data = SessionData(x, y, "continuous", "continuous", z=z)
+    data = SessionData(x, y, "continuous", "continuous", z=z, align="truncate")
     specs = _specs(processor_params_x={"window_size": 1}, processor_params_z={"window_size": 5})
     source, target, gap = get_mode("conditional").task_data(specs["xz_y"], data)
     # Z's 5-sample windows (86 of them) do not match X's features: each side is flattened.
     assert source.shape == (86, 1, 1 + 5) and target.shape == (86, 1, 1)
     np.testing.assert_array_equal(source[3, 0, 1:].numpy(), np.arange(3.0, 8.0))
     assert gap == 4  # Z's windows overlap for 4 steps
-    with pytest.raises(DataShapeError, match="X and Y give 100 samples, Z gives 6"):
+    with pytest.raises(DataShapeError, match="X gives 100 and Y gives 100 and Z gives 6 windows"):
         get_mode("conditional").task_data(specs["z_y"], SessionData(x, y, z=np.zeros((1, 10))))
 
 

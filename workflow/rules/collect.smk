@@ -1,5 +1,5 @@
 rule collect:
-    """One table and one figure over every session x analysis."""
+    """One table, one dataset and one figure over every session x analysis."""
     input:
         all_results("results.json"),
     output:
@@ -9,6 +9,7 @@ rule collect:
             category="Overview",
             labels={"file": "table"},
         ),
+        dataset=f"{RESULTS}/summary.nc",
         figure=report(
             f"{RESULTS}/overview.png",
             caption="../report/overview.rst",
@@ -17,6 +18,11 @@ rule collect:
         ),
     log:
         "logs/collect.log",
+    params:
+        # Each session's metadata (results/sessions.json, written when the run starts):
+        # changing it reruns collect only.
+        sessions=PLAN.sessions_json(),
+        sessions_file=PLAN.sessions_file,
     shell:
-        "neural-mi collect {input:q} --out-csv {output.table:q} --out-png {output.figure:q}"
-        " > {log:q} 2>&1"
+        "neural-mi collect {input:q} --out-csv {output.table:q} --out-nc {output.dataset:q}"
+        " --out-png {output.figure:q} --sessions {params.sessions_file:q} > {log:q} 2>&1"

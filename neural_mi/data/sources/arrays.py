@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from ...errors import DataShapeError, DataSourceError, InsufficientDataError
+from ...errors import DataShapeError, DataSourceError, DataValueError, InsufficientDataError
 from .base import (
     ChannelSelection,
     Signal,
@@ -132,7 +132,8 @@ def open_array(path: Path, key: str | None) -> Any:
         if suffix == ".npy":
             if key is not None:
                 raise DataSourceError(
-                    f"key={key!r} was given, but {str(path)!r} is a single .npy array."
+                    f"key {key!r} was given, but a .npy file holds a single array ({str(path)!r}); "
+                    "omit key."
                 )
             return np.load(path, mmap_mode="r", allow_pickle=False)
         if suffix == ".npz":
@@ -144,7 +145,8 @@ def open_array(path: Path, key: str | None) -> Any:
         if isinstance(store, zarr.Array):
             if key is not None:
                 raise DataSourceError(
-                    f"key={key!r} was given, but {str(path)!r} is a single zarr array."
+                    f"key {key!r} was given, but {str(path)!r} is a single zarr array (not a "
+                    "group); omit key."
                 )
             return store
         return store[_pick_key(sorted(name for name, _ in store.arrays()), key, path)]
@@ -189,6 +191,12 @@ def read_spike_archive(path: Path) -> tuple[list[str], list[np.ndarray]]:
         if train.ndim != 1:
             raise DataShapeError(
                 f"Spike channel {name!r} in {str(path)!r} must be 1-D, got shape {train.shape}."
+            )
+        bad = int(np.count_nonzero(~np.isfinite(train)))
+        if bad:
+            raise DataValueError(
+                f"Spike channel {name!r} in {str(path)!r} holds {bad} non-finite time(s) "
+                "(NaN or Inf)."
             )
     return keys, trains
 
@@ -297,7 +305,7 @@ class ArraySource(Source):
     def _selected_trains(self) -> tuple[tuple[str, ...], list[np.ndarray]]:
         try:
             keys, trains = read_spike_archive(self.require_path())
-        except (DataShapeError, InsufficientDataError) as exc:
+        except (DataShapeError, DataValueError, InsufficientDataError) as exc:
             raise self.error(str(exc)) from exc
         chosen = select_units(keys, self.config.units, self)
         return tuple(keys[i] for i in chosen), [np.sort(trains[i]) for i in chosen]

@@ -18,7 +18,10 @@ The config names one object by its path in the file, as HDF5 and NWB viewers sho
   ``time_range``, else the first to the last spike of the selected units.
 
 Data are read through the HDF5 datasets pynwb exposes: only the selected samples,
-channels and units are read.
+channels and units are read.  :meth:`NwbSource.describe` reads the object's HDF5 headers
+directly (opening an NWB file with pynwb builds every object in it, which costs far more
+than the headers when many sessions are planned); an object it does not recognise, and
+every error, goes through pynwb as :meth:`NwbSource.load` does.
 """
 
 from __future__ import annotations
@@ -152,6 +155,13 @@ class NwbSource(Source):
         return f"{self.config.path!r} object {self.config.object!r}"
 
     def describe(self) -> SignalInfo | SpikesInfo:
+        fast = self._headers()
+        if fast is not None:
+            return fast
+        return self._describe_with_pynwb()
+
+    def _describe_with_pynwb(self) -> SignalInfo | SpikesInfo:
+        """:meth:`describe` through pynwb's object model (what :meth:`load` reads)."""
         with self._object() as obj:
             if _is_units(obj):
                 units = _Units(obj, self)
@@ -172,6 +182,83 @@ class NwbSource(Source):
                 check_spikes_found(trains, self, self.config.time_range)
                 return SpikeTrains(trains, tuple(units.ids[r] for r in rows), span)
             return _Series(obj, self).read()
+
+    def _headers(self) -> SignalInfo | SpikesInfo | None:
+        """:meth:`describe` from the HDF5 headers of the object, or ``None`` when the file
+        or the object is not one this reads (then pynwb describes it, or says what is
+        wrong)."""
+        import h5py
+
+        path = self.path
+        if not path.is_file() or not h5py.is_hdf5(path):
+            return None
+        try:
+            with h5py.File(path, "r", rdcc_nbytes=CHUNK_CACHE_BYTES) as handle:
+                if _attr(handle, "neurodata_type") != "NWBFile":
+                    return None
+                group = handle.get(self.config.object.strip("/"))
+                if not isinstance(group, h5py.Group):
+                    return None
+                if _h5_units(group):
+                    if self.config.channels is not None:
+                        return None
+                    return self._units_headers(handle, group)
+                if _h5_series(group) and self.config.units is None:
+                    return _H5Series(handle, group, self).info()
+        except (OSError, KeyError, ValueError, TypeError):
+            return None
+        return None
+
+    def _units_headers(self, handle: Any, group: Any) -> SpikesInfo:
+        ids = tuple(python_scalar(i) for i in np.asarray(group["id"][:]))
+        ends = np.asarray(group["spike_times_index"][:], dtype=np.int64)
+        bounds = np.stack([np.concatenate([[0], ends[:-1]]), ends], axis=1)
+        names = [_text(name) for name in np.atleast_1d(group.attrs.get("colnames", []))]
+        labels = [
+            name
+            for name in names
+            if name not in ("spike_times", "obs_intervals") and f"{name}_index" not in group
+        ]
+
+        def column(name: str) -> np.ndarray:
+            dataset = group[name]
+            values = dataset.asstr()[:] if dataset.dtype.kind in "OSU" else np.asarray(dataset[:])
+            if np.ndim(values) != 1:
+                raise self.error(
+                    f"cannot filter units on it: column {name!r} holds "
+                    f"{np.shape(values)[1:]} values per unit."
+                )
+            return np.asarray(values)
+
+        rows = select_units(ids, self.config.units, self, labels, column)
+        observed = None
+        if "obs_intervals" in group and "obs_intervals_index" in group:
+            intervals = np.asarray(group["obs_intervals"][:], dtype=np.float64)
+            iends = np.asarray(group["obs_intervals_index"][:], dtype=np.int64)
+            istarts = np.concatenate([[0], iends[:-1]])
+            chosen = [intervals[istarts[r] : iends[r]] for r in rows]
+            chosen = [c for c in chosen if c.size]
+            if chosen:
+                joined = np.concatenate(chosen)
+                observed = float(joined[:, 0].min()), float(joined[:, 1].max())
+        times = group["spike_times"]
+
+        def extent() -> tuple[float, float]:
+            picked = bounds[rows]
+            picked = picked[picked[:, 1] > picked[:, 0]]
+            if picked.size == 0:
+                raise self.error("the selected units have no spikes.")
+            first = min(float(times[int(b)]) for b in picked[:, 0])
+            last = max(float(times[int(b) - 1]) for b in picked[:, 1])
+            if not first < last:
+                raise self.error(
+                    f"the selected units' spikes span [{first:g}, {last:g}] s, no stretch of "
+                    "time; give time_range."
+                )
+            return first, last
+
+        span = recording_span(observed, self.config.time_range, extent, self)
+        return SpikesInfo(unit_ids=tuple(ids[r] for r in rows), span=span)
 
     @contextmanager
     def _object(self) -> Iterator[Any]:
@@ -341,6 +428,87 @@ class _Series:
         else:
             base = TimeBase(timestamps=np.asarray(self.timestamps[self.i0 : self.i1]))
         return Signal(values, base, self.channel_ids)
+
+
+def _attr(obj: Any, name: str) -> str | None:
+    value = obj.attrs.get(name)
+    return None if value is None else _text(value)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _h5_units(group: Any) -> bool:
+    return all(name in group for name in ("id", "spike_times", "spike_times_index"))
+
+
+def _h5_series(group: Any) -> bool:
+    import h5py
+
+    data = group.get("data")
+    if not isinstance(data, h5py.Dataset):
+        return False
+    start = group.get("starting_time")
+    if isinstance(start, h5py.Dataset):
+        return "rate" in start.attrs
+    return isinstance(group.get("timestamps"), h5py.Dataset)
+
+
+class _H5Series(_Series):
+    """A TimeSeries read from its HDF5 group (headers only), with the selection applied."""
+
+    def __init__(self, handle: Any, group: Any, source: NwbSource) -> None:
+        self.source = source
+        self.data = group["data"]
+        shape = self.data.shape
+        if (
+            len(shape) not in (1, 2)
+            or shape[0] == 0
+            or np.dtype(self.data.dtype).kind not in "biuf"
+        ):
+            raise KeyError("not a signal this reads")  # pynwb's path says what is wrong
+        n_times, n_channels = shape[0], 1 if len(shape) == 1 else shape[1]
+        config = source.config
+        self.positions = channel_positions(config.channels, n_channels, source)
+        self.channel_ids = _h5_channel_ids(handle, group, n_channels, self.positions)
+        start = group.get("starting_time")
+        if start is not None:
+            self.rate = float(start.attrs["rate"])
+            self.start = float(start[()])
+            self.i0, self.i1 = regular_range(
+                self.rate, self.start, n_times, config.time_range, source
+            )
+            self.timestamps = None
+        else:
+            self.rate = None
+            self.timestamps = group["timestamps"]
+            if self.timestamps.shape[0] != n_times:
+                raise KeyError("timestamps do not match the data")
+            self.i0, self.i1 = timestamp_range(self.timestamps, config.time_range, source)
+        conversion = float(self.data.attrs.get("conversion", 1.0))
+        self.offset = float(self.data.attrs.get("offset", 0.0))
+        gain = np.full(self.positions.size, conversion)
+        if "channel_conversion" in group:
+            gain = (
+                gain * np.asarray(group["channel_conversion"][:], dtype=np.float64)[self.positions]
+            )
+        self.gain = None if np.all(gain == 1.0) else gain
+
+
+def _h5_channel_ids(
+    handle: Any, group: Any, n_channels: int, positions: np.ndarray
+) -> tuple[Any, ...]:
+    """As :func:`_channel_ids`, from the series' region dataset and its table's ids."""
+    for name in ("electrodes", "rois"):
+        region = group.get(name)
+        if region is None or "table" not in region.attrs:
+            continue
+        rows = np.asarray(region[:], dtype=np.int64)
+        if rows.size == n_channels:
+            table_ids = np.asarray(handle[region.attrs["table"]]["id"][:])
+            return tuple(python_scalar(i) for i in table_ids[rows[positions]])
+    return tuple(int(p) for p in positions)
 
 
 def _channel_ids(series: Any, n_channels: int, positions: np.ndarray) -> tuple[Any, ...]:
