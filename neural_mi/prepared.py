@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import zarr
@@ -34,6 +34,8 @@ from .params import DEFAULT_MIN_OVERLAP
 from .store.atomic import write_atomically
 
 __all__ = ["load_prepared", "write_prepared"]
+
+_Node = TypeVar("_Node", zarr.Group, zarr.Array)
 
 
 def write_prepared(
@@ -129,11 +131,16 @@ def _read_time_base(sub: zarr.Group) -> Any:
     attrs = sub.attrs.get("time_base")
     if not attrs:
         return None
+    if not isinstance(attrs, dict):
+        raise IncompleteStoreError(
+            f"Prepared data {str(sub.store_path)!r}: time_base {attrs!r} is not a mapping; "
+            "rerun prepare."
+        )
     if "span" in attrs:
         start, stop = attrs["span"]
         return SpikeSpan(float(start), None if stop is None else float(stop))
     if attrs.get("timestamps"):
-        return TimeBase(timestamps=sub["timestamps"][...])
+        return TimeBase(timestamps=np.asarray(_node(sub, "timestamps", zarr.Array)[...]))
     return TimeBase(rate=float(attrs["rate"]), start=float(attrs["start"]))
 
 
@@ -173,19 +180,20 @@ def load_prepared(path: str | os.PathLike[str]) -> dict[str, Any]:
     Raises
     ------
     IncompleteStoreError
-        If the store was never completed.
+        If the store was never completed, or its layout is not the one written here.
     """
     group = zarr.open_group(Path(path), mode="r")
     if not group.attrs.get("complete", False):
         raise IncompleteStoreError(f"Prepared data {str(path)!r} is incomplete; rerun prepare.")
     out: dict[str, Any] = {
         "align": group.attrs.get("align", "auto"),
-        "min_overlap": float(group.attrs.get("min_overlap", DEFAULT_MIN_OVERLAP)),
+        "min_overlap": _number(group, "min_overlap", DEFAULT_MIN_OVERLAP),
     }
     for name in ("x", "y", "z"):
         if name in group:
-            values, ptype = _read_variable(group[name])
-            timing = _read_time_base(group[name])
+            sub = _node(group, name, zarr.Group)
+            values, ptype = _read_variable(sub)
+            timing = _read_time_base(sub)
         else:
             values, ptype, timing = None, None, None
         out.update({name: values, f"processor_type_{name}": ptype, f"time_{name}": timing})
@@ -194,8 +202,35 @@ def load_prepared(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def _read_variable(sub: zarr.Group) -> tuple[Any, str | None]:
     processor_type = sub.attrs["processor_type"]
+    if processor_type is not None and not isinstance(processor_type, str):
+        raise IncompleteStoreError(
+            f"Prepared data {str(sub.store_path)!r}: processor_type {processor_type!r} is not "
+            "a name; rerun prepare."
+        )
     if sub.attrs["kind"] == "spikes":
-        times = sub["times"][...]
-        bounds = np.cumsum(sub["counts"][...])[:-1]
+        times = np.asarray(_node(sub, "times", zarr.Array)[...])
+        bounds = np.cumsum(np.asarray(_node(sub, "counts", zarr.Array)[...]))[:-1]
         return np.split(times, bounds), processor_type
-    return sub["values"][...], processor_type
+    return _node(sub, "values", zarr.Array)[...], processor_type
+
+
+def _node(group: zarr.Group, name: str, kind: type[_Node]) -> _Node:
+    """``group[name]``, which must be a ``kind`` (a zarr group or array) in a complete store."""
+    node = group[name]
+    if not isinstance(node, kind):
+        raise IncompleteStoreError(
+            f"Prepared data {str(group.store_path)!r}: {name!r} is not a zarr "
+            f"{kind.__name__}; rerun prepare."
+        )
+    return node
+
+
+def _number(group: zarr.Group, name: str, default: float) -> float:
+    """The number stored as attribute ``name`` of ``group`` (``default`` when absent)."""
+    value = group.attrs.get(name, default)
+    if not isinstance(value, (int, float)):
+        raise IncompleteStoreError(
+            f"Prepared data {str(group.store_path)!r}: {name} {value!r} is not a number; "
+            "rerun prepare."
+        )
+    return float(value)

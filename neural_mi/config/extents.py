@@ -243,7 +243,9 @@ def processed_samples(
         window = float(params["window_size"])
         step = float(params["step_size"] or window)
         span = extent.timing if isinstance(extent.timing, SpikeSpan) else SpikeSpan()
-        stop = float(params["n_seconds"] or span.stop or extent.last_spike)
+        n_seconds = params["n_seconds"] or span.stop or extent.last_spike
+        assert n_seconds is not None  # a spike file's extent has its last spike
+        stop = float(n_seconds)
         return count_spike_windows(stop - span.start, window, step)
     return count_windows(
         _n_times(extent, processor_type, params), params["window_size"], params["step_size"]

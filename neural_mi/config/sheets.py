@@ -265,7 +265,7 @@ def _glob_sessions(
         raise ConfigError(
             f"config: sessions_glob {pattern!r} matches no file (from {str(Path.cwd())!r})."
         )
-    sessions = []
+    sessions: list[tuple[dict[str, Any], str, dict[str, str]]] = []
     for path in paths:
         name = _NOT_NAME.sub("_", Path(path).name.split(".")[0]).strip("_") or "session"
         where = f"sessions_glob {pattern!r}, file {path!r} (session {name!r})"

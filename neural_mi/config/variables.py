@@ -178,19 +178,21 @@ def file_variable_models() -> dict[str, type[FileVariable]]:
     """``{format: model}``: each source's config with ``type`` and ``params``."""
     from pydantic import create_model
 
-    models = {}
+    models: dict[str, type[FileVariable]] = {}
     for fmt, source in SOURCES.items():
         config = source.config_model
+        validators: dict[str, Any] = {
+            "_fill": model_validator(mode="before")(_defaults(fmt)),
+            "_check": model_validator(mode="after")(_spike_type(fmt)),
+            "_serialise": model_serializer(mode="wrap")(_serializer(fmt)),
+        }
         model = create_model(
             f"{config.__name__.removesuffix('SourceConfig')}Variable",
             __base__=(config, FileVariable),
             __doc__=f"A variable read from {fmt} data: {config.__doc__}",
-            __validators__={
-                "_fill": model_validator(mode="before")(_defaults(fmt)),
-                "_check": model_validator(mode="after")(_spike_type(fmt)),
-                "_serialise": model_serializer(mode="wrap")(_serializer(fmt)),
-            },
+            __validators__=validators,
         )
+        assert issubclass(model, FileVariable)  # its __base__; create_model's type hides it
         models[fmt] = model
     return models
 

@@ -48,6 +48,7 @@ def _unpacked(data: Any, timing: Timing | None, name: str) -> tuple[Any, Timing 
     if not isinstance(data, (Signal, SpikeTrains)):
         return data, timing
     own: Timing | None
+    values: Any
     if isinstance(data, Signal):
         values, own = data.values, data.time_base
     else:
@@ -244,11 +245,17 @@ class SessionData:
         if key not in self._cache:
             raw = getattr(self, variable)
             span = getattr(self, f"time_{variable}")
-            if stop is None:
-                stop = params.get("n_seconds") or span.stop or _last_spike(raw)
+            end = (
+                (params.get("n_seconds") or span.stop or _last_spike(raw)) if stop is None else stop
+            )
+            if end is None:
+                raise DataShapeError(
+                    f"Spike data {variable}: no spike and no n_seconds, so the recording's "
+                    "length is unknown; give processor_params n_seconds."
+                )
             shift = origin + lag
             trains = raw if not shift else [np.asarray(t, dtype=np.float64) - shift for t in raw]
-            own = {**params, "n_seconds": float(stop) - origin}
+            own = {**params, "n_seconds": float(end) - origin}
             self._cache[key] = process(trains, "spike", own)
         return self._cache[key]
 

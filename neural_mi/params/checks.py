@@ -159,7 +159,7 @@ def seconds_in(value: Any) -> float | None:
         raise ParameterError(
             f"{value!r} is not a duration; write a number and its unit, e.g. '0.5 s' or '500 ms'."
         )
-    return number / 1000.0 if match.group(2) == "ms" else number
+    return number / 1000.0 if match is not None and match.group(2) == "ms" else number
 
 
 def _samples_or_seconds(value: Any) -> Any:
