@@ -5,14 +5,16 @@ Usage::
     python scripts/benchmark.py --all                  # every workload, 3 repeats each
     python scripts/benchmark.py seed_estimate rigorous_gauss --repeats 5
     python scripts/benchmark.py long_recording --repeats 1 --json out.json
+    python scripts/benchmark.py --quick --repeats 3 --nmi11-python ~/nmi11/bin/python
+    PYTHONPATH=. python3 scripts/benchmark.py --quick --device cuda
 
 Every repeat of every workload runs in a fresh Python subprocess (``OMP_NUM_THREADS=1``,
 as a user's script would) so that imports, thread pools and peak memory start from
 scratch.  Per workload the table shows medians over the repeats of:
 
 - ``wall s``: the timed section (the ``nmi.run`` call, or the ``neural-mi run`` command);
-  imports of ``neural_mi`` before the call and data generation are not in it, lazy imports
-  inside it are;
+  the imports of ``neural_mi``'s modules (done before the call, as NeuralMI 1.1 does them
+  at ``import neural_mi``) and data loading are not in it;
 - ``proc s``: the whole subprocess (interpreter start, imports, data, the call);
 - ``cpu s``: user + system CPU time of the subprocess and all its descendants;
 - ``peak MB``: peak resident memory of the subprocess or of its largest descendant
@@ -30,7 +32,22 @@ in-process twin gets a ratio line: the median over repeats of workflow wall time
 twin's ``wall s`` (the ``nmi.run`` call alone) and over its ``proc s`` (the whole script:
 interpreter, imports, data generation and the call, which the workflow also has to do).
 
-Workloads (2 workers where tasks can run in parallel):
+Side by side with NeuralMI 1.1 (``--nmi11-python``: the interpreter of a venv where
+``import neural_mi`` finds NeuralMI 1.1): each repeat of each in-process workload
+(``--quick``: ``seed_estimate``, ``sweep_embed``, ``rigorous_gauss``, ``rigorous_latent``)
+is followed at once by its twin in NeuralMI 1.1, run by that interpreter in a fresh
+subprocess, also with ``OMP_NUM_THREADS=1`` (its fastest setting on few cores), on the
+same data files (written once per benchmark with neural_mi's seeded generators), the same
+parameters, split mode, seed and number of workers (one for the single estimate, which
+NeuralMI 1.1 runs without a pool).  A second table prints both sides' median call and
+process times, the median over repeats of the paired ratio (NeuralMI 1.1 over ours; each
+pair ran back to back, so a busy machine slows both) and both estimates and errors.
+
+``--device cuda`` trains our side on the GPU (no NeuralMI 1.1 column) and adds, per
+workload, tasks per second and the GPU's mean utilisation and peak memory while the call
+ran (``nvidia-smi`` sampled every 100 ms, when it is on the PATH).
+
+Workloads (2 workers where tasks can run in parallel; ``--workers`` changes ours):
 
 - ``seed_estimate``: 5-d correlated Gaussians, 5000 samples, 2 bits, one estimate;
 - ``sweep_embed``: the same data, ``embedding_dim`` in 4, 8, 16, 32 (MI: mean over them);
@@ -211,9 +228,13 @@ def _timed_run(opts: ChildOptions, x: Any, y: Any, **kwargs: Any) -> tuple[float
     """One ``nmi.run`` call, timed; on CUDA, also the GPU's utilisation while it ran."""
     import neural_mi as nmi
 
+    # ``neural_mi`` imports its modules at the first use of ``nmi.run``; they are imported
+    # here, before the clock starts, as NeuralMI 1.1 imports all of its own at ``import
+    # neural_mi``.  The imports count in ``proc s``.
+    run = nmi.run
     with GpuSampler(opts.device) as gpu:
         start = time.perf_counter()
-        results = nmi.run(
+        results = run(
             x,
             y,
             processor_type="continuous",
@@ -860,10 +881,18 @@ def run_all(
     for repeat in range(repeats):
         for name in names:
             runs[name].append(run_child(name, opts))
-            report = ", ".join(f"{r['label']} {r['seconds']:.2f} s" for r in runs[name][-1])
+            report = ", ".join(
+                f"{r['label']} {r['seconds']:.2f} s ({r['proc_seconds']:.2f} s process), "
+                f"{r['estimate']:.3f} bits"
+                for r in runs[name][-1]
+            )
             if nmi11_python and name in NMI11_WORKLOADS:
                 theirs.setdefault(name, []).append(run_child(name, opts, nmi11_python))
-                report += f"; NeuralMI 1.1 {theirs[name][-1][0]['seconds']:.2f} s"
+                r = theirs[name][-1][0]
+                report += (
+                    f"; NeuralMI 1.1 {r['seconds']:.2f} s ({r['proc_seconds']:.2f} s process), "
+                    f"{r['estimate']:.3f} bits"
+                )
             print(f"{name} run {repeat + 1}/{repeats}: {report}", file=sys.stderr, flush=True)
     return runs, theirs
 
