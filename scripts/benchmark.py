@@ -414,13 +414,16 @@ def nmi11_workload(name: str, opts: ChildOptions) -> list[dict[str, Any]]:
         **extra,
     )
     seconds = time.perf_counter() - start
-    if mode == "sweep":
-        estimate = float(res.dataframe["mi_mean"].mean())
-        fits = len(res.details["raw_results"])
-    else:
-        estimate = float(res.mi_estimate)
-        fits = 1 if mode == "estimate" else len(res.dataframe)
-    return [{"seconds": seconds, "fits": fits, "estimate": estimate, "truth": truth}]
+    # Per-task rows (with each task's held-out curve: one value per epoch trained), except
+    # for the single estimate, whose Results keep none.
+    raw = {"sweep": res.details.get("raw_results"), "rigorous": res.dataframe}.get(mode)
+    estimate = float(res.dataframe["mi_mean"].mean()) if mode == "sweep" else res.mi_estimate
+    row = {"seconds": seconds, "fits": 1, "estimate": float(estimate), "truth": truth}
+    if raw is not None:
+        row["fits"] = len(raw)
+        if "test_mi_history" in raw:
+            row["epochs"] = int(sum(len(h) for h in raw["test_mi_history"]))
+    return [row]
 
 
 #: Workloads that also run in NeuralMI 1.1 when --nmi11-python is given.
@@ -701,8 +704,10 @@ def format_side_by_side(
     theirs: Mapping[str, list[list[dict[str, Any]]]],
 ) -> str:
     """Aligned table of our ``nmi.run`` call against NeuralMI 1.1's on the same workload:
-    median seconds of each, the median over repeats of the paired ratio (theirs / ours,
-    each pair run back to back) and each side's estimate and error against the truth."""
+    median seconds of each (call, whole process, CPU), the median over repeats of the
+    paired ratio of the calls (theirs / ours, each pair run back to back), epochs trained
+    over all tasks (NeuralMI 1.1's single estimate does not report them) and each side's
+    estimate and error against the truth."""
     header = [
         "workload",
         "n",
@@ -711,6 +716,10 @@ def format_side_by_side(
         "ratio",
         "ours proc s",
         "1.1 proc s",
+        "ours cpu s",
+        "1.1 cpu s",
+        "ours epochs",
+        "1.1 epochs",
         "ours bits",
         "ours error",
         "1.1 bits",
@@ -727,8 +736,11 @@ def format_side_by_side(
                 statistics.median(o[key] for o, _ in pairs),
                 statistics.median(t[key] for _, t in pairs),
             )
-            for key in ("seconds", "proc_seconds", "estimate")
+            for key in ("seconds", "proc_seconds", "cpu_seconds", "estimate")
         }
+        epochs = [
+            statistics.median(row.get("epochs", math.nan) for row in side) for side in zip(*pairs)
+        ]
         ratio = statistics.median(t["seconds"] / o["seconds"] for o, t in pairs)
         truth = pairs[0][0]["truth"]
         lines.append(
@@ -740,6 +752,9 @@ def format_side_by_side(
                 f"x{ratio:.2f}",
                 f"{med['proc_seconds'][0]:.2f}",
                 f"{med['proc_seconds'][1]:.2f}",
+                f"{med['cpu_seconds'][0]:.2f}",
+                f"{med['cpu_seconds'][1]:.2f}",
+                *("" if math.isnan(e) else str(int(e)) for e in epochs),
                 f"{med['estimate'][0]:.3f}",
                 f"{med['estimate'][0] - truth:+.3f}",
                 f"{med['estimate'][1]:.3f}",
@@ -862,7 +877,13 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(format_gpu(table))
     if args.json:
-        Path(args.json).write_text(json.dumps(table, indent=2))
+        rows = table + [
+            {**row, "label": f"{row['label']} (NeuralMI 1.1)"}
+            for name in names
+            if name in theirs
+            for row in summarise(theirs[name])
+        ]
+        Path(args.json).write_text(json.dumps(rows, indent=2))
     return 0
 
 
