@@ -577,6 +577,11 @@ def run_child(name: str, opts: ChildOptions, nmi11_python: str | None = None) ->
     """Run workload ``name`` in a fresh subprocess (ours, or NeuralMI 1.1's when
     ``nmi11_python`` is given); rows with process wall, CPU and peak RSS."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    if opts.device != "cpu":
+        # torch's default CUDA check (``torch.cuda.is_available``, which ``nmi.run`` calls
+        # to validate ``device``) initialises the CUDA driver, after which forked pool
+        # workers may be unable to use CUDA; the NVML-based check does not.
+        env.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
     if nmi11_python is None:
         command = [sys.executable, __file__, "--child", name]
     else:
