@@ -5,14 +5,16 @@ Usage::
     python scripts/benchmark.py --all                  # every workload, 3 repeats each
     python scripts/benchmark.py seed_estimate rigorous_gauss --repeats 5
     python scripts/benchmark.py long_recording --repeats 1 --json out.json
+    python scripts/benchmark.py --quick --repeats 3 --nmi11-python ~/nmi11/bin/python
+    PYTHONPATH=. python3 scripts/benchmark.py --quick --device cuda
 
 Every repeat of every workload runs in a fresh Python subprocess (``OMP_NUM_THREADS=1``,
 as a user's script would) so that imports, thread pools and peak memory start from
 scratch.  Per workload the table shows medians over the repeats of:
 
 - ``wall s``: the timed section (the ``nmi.run`` call, or the ``neural-mi run`` command);
-  imports of ``neural_mi`` before the call and data generation are not in it, lazy imports
-  inside it are;
+  the imports of ``neural_mi``'s modules (done before the call, as NeuralMI 1.1 does them
+  at ``import neural_mi``) and data loading are not in it;
 - ``proc s``: the whole subprocess (interpreter start, imports, data, the call);
 - ``cpu s``: user + system CPU time of the subprocess and all its descendants;
 - ``peak MB``: peak resident memory of the subprocess or of its largest descendant
@@ -30,7 +32,22 @@ in-process twin gets a ratio line: the median over repeats of workflow wall time
 twin's ``wall s`` (the ``nmi.run`` call alone) and over its ``proc s`` (the whole script:
 interpreter, imports, data generation and the call, which the workflow also has to do).
 
-Workloads (2 workers where tasks can run in parallel):
+Side by side with NeuralMI 1.1 (``--nmi11-python``: the interpreter of a venv where
+``import neural_mi`` finds NeuralMI 1.1): each repeat of each in-process workload
+(``--quick``: ``seed_estimate``, ``sweep_embed``, ``rigorous_gauss``, ``rigorous_latent``)
+is followed at once by its twin in NeuralMI 1.1, run by that interpreter in a fresh
+subprocess, also with ``OMP_NUM_THREADS=1`` (its fastest setting on few cores), on the
+same data files (written once per benchmark with neural_mi's seeded generators), the same
+parameters, split mode, seed and number of workers (one for the single estimate, which
+NeuralMI 1.1 runs without a pool).  A second table prints both sides' median call and
+process times, the median over repeats of the paired ratio (NeuralMI 1.1 over ours; each
+pair ran back to back, so a busy machine slows both) and both estimates and errors.
+
+``--device cuda`` trains our side on the GPU (no NeuralMI 1.1 column) and adds, per
+workload, tasks per second and the GPU's mean utilisation and peak memory while the call
+ran (``nvidia-smi`` sampled every 100 ms, when it is on the PATH).
+
+Workloads (2 workers where tasks can run in parallel; ``--workers`` changes ours):
 
 - ``seed_estimate``: 5-d correlated Gaussians, 5000 samples, 2 bits, one estimate;
 - ``sweep_embed``: the same data, ``embedding_dim`` in 4, 8, 16, 32 (MI: mean over them);
@@ -54,12 +71,14 @@ import itertools
 import json
 import math
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +118,7 @@ N_WORKERS = 2
 #: costs uneven, and a static split cannot follow them.
 WORKFLOW_PACKING = {"tasks_per_job": 55, "threads_per_job": N_WORKERS}
 WINDOW = {"window_size": 1}
+SWEEP_DIMS = [4, 8, 16, 32]
 
 #: Long recording: channels, sampling rate (Hz), duration (s), window (samples).
 LONG_SHAPE = (64, 1000, 3600, 50)
@@ -160,34 +180,122 @@ def dataset_flops(
 # --------------------------------------------------------------------------------------
 
 
-def _gauss() -> tuple[Any, Any]:
+@dataclass(frozen=True)
+class ChildOptions:
+    """What a workload's subprocess is told: where the shared data files are, the device
+    of our side and the size of its worker pool."""
+
+    data_dir: str
+    device: str = "cpu"
+    n_workers: int = N_WORKERS
+
+
+#: Data files shared by both sides (``(channels, samples)`` float32 X and Y), written once
+#: per benchmark by :func:`write_data` with neural_mi's seeded generators.
+DATA_FILES = {"gauss": "gauss.npz", "latent": "latent.npz"}
+
+
+def write_data(directory: str) -> None:
+    """Write the workloads' data (seed 42): 5-d Gaussians with 2 bits (5000 samples) and
+    100-d nonlinear observations of 10-d latents with 3 bits (2500 samples)."""
+    import numpy as np
+
     import neural_mi as nmi
 
-    x, y = nmi.datasets.generate_correlated_gaussians(5000, 5, 2.0)
-    return x.T, y.T
+    pairs = {
+        "gauss": nmi.datasets.generate_correlated_gaussians(5000, 5, 2.0, seed=42),
+        "latent": nmi.datasets.generate_nonlinear_from_latent(2500, 10, 100, 3.0, seed=42),
+    }
+    for name, (x, y) in pairs.items():
+        np.savez(
+            Path(directory) / DATA_FILES[name],
+            x=np.ascontiguousarray(np.asarray(x, dtype=np.float32).T),
+            y=np.ascontiguousarray(np.asarray(y, dtype=np.float32).T),
+        )
 
 
-def _latent() -> tuple[Any, Any]:
+def load_data(opts: ChildOptions, name: str) -> tuple[Any, Any]:
+    """X and Y of a shared data file as ``(channels, samples)`` torch tensors (as NeuralMI
+    1.1's tutorial passes them)."""
+    import numpy as np
+    import torch
+
+    with np.load(Path(opts.data_dir) / DATA_FILES[name]) as arrays:
+        return torch.from_numpy(arrays["x"]), torch.from_numpy(arrays["y"])
+
+
+def _timed_run(opts: ChildOptions, x: Any, y: Any, **kwargs: Any) -> tuple[float, Any, dict]:
+    """One ``nmi.run`` call, timed; on CUDA, also the GPU's utilisation while it ran."""
     import neural_mi as nmi
 
-    x, y = nmi.datasets.generate_nonlinear_from_latent(2500, 10, 100, 3.0)
-    return x.T, y.T
+    # ``neural_mi`` imports its modules at the first use of ``nmi.run``; they are imported
+    # here, before the clock starts, as NeuralMI 1.1 imports all of its own at ``import
+    # neural_mi``.  The imports count in ``proc s``.
+    run = nmi.run
+    with GpuSampler(opts.device) as gpu:
+        start = time.perf_counter()
+        results = run(
+            x,
+            y,
+            processor_type="continuous",
+            verbose=False,
+            random_seed=42,
+            n_workers=opts.n_workers,
+            device=opts.device,
+            **kwargs,
+        )
+        seconds = time.perf_counter() - start
+    return seconds, results, gpu.summary()
 
 
-def _timed_run(x: Any, y: Any, **kwargs: Any) -> tuple[float, Any]:
-    import neural_mi as nmi
+class GpuSampler:
+    """Samples ``nvidia-smi`` (GPU utilisation %, memory used MiB) every 100 ms while the
+    block runs; does nothing off CUDA or without ``nvidia-smi``.  A separate process, so
+    that CUDA is not initialised here before the pool forks its workers."""
 
-    start = time.perf_counter()
-    results = nmi.run(
-        x,
-        y,
-        processor_type="continuous",
-        verbose=False,
-        random_seed=42,
-        n_workers=N_WORKERS,
-        **kwargs,
-    )
-    return time.perf_counter() - start, results
+    def __init__(self, device: str) -> None:
+        self._enabled = device.startswith("cuda") and shutil.which("nvidia-smi") is not None
+        self._proc: subprocess.Popen | None = None
+        self._samples: list[tuple[float, float]] = []
+
+    def __enter__(self) -> GpuSampler:
+        if self._enabled:
+            self._proc = subprocess.Popen(
+                [
+                    "nvidia-smi",
+                    "--query-gpu=utilization.gpu,memory.used",
+                    "--format=csv,noheader,nounits",
+                    "-lms",
+                    "100",
+                    "-i",
+                    "0",
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._proc is None:
+            return
+        self._proc.terminate()
+        out, _ = self._proc.communicate()
+        for line in out.splitlines():
+            try:
+                util, memory = (float(v) for v in line.split(","))
+            except ValueError:
+                continue
+            self._samples.append((util, memory))
+
+    def summary(self) -> dict[str, float]:
+        """Mean utilisation (%) and peak memory used (MiB) over the samples, if any."""
+        if not self._samples:
+            return {}
+        return {
+            "gpu_util": statistics.fmean(s[0] for s in self._samples),
+            "gpu_mem_mb": max(s[1] for s in self._samples),
+        }
 
 
 def _row(
@@ -212,34 +320,36 @@ def _row(
 
 
 def _single_run(
-    data: Callable[[], tuple[Any, Any]],
+    opts: ChildOptions,
+    data: str,
     mode: str,
     base: dict[str, Any],
     dims: tuple[int, int],
     truth: float,
 ) -> list[dict[str, Any]]:
-    """One ``nmi.run`` of ``mode`` on ``data()`` (split 'random'), as one table row."""
-    x, y = data()
-    seconds, res = _timed_run(
-        x, y, mode=mode, processor_params=WINDOW, base_params=base, split_mode="random"
+    """One ``nmi.run`` of ``mode`` on the shared data file ``data`` (split 'random'), as
+    one table row."""
+    x, y = load_data(opts, data)
+    seconds, res, gpu = _timed_run(
+        opts, x, y, mode=mode, processor_params=WINDOW, base_params=base, split_mode="random"
     )
-    return [_row(seconds, res, base, dims, truth)]
+    return [{**_row(seconds, res, base, dims, truth), **gpu}]
 
 
-def seed_estimate() -> list[dict[str, Any]]:
-    return _single_run(_gauss, "estimate", GAUSS_PARAMS, (5, 5), 2.0)
+def seed_estimate(opts: ChildOptions) -> list[dict[str, Any]]:
+    return _single_run(opts, "gauss", "estimate", GAUSS_PARAMS, (5, 5), 2.0)
 
 
-def sweep_embed() -> list[dict[str, Any]]:
-    x, y = _gauss()
-    dims = [4, 8, 16, 32]
-    seconds, res = _timed_run(
+def sweep_embed(opts: ChildOptions) -> list[dict[str, Any]]:
+    x, y = load_data(opts, "gauss")
+    seconds, res, gpu = _timed_run(
+        opts,
         x,
         y,
         mode="sweep",
         processor_params=WINDOW,
         base_params=GAUSS_PARAMS,
-        sweep_grid={"embedding_dim": dims},
+        sweep_grid={"embedding_dim": SWEEP_DIMS},
         split_mode="random",
     )
     bases = {
@@ -247,15 +357,77 @@ def sweep_embed() -> list[dict[str, Any]]:
         for combo, dim in zip(res.tasks["combo"].values, res.tasks["embedding_dim"].values)
     }
     mean_bits = float(res.tasks["test_mi"].mean()) / math.log(2.0)
-    return [_row(seconds, res, GAUSS_PARAMS, (5, 5), 2.0, estimate=mean_bits, bases=bases)]
+    row = _row(seconds, res, GAUSS_PARAMS, (5, 5), 2.0, estimate=mean_bits, bases=bases)
+    return [{**row, **gpu}]
 
 
-def rigorous_gauss() -> list[dict[str, Any]]:
-    return _single_run(_gauss, "rigorous", GAUSS_PARAMS, (5, 5), 2.0)
+def rigorous_gauss(opts: ChildOptions) -> list[dict[str, Any]]:
+    return _single_run(opts, "gauss", "rigorous", GAUSS_PARAMS, (5, 5), 2.0)
 
 
-def rigorous_latent() -> list[dict[str, Any]]:
-    return _single_run(_latent, "rigorous", LATENT_PARAMS, (100, 100), 3.0)
+def rigorous_latent(opts: ChildOptions) -> list[dict[str, Any]]:
+    return _single_run(opts, "latent", "rigorous", LATENT_PARAMS, (100, 100), 3.0)
+
+
+# --------------------------------------------------------------------------------------
+# The same workloads in NeuralMI 1.1 (run by its own interpreter: --nmi11-python)
+# --------------------------------------------------------------------------------------
+
+
+def nmi11_workload(name: str, opts: ChildOptions) -> list[dict[str, Any]]:
+    """Workload ``name`` with NeuralMI 1.1's ``nmi.run`` on the same data, parameters and
+    seed: its estimate (bits; for the sweep, the mean over embedding sizes as ours) and the
+    time of the call.  Runs in NeuralMI 1.1's interpreter, so it imports nothing of ours."""
+    import logging
+
+    import neural_mi as nmi11
+
+    logging.getLogger("neural_mi").setLevel(logging.WARNING)
+    if Path(nmi11.__file__).resolve().is_relative_to(REPO):
+        raise RuntimeError(f"--nmi11-python imports this checkout's neural_mi ({nmi11.__file__})")
+    data, mode, base, truth, extra = {
+        "seed_estimate": ("gauss", "estimate", GAUSS_PARAMS, 2.0, {"n_workers": 1}),
+        "sweep_embed": (
+            "gauss",
+            "sweep",
+            GAUSS_PARAMS,
+            2.0,
+            {"sweep_grid": {"embedding_dim": SWEEP_DIMS}, "n_workers": N_WORKERS},
+        ),
+        "rigorous_gauss": ("gauss", "rigorous", GAUSS_PARAMS, 2.0, {"n_workers": N_WORKERS}),
+        "rigorous_latent": ("latent", "rigorous", LATENT_PARAMS, 3.0, {"n_workers": N_WORKERS}),
+    }[name]
+    x, y = load_data(opts, data)
+    start = time.perf_counter()
+    res = nmi11.run(
+        x,
+        y,
+        mode=mode,
+        processor_type_x="continuous",
+        processor_params_x=dict(WINDOW),
+        processor_type_y="continuous",
+        processor_params_y=dict(WINDOW),
+        base_params=dict(base),
+        split_mode="random",
+        random_seed=42,
+        verbose=False,
+        **extra,
+    )
+    seconds = time.perf_counter() - start
+    # Per-task rows (with each task's held-out curve: one value per epoch trained), except
+    # for the single estimate, whose Results keep none.
+    raw = {"sweep": res.details.get("raw_results"), "rigorous": res.dataframe}.get(mode)
+    estimate = float(res.dataframe["mi_mean"].mean()) if mode == "sweep" else res.mi_estimate
+    row = {"seconds": seconds, "fits": 1, "estimate": float(estimate), "truth": truth}
+    if raw is not None:
+        row["fits"] = len(raw)
+        if "test_mi_history" in raw:
+            row["epochs"] = int(sum(len(h) for h in raw["test_mi_history"]))
+    return [row]
+
+
+#: Workloads that also run in NeuralMI 1.1 when --nmi11-python is given.
+NMI11_WORKLOADS = ("seed_estimate", "sweep_embed", "rigorous_gauss", "rigorous_latent")
 
 
 def _workflow_config(name: str, synthetic: dict[str, Any], base: dict[str, Any]) -> dict:
@@ -318,7 +490,7 @@ def _workflow_row(
     }
 
 
-def workflow_rigorous_latent() -> list[dict[str, Any]]:
+def workflow_rigorous_latent(opts: ChildOptions) -> list[dict[str, Any]]:
     config = _workflow_config(
         "latent",
         {
@@ -333,7 +505,7 @@ def workflow_rigorous_latent() -> list[dict[str, Any]]:
     return [_workflow_row("workflow_rigorous_latent", config, LATENT_PARAMS, (100, 100), 3.0)]
 
 
-def workflow_rigorous_gauss() -> list[dict[str, Any]]:
+def workflow_rigorous_gauss(opts: ChildOptions) -> list[dict[str, Any]]:
     config = _workflow_config(
         "gauss",
         {"generator": "correlated_gaussians", "n_samples": 5000, "dim": 5, "mi": 2.0},
@@ -362,11 +534,12 @@ def long_recording_data(seed: int = 0) -> tuple[Any, Any]:
     return x, y
 
 
-def long_recording() -> list[dict[str, Any]]:
+def long_recording(opts: ChildOptions) -> list[dict[str, Any]]:
     x, y = long_recording_data()
     raw_mb = (x.nbytes + y.nbytes) / 2**20
     window = LONG_SHAPE[3]
-    seconds, res = _timed_run(
+    seconds, res, gpu = _timed_run(
+        opts,
         x,
         y,
         mode="estimate",
@@ -375,10 +548,10 @@ def long_recording() -> list[dict[str, Any]]:
         split_mode="blocked",
     )
     dim = LONG_SHAPE[0] * window
-    return [{**_row(seconds, res, LONG_PARAMS, (dim, dim), None), "raw_mb": raw_mb}]
+    return [{**_row(seconds, res, LONG_PARAMS, (dim, dim), None), "raw_mb": raw_mb, **gpu}]
 
 
-WORKLOADS: dict[str, Callable[[], list[dict[str, Any]]]] = {
+WORKLOADS: dict[str, Callable[[ChildOptions], list[dict[str, Any]]]] = {
     "seed_estimate": seed_estimate,
     "sweep_embed": sweep_embed,
     "rigorous_gauss": rigorous_gauss,
@@ -400,19 +573,34 @@ ALIASES: dict[str, list[str]] = {
 # --------------------------------------------------------------------------------------
 
 
-def run_child(name: str) -> list[dict[str, Any]]:
-    """Run workload ``name`` in a fresh subprocess; rows with process wall, CPU and peak RSS."""
+def run_child(name: str, opts: ChildOptions, nmi11_python: str | None = None) -> list[dict]:
+    """Run workload ``name`` in a fresh subprocess (ours, or NeuralMI 1.1's when
+    ``nmi11_python`` is given); rows with process wall, CPU and peak RSS."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    if opts.device != "cpu":
+        # torch's default CUDA check (``torch.cuda.is_available``, which ``nmi.run`` calls
+        # to validate ``device``) initialises the CUDA driver, after which forked pool
+        # workers may be unable to use CUDA; the NVML-based check does not.
+        env.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
+    if nmi11_python is None:
+        command = [sys.executable, __file__, "--child", name]
+    else:
+        # NeuralMI 1.1's interpreter must find its own neural_mi, never this checkout's.
+        env.pop("PYTHONPATH", None)
+        env["TQDM_DISABLE"] = "1"
+        command = [nmi11_python, __file__, "--child-nmi11", name]
     with tempfile.NamedTemporaryFile("r", suffix=".json") as out:
         start = time.perf_counter()
         proc = subprocess.Popen(
-            [sys.executable, __file__, "--child", name, "--child-out", out.name], env=env
+            [*command, "--child-out", out.name, "--child-options", json.dumps(asdict(opts))],
+            env=env,
         )
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         wall = time.perf_counter() - start
         if proc.returncode != 0:
-            raise RuntimeError(f"workload {name} failed (exit status {proc.returncode})")
+            side = "ours" if nmi11_python is None else "NeuralMI 1.1"
+            raise RuntimeError(f"workload {name} ({side}) failed (exit status {proc.returncode})")
         rows = json.loads(out.read())
     for row in rows:
         row.setdefault("label", name)
@@ -515,6 +703,92 @@ def format_table(table: list[dict[str, Any]]) -> str:
     return "\n".join(text)
 
 
+def format_side_by_side(
+    names: list[str],
+    ours: Mapping[str, list[list[dict[str, Any]]]],
+    theirs: Mapping[str, list[list[dict[str, Any]]]],
+) -> str:
+    """Aligned table of our ``nmi.run`` call against NeuralMI 1.1's on the same workload:
+    median seconds of each (call, whole process, CPU), the median over repeats of the
+    paired ratio of the calls (theirs / ours, each pair run back to back), epochs trained
+    over all tasks (NeuralMI 1.1's single estimate does not report them) and each side's
+    estimate and error against the truth."""
+    header = [
+        "workload",
+        "n",
+        "ours s",
+        "NeuralMI 1.1 s",
+        "ratio",
+        "ours proc s",
+        "1.1 proc s",
+        "ours cpu s",
+        "1.1 cpu s",
+        "ours epochs",
+        "1.1 epochs",
+        "ours bits",
+        "ours error",
+        "1.1 bits",
+        "1.1 error",
+        "truth",
+    ]
+    lines = []
+    for name in names:
+        if name not in theirs:
+            continue
+        pairs = [(o[0], t[0]) for o, t in zip(ours[name], theirs[name])]
+        med = {
+            key: (
+                statistics.median(o[key] for o, _ in pairs),
+                statistics.median(t[key] for _, t in pairs),
+            )
+            for key in ("seconds", "proc_seconds", "cpu_seconds", "estimate")
+        }
+        epochs = [
+            statistics.median(row.get("epochs", math.nan) for row in side) for side in zip(*pairs)
+        ]
+        ratio = statistics.median(t["seconds"] / o["seconds"] for o, t in pairs)
+        truth = pairs[0][0]["truth"]
+        lines.append(
+            [
+                name,
+                str(len(pairs)),
+                f"{med['seconds'][0]:.2f}",
+                f"{med['seconds'][1]:.2f}",
+                f"x{ratio:.2f}",
+                f"{med['proc_seconds'][0]:.2f}",
+                f"{med['proc_seconds'][1]:.2f}",
+                f"{med['cpu_seconds'][0]:.2f}",
+                f"{med['cpu_seconds'][1]:.2f}",
+                *("" if math.isnan(e) else str(int(e)) for e in epochs),
+                f"{med['estimate'][0]:.3f}",
+                f"{med['estimate'][0] - truth:+.3f}",
+                f"{med['estimate'][1]:.3f}",
+                f"{med['estimate'][1] - truth:+.3f}",
+                f"{truth:.1f}",
+            ]
+        )
+    widths = [max(len(r[i]) for r in [header, *lines]) for i in range(len(header))]
+    text = [
+        "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+        for r in [header, *lines]
+    ]
+    text.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(text)
+
+
+def format_gpu(table: list[dict[str, Any]]) -> str:
+    """One line per row run on the GPU: tasks per second, mean utilisation, peak memory."""
+    lines = []
+    for row in table:
+        util = row.get("gpu_util")
+        lines.append(
+            f"{row['label']}: {row['fits'] / row['seconds']:.2f} tasks/s"
+            + ("" if util is None else f", GPU utilisation {util:.0f} % (mean of 100 ms samples)")
+            + ("" if util is None else f", GPU memory used up to {row['gpu_mem_mb']:.0f} MiB")
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments; run the chosen workloads (or, with ``--child``, one of them here)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -525,47 +799,128 @@ def main(argv: list[str] | None = None) -> int:
         help=f"any of: {', '.join([*WORKLOADS, *ALIASES])}",
     )
     parser.add_argument("--all", action="store_true", help="run every workload")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per workload (default 3)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="the in-process workloads (seed_estimate, sweep_embed, rigorous_gauss, "
+        "rigorous_latent), one repeat unless --repeats is given",
+    )
+    parser.add_argument("--repeats", type=int, help="runs per workload (default 3)")
+    parser.add_argument(
+        "--nmi11-python",
+        metavar="PATH",
+        help="the python of a venv with NeuralMI 1.1: run its twin of each in-process "
+        "workload right after ours and print a side-by-side table",
+    )
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        help="device of our side (default cpu; 'cuda' trains on the GPU and reports tasks/s "
+        "and GPU utilisation; no NeuralMI 1.1 column then)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=N_WORKERS,
+        help=f"our worker processes (n_workers, default {N_WORKERS})",
+    )
     parser.add_argument("--json", help="also write the summarised rows to this JSON file")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--child-nmi11", help=argparse.SUPPRESS)
     parser.add_argument("--child-out", help=argparse.SUPPRESS)
+    parser.add_argument("--child-options", help=argparse.SUPPRESS)
+    parser.add_argument("--write-data", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.child:
-        Path(args.child_out).write_text(json.dumps(WORKLOADS[args.child]()))
+    if args.write_data:
+        write_data(args.write_data)
         return 0
+    if args.child or args.child_nmi11:
+        opts = ChildOptions(**json.loads(args.child_options))
+        rows = WORKLOADS[args.child](opts) if args.child else nmi11_workload(args.child_nmi11, opts)
+        Path(args.child_out).write_text(json.dumps(rows))
+        return 0
+    in_process = list(NMI11_WORKLOADS)
     names = (
         list(WORKLOADS)
         if args.all
-        else [name for given in args.workloads for name in ALIASES.get(given, [given])]
+        else [
+            name
+            for given in args.workloads or (in_process if args.quick else [])
+            for name in ALIASES.get(given, [given])
+        ]
     )
     if not names:
-        parser.error("name workloads or pass --all")
+        parser.error("name workloads, or pass --quick or --all")
     unknown = [name for name in names if name not in WORKLOADS]
     if unknown:
         parser.error(
             f"unknown workload(s) {', '.join(unknown)}; choose from {', '.join(WORKLOADS)}"
         )
-    # Repeats go round the workloads (1st run of each, then 2nd...): slow drifts in the speed
-    # of a shared machine then hit every workload alike, and paired ratios compare runs
-    # made minutes apart.
-    runs: dict[str, list[list[dict[str, Any]]]] = {name: [] for name in names}
-    for repeat in range(args.repeats):
-        for name in names:
-            runs[name].append(run_child(name))
-            print(
-                f"{name} run {repeat + 1}/{args.repeats}: "
-                + ", ".join(f"{r['label']} {r['seconds']:.2f} s" for r in runs[name][-1]),
-                file=sys.stderr,
-                flush=True,
+    repeats = args.repeats or (1 if args.quick else 3)
+    if args.device != "cpu":
+        if args.nmi11_python:
+            parser.error("--nmi11-python compares on the CPU only; drop it or --device")
+        not_in_process = [name for name in names if name not in in_process]
+        if not_in_process:
+            parser.error(
+                f"--device {args.device} runs the in-process workloads only "
+                f"({', '.join(in_process)}), not {', '.join(not_in_process)}"
             )
+    with tempfile.TemporaryDirectory(prefix="nmi-bench-data-") as data_dir:
+        subprocess.run([sys.executable, __file__, "--write-data", data_dir], check=True)
+        opts = ChildOptions(data_dir=data_dir, device=args.device, n_workers=args.workers)
+        runs, theirs = run_all(names, repeats, opts, args.nmi11_python)
     table = [row for name in names for row in summarise(runs[name])]
     print(format_table(table))
-    for workflow, in_process in WORKFLOW_PAIRS.items():
-        if workflow in runs and in_process in runs:
-            print(format_ratio(workflow, in_process, runs[workflow], runs[in_process]))
+    for workflow, twin in WORKFLOW_PAIRS.items():
+        if workflow in runs and twin in runs:
+            print(format_ratio(workflow, twin, runs[workflow], runs[twin]))
+    if theirs:
+        print()
+        print(format_side_by_side(names, runs, theirs))
+    if args.device != "cpu":
+        print()
+        print(format_gpu(table))
     if args.json:
-        Path(args.json).write_text(json.dumps(table, indent=2))
+        rows = table + [
+            {**row, "label": f"{row['label']} (NeuralMI 1.1)"}
+            for name in names
+            if name in theirs
+            for row in summarise(theirs[name])
+        ]
+        Path(args.json).write_text(json.dumps(rows, indent=2))
     return 0
+
+
+def run_all(
+    names: list[str], repeats: int, opts: ChildOptions, nmi11_python: str | None
+) -> tuple[dict[str, list[list[dict[str, Any]]]], dict[str, list[list[dict[str, Any]]]]]:
+    """Every repeat of every workload, each in a fresh subprocess; with ``nmi11_python``,
+    NeuralMI 1.1's twin of each in-process workload runs right after ours.
+
+    Repeats go round the workloads (1st run of each, then 2nd...), and the two sides
+    alternate: slow drifts in the speed of a shared machine then hit every workload and
+    both sides alike, and paired ratios compare runs made seconds apart.
+    """
+    runs: dict[str, list[list[dict[str, Any]]]] = {name: [] for name in names}
+    theirs: dict[str, list[list[dict[str, Any]]]] = {}
+    for repeat in range(repeats):
+        for name in names:
+            runs[name].append(run_child(name, opts))
+            report = ", ".join(
+                f"{r['label']} {r['seconds']:.2f} s ({r['proc_seconds']:.2f} s process), "
+                f"{r['estimate']:.3f} bits"
+                for r in runs[name][-1]
+            )
+            if nmi11_python and name in NMI11_WORKLOADS:
+                theirs.setdefault(name, []).append(run_child(name, opts, nmi11_python))
+                r = theirs[name][-1][0]
+                report += (
+                    f"; NeuralMI 1.1 {r['seconds']:.2f} s ({r['proc_seconds']:.2f} s process), "
+                    f"{r['estimate']:.3f} bits"
+                )
+            print(f"{name} run {repeat + 1}/{repeats}: {report}", file=sys.stderr, flush=True)
+    return runs, theirs
 
 
 if __name__ == "__main__":

@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.special import ndtri
 
 from ..errors import ParameterError
 from ..params import INPUT_TRANSFORMS, check_choice
@@ -179,6 +178,9 @@ def _usable_scale(spread: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 def _rank_gauss_knots(ordered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct values of a sorted column and the normal quantiles of their mid-rank CDF."""
+    # scipy.special is imported only for the rank transform, not with this module.
+    from scipy.special import ndtri
+
     n = ordered.size
     first = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
     after_last = np.r_[first[1:], n]

@@ -37,8 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import zarr
-import zarr.api.asynchronous as zarr_async
 
 from ..compat import run_coroutine
 from ..errors import CorruptStoreError, ParameterError
@@ -126,6 +124,10 @@ def write_task(result: TaskResult, directory: str | os.PathLike[str]) -> Path:
 
 
 def _write_group(result: TaskResult, path: Path) -> None:
+    # zarr is imported where a store is written or read, not with this module: nmi.run
+    # without a store folder never needs it.
+    import zarr
+
     key = result.spec.key
     curves = {str(name): np.asarray(curve) for name, curve in result.history.items()}
     group = zarr.open_group(path, mode="w")
@@ -225,6 +227,8 @@ async def _read_tasks_async(paths: Sequence[Path]) -> list[TaskResult | CorruptS
 
 
 async def _read_verified(path: Path) -> TaskResult:
+    import zarr.api.asynchronous as zarr_async
+
     group = await zarr_async.open_group(store=path, mode="r")
     attrs = dict(group.attrs)
     record = attrs.pop(COMPLETION_ATTR, None)
