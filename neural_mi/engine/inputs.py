@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -60,6 +61,25 @@ class SessionData:
         if self.z is not None:
             validate_data(self.z, self.processor_type_z, name="z_data")
 
+    def raw(self, variable: str) -> tuple[Any, str | None]:
+        """The raw data of ``x``, ``y`` or ``z`` and its processor type."""
+        return {
+            "x": (self.x, self.processor_type_x),
+            "y": (self.y, self.processor_type_y),
+            "z": (self.z, self.processor_type_z),
+        }[variable]
+
+    def with_raw(self, variable: str, raw: Any) -> SessionData:
+        """A copy whose ``variable`` holds ``raw`` instead (data derived from validated
+        data, e.g. a null task's moved recording, so not validated again); the processed
+        data of the other variables is shared."""
+        moved = copy.copy(self)  # no __init__: nothing is validated again
+        setattr(moved, variable, raw)
+        moved._cache = {
+            key: value for key, value in self._cache.items() if json.loads(key)[0] != variable
+        }
+        return moved
+
     def processed(
         self, variable: str, params: Mapping[str, Any], shift_seconds: float = 0.0
     ) -> torch.Tensor:
@@ -68,11 +88,7 @@ class SessionData:
         For spike data a non-zero ``shift_seconds`` moves every spike time back by that
         much before windowing (Y following X by that lag then lines up with X).
         """
-        raw, ptype = {
-            "x": (self.x, self.processor_type_x),
-            "y": (self.y, self.processor_type_y),
-            "z": (self.z, self.processor_type_z),
-        }[variable]
+        raw, ptype = self.raw(variable)
         key = json.dumps(
             [variable, ptype, dict(params), shift_seconds], sort_keys=True, default=str
         )

@@ -9,7 +9,10 @@ from . import register_mode
 from .base import Mode, ModeOptions
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
     from ..plan import Combination
+    from ..results import Results
     from ..tasks import TaskSpec
 
 
@@ -31,3 +34,14 @@ class Sweep(Mode):
 
     def tasks(self, combination: Combination, options: SweepOptions) -> list[TaskSpec]:
         return [combination.task(f"r{r:02d}", repeat=r) for r in range(options.n_repeats)]
+
+    def plot_null(self, results: Results, ax: Axes) -> None:
+        """The chance level of each combination: the null's ``1 - alpha`` quantile against
+        the swept parameter (dashed)."""
+        from ..plot import plot_sweep
+
+        summary = results.summary_dataset
+        level = 1 - float(summary.attrs.get("alpha", 0.05))
+        chance = summary.assign(mi_mean=summary["null_upper"], mi_std=0.0 * summary["null_upper"])
+        x = results.swept_names[0] if results.swept_names else "combo"
+        plot_sweep(chance, x, ax=ax, style="--", label=f"chance: {level:.0%} of null")
