@@ -157,7 +157,14 @@ def plot_training(
     return fig
 
 
-def plot_sweep(summary: xr.Dataset, x: str, *, ax: Axes | None = None) -> Figure:
+def plot_sweep(
+    summary: xr.Dataset,
+    x: str,
+    *,
+    ax: Axes | None = None,
+    style: str = "o-",
+    label: str | None = None,
+) -> Figure:
     """Mean ± std of MI against one swept parameter.
 
     One line per combination of the other swept parameters that vary.
@@ -171,6 +178,8 @@ def plot_sweep(summary: xr.Dataset, x: str, *, ax: Axes | None = None) -> Figure
         (the combination ids, as categories).
     ax
         Axes to draw into; a new figure otherwise.
+    style, label
+        Line format, and a label for the lines (prefixed to the other parameters' values).
 
     Returns
     -------
@@ -192,21 +201,42 @@ def plot_sweep(summary: xr.Dataset, x: str, *, ax: Axes | None = None) -> Figure
     fig, ax = figure_and_axes(ax)
     for index, (values, group) in enumerate(groups):
         group = group.sort_values(x)
-        label = ", ".join(f"{n}={v}" for n, v in zip(others, values)) or None
+        parts = [label or "", ", ".join(f"{n}={v}" for n, v in zip(others, values))]
         ax.errorbar(
             group[x].to_numpy(),
             group["mi_mean"].to_numpy(),
             yerr=group["mi_std"].fillna(0.0).to_numpy(),
-            fmt="o-",
+            fmt=style,
             capsize=3,
             color=color(index),
-            label=label,
+            label=": ".join(part for part in parts if part) or None,
         )
     ax.set_xlabel(x)
     ax.set_ylabel(f"MI ({units})")
-    if others:
+    if others or label:
         ax.legend()
     return fig
+
+
+def chance_lines(summary: xr.Dataset, ax: Axes) -> None:
+    """Dashed horizontal lines at a permutation test's chance level: ``null_upper`` (the
+    null's ``1 - alpha`` quantile of the headline number) at the first combination, one
+    per element of its other dims (e.g. per direction of a transfer entropy)."""
+    upper = summary["null_upper"]
+    if "combo" in upper.dims:
+        upper = upper.isel(combo=0)
+    level = 1 - float(summary.attrs.get("alpha", 0.05))
+    for index, position in enumerate(np.ndindex(upper.shape)):
+        cell = upper[position] if position else upper
+        where = ", ".join(f"{dim}={cell[dim].item()}" for dim in upper.dims)
+        ax.axhline(
+            float(cell),
+            color=color(index) if upper.dims else "0.4",
+            linestyle="--",
+            linewidth=1,
+            label=f"chance: {level:.0%} of null{f' ({where})' if where else ''}",
+        )
+    ax.legend(fontsize="small")
 
 
 def overview_figure(table: pd.DataFrame) -> Figure:
@@ -216,7 +246,8 @@ def overview_figure(table: pd.DataFrame) -> Figure:
     ----------
     table
         The cross-session table: columns ``session``, ``analysis``, ``mode``, ``mi``,
-        ``mi_error`` and ``units``.
+        ``mi_error`` and ``units``; where ``is_significant`` is known (a permutation
+        test), significant sessions are starred and the others drawn hollow.
 
     Returns
     -------
@@ -236,8 +267,24 @@ def overview_figure(table: pd.DataFrame) -> Figure:
         mi = rows["mi"].astype(float).to_numpy()
         error = rows["mi_error"].astype(float).fillna(0.0).to_numpy()
         ax.errorbar(mi, range(len(rows)), xerr=error, fmt="o", capsize=3)
-        ax.set_yticks(range(len(rows)), rows["session"].tolist())
+        labels = rows["session"].tolist()
+        if "is_significant" in rows and rows["is_significant"].notna().any():
+            tested = rows["is_significant"].map(_truth).to_numpy()
+            hollow = np.flatnonzero(tested == 0)
+            ax.plot(mi[hollow], hollow, "o", color="white", markersize=4)
+            labels = [f"{name} *" if t == 1 else name for name, t in zip(labels, tested)]
+            ax.set_title("* significant (permutation test)", loc="right", fontsize="small")
+        ax.set_yticks(range(len(rows)), labels)
         ax.invert_yaxis()
         ax.set_title(f"{analysis} ({rows['mode'].iloc[0]})", loc="left", fontsize="medium")
         ax.set_xlabel(f"MI ({rows['units'].iloc[0]})")
     return fig
+
+
+def _truth(value: Any) -> int:
+    """1, 0 or -1 (unknown) for an ``is_significant`` cell of a table read back."""
+    if isinstance(value, str):
+        return {"true": 1, "false": 0}.get(value.strip().lower(), -1)
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return -1
+    return int(bool(value))

@@ -32,8 +32,19 @@ __all__ = ["SUMMARY_COLUMNS", "aggregate", "collect", "prepare", "train_pack"]
 
 logger = logging.getLogger(__name__)
 
-#: Columns of the cross-session table ``<results_dir>/summary.csv``.
-SUMMARY_COLUMNS = ("session", "analysis", "mode", "mi", "mi_error", "is_reliable", "units")
+#: Columns of the cross-session table ``<results_dir>/summary.csv`` (``p_value`` and
+#: ``is_significant`` of the headline number are empty without a permutation test).
+SUMMARY_COLUMNS = (
+    "session",
+    "analysis",
+    "mode",
+    "mi",
+    "mi_error",
+    "is_reliable",
+    "units",
+    "p_value",
+    "is_significant",
+)
 
 
 def prepare(out: str | Path) -> Path:
@@ -249,6 +260,8 @@ def collect(results_files: Sequence[str | Path], out_csv: str | Path, out_png: s
                 "mi_error": headline["mi_error"],
                 "is_reliable": headline["is_reliable"],
                 "units": headline["units"],
+                "p_value": headline.get("p_value"),
+                "is_significant": headline.get("is_significant"),
             }
         )
     table = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
