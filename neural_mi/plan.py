@@ -254,7 +254,9 @@ def null_key(key: str, permutation: int) -> str:
 def null_tasks(mode: Mode, observed: Sequence[TaskSpec], n_permutations: int) -> list[TaskSpec]:
     """The null copies of the observed tasks: permutation 1, then 2..., each holding a copy
     of every task whose data the null changes (:meth:`~neural_mi.modes.base.Mode.
-    null_variable`), keyed :func:`null_key` and seeded by that key.
+    null_variable`), keyed :func:`null_key` and seeded by that key.  With lags, their
+    parameters hold the largest ``null_lag_span`` (the default minimum shift covers it,
+    :func:`neural_mi.engine.null.minimum_shift`).
 
     Raises
     ------
@@ -264,12 +266,15 @@ def null_tasks(mode: Mode, observed: Sequence[TaskSpec], n_permutations: int) ->
     if not n_permutations:
         return []
     changed = [spec for spec in observed if mode.null_variable(spec) is not None]
+    span = max((abs(spec.lag) for spec in changed), default=0)
+    extra = {"null_lag_span": span} if span else {}
     return [
         dataclasses.replace(
             spec,
             key=null_key(spec.key, k),
             seed=derive_seed(spec.params["run_seed"], null_key(spec.key, k)),
             permutation=k,
+            params={**spec.params, **extra},
         )
         for k in range(1, n_permutations + 1)
         for spec in changed

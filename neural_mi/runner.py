@@ -198,7 +198,7 @@ def run(
     null_min_shift
         The smallest circular shift, or the block length (raw time points, seconds for
         spikes, rows for processed data); default: the time one task sample spans plus
-        its lag.
+        the analysis' largest lag.
     alpha
         Significance level of ``is_significant`` (default 0.05).
     correction

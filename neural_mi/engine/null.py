@@ -47,6 +47,7 @@ arithmetic before any job runs.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -197,7 +198,9 @@ def null_method(spec: TaskSpec, variable: str) -> str:
 def minimum_shift(spec: TaskSpec, variable: str, n_samples: int) -> float:
     """``null_min_shift`` of a task in the moved variable's raw units; by default the time
     one task sample spans (its window plus the gap the mode leaves between training and
-    held-out samples: lags, transfer histories) plus its lag.
+    held-out samples: lags, transfer histories) at the analysis' largest lag
+    (``params['null_lag_span']``, set by the planner on null tasks), plus that lag: every
+    lag of a permutation then has one minimum, so one shift.
 
     ``n_samples`` is the aligned sample count the mode's
     :meth:`~neural_mi.modes.base.Mode.task_extent` is asked about.
@@ -206,8 +209,10 @@ def minimum_shift(spec: TaskSpec, variable: str, n_samples: int) -> float:
     if p.get("null_min_shift") is not None:
         return float(p["null_min_shift"])
     ptype, params = p[f"processor_type_{variable}"], p[f"processor_params_{variable}"]
-    _, gap = get_mode(p["mode"]).task_extent(spec, n_samples)
-    return (gap + 1) * window_unit(ptype, params) + abs(float(spec.lag))
+    span = max(abs(float(spec.lag)), float(p.get("null_lag_span", 0.0)))
+    widest = spec if abs(float(spec.lag)) >= span else dataclasses.replace(spec, lag=span)
+    _, gap = get_mode(p["mode"]).task_extent(widest, n_samples)
+    return (gap + 1) * window_unit(ptype, params) + span
 
 
 def null_move(

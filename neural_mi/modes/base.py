@@ -88,7 +88,7 @@ class ModeOptions(ParamModel):
     """circular: the smallest shift; block: the block length (longer than the data's
     autocorrelation). Raw time points for sampled signals, seconds for spike trains, rows
     for processed data. null: the time one task sample spans (its windows and the gap
-    between training and held-out samples) plus its lag."""
+    between training and held-out samples) plus the analysis' largest lag."""
 
     alpha: OpenFraction = 0.05
     """Significance level of is_significant (p_value <= alpha)."""

@@ -57,15 +57,17 @@ def test_every_task_of_a_permutation_moves_the_same_way_and_permutations_differ(
     assert len(others) == 3  # ...and each permutation its own
 
 
-def test_the_default_minimum_shift_covers_the_window_and_the_lag():
-    spec = _null(
+def test_the_default_minimum_shift_covers_the_window_and_the_largest_lag():
+    specs = _null(
         "lag",
-        lag_range=[6],
+        lag_range=[0, -6],
         processor_params_x={"window_size": 4, "step_size": 2},
         processor_params_y={"window_size": 4, "step_size": 2},
-    )[0]
-    # gap: 1 window (overlap) + 3 windows (the lag): 5 windows of 2 points, plus the lag
-    assert minimum_shift(spec, "y", n_samples=100) == 5 * 2 + 6
+    )
+    # gap: 1 window (overlap) + 3 windows (the largest lag): 5 windows of 2 points, plus
+    # the largest lag; the same for every lag
+    assert [minimum_shift(s, "y", n_samples=100) for s in specs] == [5 * 2 + 6] * len(specs)
+    spec = specs[0]
     given = dataclasses.replace(spec, params={**spec.params, "null_min_shift": 50})
     assert minimum_shift(given, "y", n_samples=100) == 50
 
