@@ -121,8 +121,9 @@ def per_combination(ds: xr.Dataset, mi_var: str, mode: str) -> xr.Dataset:
 
 
 def first_combination(summary: xr.Dataset, keep: Sequence[str] = ()) -> xr.Dataset:
-    """The summary at its first combination (every dim but ``keep`` at index 0)."""
-    return summary.isel({dim: 0 for dim in summary.dims if dim not in keep})
+    """The summary at its first combination (every dim but ``keep`` at index 0; an empty
+    dim, e.g. the null values of a permutation test whose permutations all failed, stays)."""
+    return summary.isel({dim: 0 for dim, size in summary.sizes.items() if dim not in keep and size})
 
 
 def plain_value(value: xr.DataArray | Any) -> float | int | bool | str | None:

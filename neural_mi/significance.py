@@ -229,12 +229,16 @@ def _test(
     tested = p_fwer if options.correction == "max" else p_value
     with warnings.catch_warnings():  # a cell without any value (a matrix' diagonal)
         warnings.simplefilter("ignore", RuntimeWarning)
-        upper = null.quantile(1.0 - float(options.alpha), dim="permutation", skipna=True)
+        if null.sizes["permutation"]:
+            upper = null.quantile(1.0 - float(options.alpha), dim="permutation", skipna=True)
+            upper = upper.drop_vars("quantile")
+        else:  # every permutation failed: no null value to take a quantile of
+            upper = xr.full_like(observed, np.nan, dtype=float)
         moments = {
             "null_values": null,
             "null_mean": null.mean("permutation", skipna=True),
             "null_std": null.std("permutation", ddof=1, skipna=True),
-            "null_upper": upper.drop_vars("quantile"),
+            "null_upper": upper,
         }
     if mi_valued:
         moments = {name: value.assign_attrs(units="nats") for name, value in moments.items()}

@@ -68,6 +68,15 @@ def test_a_failed_null_task_counts_against_significance_and_refuses_nothing():
     assert summary["null_values"].sizes["permutation"] == 3
 
 
+def test_when_every_permutation_failed_the_p_value_is_one_and_the_null_unknown():
+    results = [_failed(r) if r.spec.permutation else r for r in _estimate(0.5, [0.1, 0.1])]
+    summary, head = summarize(results_to_dataset(results), "estimate", output_units="nats")
+    assert head["p_value"] == pytest.approx(1.0) and head["is_significant"] is False
+    assert head["failed_permutations"] == 2 and head["n_permutations"] == 2
+    assert head["null_upper"] is None and head["null_mean"] is None  # JSON: NaN is None
+    assert summary["null_values"].sizes["permutation"] == 0
+
+
 def test_lag_tests_each_lag_and_the_peak_against_the_null_peak():
     observed = {0: 0.3, 5: 0.05}
     nulls = {1: {0: 0.1, 5: 0.2}, 2: {0: 0.0, 5: 0.02}, 3: {0: 0.05, 5: 0.4}}
