@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import shutil
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -307,6 +308,7 @@ def test_the_lag_figure_draws_the_chance_curve(fast_params):
     (chance,) = [line for line in ax.get_lines() if line.get_label().startswith("chance")]
     expected = res.summary_dataset["mi_mean_null_upper"].isel(combo=0).values
     np.testing.assert_allclose(chance.get_ydata(), expected)
+    plt.close(ax.figure)
 
 
 def test_a_permutation_test_refuses_a_custom_critic(gauss_small, fast_params):

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import math
 
-import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
 import neural_mi as nmi
-
-matplotlib.use("Agg")
 
 TINY = {"n_epochs": 1, "batch_size": 64, "hidden_dim": 8, "embedding_dim": 2, "n_layers": 1}
 N_PERMUTATIONS = 2
@@ -70,4 +68,5 @@ def test_every_mode_tests_its_headline_against_its_null(mode):
     ax = result.plot(show=False)
     artists = [*ax.get_lines(), *ax.collections, *ax.containers]
     labels = [str(artist.get_label()) for artist in artists]
+    plt.close(ax.figure)
     assert any(label.startswith(("chance", "p <=")) for label in labels), labels
