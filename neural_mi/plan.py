@@ -233,7 +233,7 @@ def null_settings(options: ModeOptions) -> dict[str, Any]:
     ParameterError
         When they are given without ``n_permutations``.
     """
-    given = {}
+    given: dict[str, Any] = {}
     if options.null_method != "auto":
         given["null_method"] = options.null_method
     if options.null_min_shift is not None:

@@ -259,7 +259,10 @@ def null_move(
                 f"{length:g}. Use a smaller null_min_shift, or null_method='block'."
             )
         shift = _shift(rng, low, length, discrete)
-        segments = ((0.0, shift, length - shift), (length - shift, 0.0, shift))
+        segments: tuple[tuple[float, float, float], ...] = (
+            (0.0, shift, length - shift),
+            (length - shift, 0.0, shift),
+        )
         return NullMove(variable, chosen, method, length, minimum, segments, shift)
     block = window_unit(ptype, params) if method == "permute" else minimum
     if discrete:
@@ -301,7 +304,9 @@ def _shift(rng: np.random.Generator, low: float, length: float, discrete: bool) 
     inside = candidates[(candidates >= low) & (candidates <= length - low)]
     if inside.size:
         return int(inside[0]) if discrete else float(inside[0])
-    return int(rng.integers(low, length - low + 1)) if discrete else rng.uniform(low, length - low)
+    if discrete:
+        return int(rng.integers(int(low), int(length - low) + 1))
+    return float(rng.uniform(low, length - low))
 
 
 def move_raw(
@@ -331,7 +336,7 @@ def move_raw(
         return moved
     out = array.copy()
     channel_axis = 1 if processor_type is None else 1 - time_axis
-    index = [slice(None)] * array.ndim
+    index: list[Any] = [slice(None)] * array.ndim
     index[channel_axis] = list(move.channels)
     out[tuple(index)] = moved[tuple(index)]
     return out
