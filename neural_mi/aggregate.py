@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import xarray as xr
@@ -20,6 +20,12 @@ import xarray as xr
 from .errors import DataShapeError, FailedTasksError, ParameterError
 from .modes import ModeOptions, get_mode
 from .params import OUTPUT_UNITS, UNIT_FACTORS, check_choice
+from .significance import (
+    add_significance,
+    observed_tasks,
+    permutation_datasets,
+    significance_headline,
+)
 from .store import swept_coords
 
 __all__ = [
@@ -114,9 +120,13 @@ def per_combination(ds: xr.Dataset, mi_var: str, mode: str) -> xr.Dataset:
     return str_dims(out)
 
 
-def first_combination(summary: xr.Dataset, keep: Sequence[str] = ()) -> xr.Dataset:
-    """The summary at its first combination (every dim but ``keep`` at index 0)."""
-    return summary.isel({dim: 0 for dim in summary.dims if dim not in keep})
+_Summary = TypeVar("_Summary", xr.Dataset, xr.DataArray)
+
+
+def first_combination(summary: _Summary, keep: Sequence[str] = ()) -> _Summary:
+    """The summary at its first combination (every dim but ``keep`` at index 0; an empty
+    dim, e.g. the null values of a permutation test whose permutations all failed, stays)."""
+    return summary.isel({dim: 0 for dim, size in summary.sizes.items() if dim not in keep and size})
 
 
 def plain_value(value: xr.DataArray | Any) -> float | int | bool | str | None:
@@ -172,21 +182,38 @@ def summarize(
         ``n_tasks``, ``mi_estimate``, ``mi_error`` and ``is_reliable`` (``None`` where the
         mode has no such number), ``partial`` and ``left_out`` (``{task key: reason}``
         of the tasks the summary leaves out, see :func:`usable_tasks`), ``n_at_ceiling``
-        (tasks of the summary whose estimate is at the estimator's ceiling: their true MI
-        may be higher), plus the mode's own keys (e.g. ``peak_lag``).
+        (observed tasks of the summary whose estimate is at the estimator's ceiling: their
+        true MI may be higher), the mode's own keys (e.g. ``peak_lag``), and ``p_value``
+        and ``is_significant`` of the headline number (``None`` without a permutation
+        test; with one, more keys: :func:`neural_mi.significance.significance_headline`).
+
+    Notes
+    -----
+    With null tasks (``n_permutations``) the mode aggregates the observed tasks, then each
+    permutation's tasks the same way, and the permutation test of each of its statistics
+    joins the summary (:mod:`neural_mi.significance`).
 
     Raises
     ------
     FailedTasksError
-        When tasks failed and the options do not set ``allow_partial``.
+        When observed tasks failed and the options do not set ``allow_partial`` (a
+        failed null task only counts against its permutation's significance).
     """
     the_mode = get_mode(mode)
     check_choice(output_units, OUTPUT_UNITS, "output_units")
     # Without options the defaults apply; arguments only planning needs (lag_range...)
     # may then be missing, and aggregation does not read them.
     opts = the_mode.Options.model_construct() if options is None else the_mode.options(options)
-    usable, left_out = usable_tasks(ds, bool(getattr(opts, "allow_partial", False)))
-    summary = convert_units(the_mode.aggregate(usable, mi_var, opts), output_units)
+    observed, left_out = usable_tasks(
+        observed_tasks(ds), bool(getattr(opts, "allow_partial", False))
+    )
+    permutations, failed = permutation_datasets(ds, observed)
+    summary = the_mode.aggregate(observed, mi_var, opts)
+    if permutations or failed:
+        nulls = {k: the_mode.aggregate(tasks, mi_var, opts) for k, tasks in permutations.items()}
+        summary = add_significance(summary, nulls, the_mode, opts, failed)
+        summary.attrs["null_method"] = _null_methods(ds)
+    summary = convert_units(summary, output_units)
     partial = bool(left_out)
     summary.attrs.update(partial=int(partial), left_out=json.dumps(left_out))
     headline: dict[str, Any] = {
@@ -199,9 +226,10 @@ def summarize(
         "is_reliable": None,
         "partial": partial,
         "left_out": left_out,
-        "n_at_ceiling": _n_at_ceiling(usable),
+        "n_at_ceiling": _n_at_ceiling(observed),
     }
     headline.update(the_mode.headline(summary, opts))
+    headline.update(significance_headline(summary))
     return summary, headline
 
 
@@ -255,6 +283,13 @@ def usable_tasks(ds: xr.Dataset, allow_partial: bool = False) -> tuple[xr.Datase
     reasons.update({str(key): "task store missing or bad" for key in missing})
     usable = ds.isel(task=np.flatnonzero(~failed)) if failed.any() else ds
     return usable, dict(sorted(reasons.items()))
+
+
+def _null_methods(ds: xr.Dataset) -> str:
+    """The null methods the null tasks of a dataset used (comma-separated)."""
+    if "null_method" not in ds.data_vars:
+        return ""
+    return ", ".join(sorted({str(m) for m in ds["null_method"].values} - {""}))
 
 
 def _n_at_ceiling(ds: xr.Dataset) -> int:

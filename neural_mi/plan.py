@@ -178,7 +178,10 @@ def plan_tasks(
         the keys and seeds of analyses without one are those they always had.
     options, **mode_arguments
         The mode's own arguments (e.g. ``gamma_range`` for rigorous, ``lag_range`` for
-        lag), as a mapping or keywords.
+        lag), as a mapping or keywords.  With ``n_permutations`` the plan ends with the
+        null tasks of a permutation test (:func:`null_tasks`); a ``null_method`` or
+        ``null_min_shift`` other than the default is recorded in the parameters (like
+        any training parameter, changing it changes every key).
     max_samples_per_task
         Each task trains and evaluates on at most this many samples (a random subset, in
         time order); refused by modes whose answer depends on the sample count
@@ -194,7 +197,7 @@ def plan_tasks(
     -------
     list of TaskSpec
         In a stable order (combination, then the mode's order within a combination, then
-        the repeats).
+        the repeats; then the null tasks, permutation by permutation).
 
     Raises
     ------
@@ -203,7 +206,7 @@ def plan_tasks(
     """
     the_mode = get_mode(mode)
     opts = the_mode.options({**dict(_options_dict(options)), **mode_arguments})
-    return [
+    observed = [
         copy
         for combination in combinations(
             the_mode,
@@ -222,9 +225,68 @@ def plan_tasks(
             processor_params_z=processor_params_z,
             input_transform=input_transform,
             timing=timing,
+            null=null_settings(opts),
         )
         for task in the_mode.tasks(combination, opts)
         for copy in combination.repeated(task)
+    ]
+    return [*observed, *null_tasks(the_mode, observed, opts.n_permutations)]
+
+
+def null_settings(options: ModeOptions) -> dict[str, Any]:
+    """The null method and minimum shift an analysis gives besides their defaults (they
+    enter the task parameters; defaults leave the parameters, keys and seeds as they are).
+
+    Raises
+    ------
+    ParameterError
+        When they are given without ``n_permutations``.
+    """
+    given: dict[str, Any] = {}
+    if options.null_method != "auto":
+        given["null_method"] = options.null_method
+    if options.null_min_shift is not None:
+        given["null_min_shift"] = options.null_min_shift
+    if given and not options.n_permutations:
+        raise ParameterError(
+            f"{', '.join(given)} only apply to a permutation test; give n_permutations "
+            "(or leave them out)."
+        )
+    return given
+
+
+def null_key(key: str, permutation: int) -> str:
+    """The key of permutation ``permutation`` (>= 1) of the task keyed ``key``."""
+    return f"{key}-n{permutation:04d}"
+
+
+def null_tasks(mode: Mode, observed: Sequence[TaskSpec], n_permutations: int) -> list[TaskSpec]:
+    """The null copies of the observed tasks: permutation 1, then 2..., each holding a copy
+    of every task whose data the null changes (:meth:`~neural_mi.modes.base.Mode.
+    null_variable`), keyed :func:`null_key` and seeded by that key.  With lags, their
+    parameters hold the largest ``null_lag_span`` (the default minimum shift covers it,
+    :func:`neural_mi.engine.null.minimum_shift`).
+
+    Raises
+    ------
+    ParameterError
+        When the mode defines no null.
+    """
+    if not n_permutations:
+        return []
+    changed = [spec for spec in observed if mode.null_variable(spec) is not None]
+    span = max((abs(spec.lag) for spec in changed), default=0)
+    extra = {"null_lag_span": span} if span else {}
+    return [
+        dataclasses.replace(
+            spec,
+            key=null_key(spec.key, k),
+            seed=derive_seed(spec.params["run_seed"], null_key(spec.key, k)),
+            permutation=k,
+            params={**spec.params, **extra},
+        )
+        for k in range(1, n_permutations + 1)
+        for spec in changed
     ]
 
 
@@ -252,10 +314,12 @@ def combinations(
     processor_params_z: Mapping[str, Any] | None = None,
     input_transform: str = DEFAULT_INPUT_TRANSFORM,
     timing: Mapping[str, float | str | None] | None = None,
+    null: Mapping[str, Any] | None = None,
 ) -> list[Combination]:
     """Every parameter combination of an analysis, validated and resolved.
 
-    Arguments as for :func:`plan_tasks`; see there.
+    Arguments as for :func:`plan_tasks`; see there.  ``null``: the null settings that
+    enter the parameters (:func:`null_settings`).
     """
     check_choice(split_mode, SPLIT_MODES, "split_mode")
     check_choice(input_transform, INPUT_TRANSFORMS, "input_transform")
@@ -277,6 +341,7 @@ def combinations(
         common["max_samples_per_task"] = _sample_cap(mode, max_samples_per_task)
     if input_transform != "none":
         common["input_transform"] = input_transform
+    common.update(null or {})
     raw = {
         "base": plain(base_params, "base_params"),
         "estimator_params": plain(estimator_params, "estimator_params"),

@@ -160,7 +160,14 @@ def plot_training(
     return fig
 
 
-def plot_sweep(summary: xr.Dataset, x: str, *, ax: Axes | None = None) -> Figure:
+def plot_sweep(
+    summary: xr.Dataset,
+    x: str,
+    *,
+    ax: Axes | None = None,
+    style: str = "o-",
+    label: str | None = None,
+) -> Figure:
     """Mean ± std of MI against one swept parameter.
 
     One line per combination of the other swept parameters that vary.
@@ -174,6 +181,8 @@ def plot_sweep(summary: xr.Dataset, x: str, *, ax: Axes | None = None) -> Figure
         (the combination ids, as categories).
     ax
         Axes to draw into; a new figure otherwise.
+    style, label
+        Line format, and a label for the lines (prefixed to the other parameters' values).
 
     Returns
     -------
@@ -195,21 +204,42 @@ def plot_sweep(summary: xr.Dataset, x: str, *, ax: Axes | None = None) -> Figure
     fig, ax = figure_and_axes(ax)
     for index, (values, group) in enumerate(groups):
         group = group.sort_values(x)
-        label = ", ".join(f"{n}={v}" for n, v in zip(others, values)) or None
+        parts = [label or "", ", ".join(f"{n}={v}" for n, v in zip(others, values))]
         ax.errorbar(
             group[x].to_numpy(),
             group["mi_mean"].to_numpy(),
             yerr=group["mi_std"].fillna(0.0).to_numpy(),
-            fmt="o-",
+            fmt=style,
             capsize=3,
             color=color(index),
-            label=label,
+            label=": ".join(part for part in parts if part) or None,
         )
     ax.set_xlabel(x)
     ax.set_ylabel(f"MI ({units})")
-    if others:
+    if others or label:
         ax.legend()
     return fig
+
+
+def chance_lines(summary: xr.Dataset, ax: Axes) -> None:
+    """Dashed horizontal lines at a permutation test's chance level: ``null_upper`` (the
+    null's ``1 - alpha`` quantile of the headline number) at the first combination, one
+    per element of its other dims (e.g. per direction of a transfer entropy)."""
+    upper = summary["null_upper"]
+    if "combo" in upper.dims:
+        upper = upper.isel(combo=0)
+    level = 1 - float(summary.attrs.get("alpha", 0.05))
+    for index, position in enumerate(np.ndindex(upper.shape)):
+        cell = upper[position] if position else upper
+        where = ", ".join(f"{dim}={cell[dim].item()}" for dim in upper.dims)
+        ax.axhline(
+            float(cell),
+            color=color(index) if upper.dims else "0.4",
+            linestyle="--",
+            linewidth=1,
+            label=f"chance: {level:.0%} of null{f' ({where})' if where else ''}",
+        )
+    ax.legend(fontsize="small")
 
 
 #: Sessions up to which every session is named on the overview's axis.
@@ -232,7 +262,8 @@ def overview_figure(table: pd.DataFrame, color_by: str | None = None) -> Figure:
     ----------
     table
         The cross-session table: columns ``session``, ``analysis``, ``mode``, ``mi``,
-        ``mi_error``, ``is_reliable``, ``units``, and metadata columns.
+        ``mi_error``, ``is_reliable``, ``units``, and metadata columns; where
+        ``is_significant`` is known (a permutation test), significant sessions are starred.
     color_by
         A metadata column to colour the points by.
 
@@ -283,6 +314,18 @@ def overview_figure(table: pd.DataFrame, color_by: str | None = None) -> Figure:
                         markerfacecolor="none" if hollow else colour,
                         label=(label or None) if not hollow else None,
                     )
+        if "is_significant" in rows and rows["is_significant"].notna().any():
+            tested = rows["is_significant"].map(_truth).to_numpy()
+            starred = tested == 1
+            ax.plot(
+                x[starred],
+                mi[starred],
+                "*",
+                color="k",
+                markersize=6 if n > 60 else 9,
+                markerfacecolor="none",
+            )
+            ax.set_title("* significant (permutation test)", loc="right", fontsize="small")
         ax.set_title(f"{analysis} ({rows['mode'].iloc[0]})", loc="left", fontsize="medium")
         ax.set_ylabel(f"MI ({rows['units'].iloc[0]})")
         ax.grid(axis="y", alpha=0.3)
@@ -340,3 +383,12 @@ def _overview_groups(table: pd.DataFrame, color_by: str | None) -> _Groups | Non
         if 1 < table[column].nunique() <= OVERVIEW_MAX_GROUPS:
             return _Groups(column)
     return None
+
+
+def _truth(value: Any) -> int:
+    """1, 0 or -1 (unknown) for an ``is_significant`` cell of a table read back."""
+    if isinstance(value, str):
+        return {"true": 1, "false": 0}.get(value.strip().lower(), -1)
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return -1
+    return int(bool(value))

@@ -23,8 +23,9 @@ from .store import load_dataset, save_dataset
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-#: Summary dimensions that are *not* one row each in :attr:`Results.dataframe`.
-_INNER_DIMS = ("gamma", "strictness")
+#: Summary dimensions that are *not* one row each in :attr:`Results.dataframe` (the
+#: ``permutation`` dim holds a permutation test's null distributions).
+_INNER_DIMS = ("gamma", "strictness", "permutation")
 
 #: Keys every headline has (see :func:`neural_mi.aggregate.summarize`).
 _HEADLINE_KEYS = ("mode", "units", "mi_var", "n_tasks", "mi_estimate", "mi_error", "is_reliable")
@@ -52,13 +53,16 @@ class Results:
         One row per aggregate point (combination, lag or embedding size).
     details
         ``tasks`` (one row per task, MI in output units; ``raw_results``, NeuralMI 1.1's
-        name, is the same table), ``dataset`` (the xarray task dataset, MI in nats) and the
-        mode's own entries (e.g. ``history`` for estimate, ``mi_corrected``/``gammas_used``
-        for rigorous, ``peak_lag`` for lag).
+        name, is the same table), ``dataset`` (the xarray task dataset, MI in nats),
+        ``p_value``, ``is_significant`` (``None`` without a permutation test) and, with
+        one, ``null_distribution`` (the headline number's null values, output units) and
+        the mode's own entries (e.g. ``history`` for estimate,
+        ``mi_corrected``/``gammas_used`` for rigorous, ``peak_lag`` for lag).
     summary_dataset
         The aggregated xarray dataset, in the output units.
     tasks
-        The task dataset (MI in nats), failed tasks included (``status``).
+        The task dataset (MI in nats), failed tasks and a permutation test's null tasks
+        included (``status``, ``permutation``: 0 for the observed tasks).
     partial
         Whether the summary leaves out planned tasks (failed trainings, with
         ``allow_partial``); ``headline['left_out']`` names them and why.  A partial result
@@ -88,6 +92,7 @@ class Results:
         table = _task_table(tasks, self.factor)
         self.details: dict[str, Any] = {"tasks": table, "raw_results": table, "dataset": tasks}
         self.details.update(_reliability_details(headline, tasks))
+        self.details.update(_significance_details(headline, summary_dataset))
         self.details.update(self._mode.details(self))
 
     @classmethod
@@ -185,6 +190,7 @@ class Results:
             f"MI from {self.headline['mi_var']}, units: {self.units})",
             *(f"  {note}" for note in self.notes(detailed=True)),
             f"  MI estimate: {self.format_value(self.mi_estimate)} {self.units}",
+            *_significance_lines(self.headline, self.summary_dataset, self.units),
             *self._mode.describe(self),
             self.dataframe.to_string(index=False),
         ]
@@ -208,7 +214,9 @@ class Results:
         point; sweep: MI vs the first swept parameter; lag: MI vs lag (one curve per
         combination); dimensionality: MI and participation ratio vs embedding size.  A
         partial result or an estimate at the estimator's ceiling is said in the title
-        (:meth:`notes`).
+        (:meth:`notes`).  With a permutation test the null's chance level is drawn too
+        (dashed: its ``1 - alpha`` quantile; per lag in lag mode; significant pairs
+        starred in a pairwise matrix).
 
         Parameters
         ----------
@@ -230,6 +238,8 @@ class Results:
             raise ParameterError("figsize sizes a new figure; it cannot apply to a given ax.")
         ax = pyplot_axes(ax, figsize)
         self._mode.plot(self, ax=ax)
+        if "null_upper" in self.summary_dataset.data_vars:
+            self._mode.plot_null(self, ax)
         notes = self.notes()
         if notes:  # a partial result, an estimate at its estimator's ceiling
             title = ax.get_title()
@@ -336,6 +346,50 @@ def _notes(headline: dict[str, Any], detailed: bool) -> list[str]:
             "ceiling log K (the true MI may be higher); use estimator='smile'"
         )
     return notes
+
+
+# --------------------------------------------------------------------------------------
+# Permutation tests (#18)
+# --------------------------------------------------------------------------------------
+
+
+def _significance_details(headline: dict[str, Any], summary: xr.Dataset) -> dict[str, Any]:
+    """``p_value``, ``is_significant`` and, with a permutation test,
+    ``null_distribution`` (the headline number's null values) for :attr:`Results.details`."""
+    details: dict[str, Any] = {
+        "p_value": headline.get("p_value"),
+        "is_significant": headline.get("is_significant"),
+    }
+    if "null_values" in summary.data_vars:
+        from .aggregate import first_combination
+
+        values = first_combination(summary["null_values"], keep=("permutation",)).values
+        details["null_distribution"] = np.asarray(values, dtype=float)
+    return details
+
+
+def _significance_lines(headline: dict[str, Any], summary: xr.Dataset, units: str) -> list[str]:
+    """Lines of :meth:`Results.summary` on the headline number's permutation test."""
+    if headline.get("p_value") is None and "p_value" not in summary.data_vars:
+        return []
+    fmt = Results.format_value
+    verdict = "significant" if headline.get("is_significant") else "not significant"
+    correction = " (family-wise, max-statistic)" if headline.get("correction") == "max" else ""
+    lines = [
+        f"  permutation test: p = {fmt(headline.get('p_value'))}{correction}, {verdict} at "
+        f"alpha = {headline.get('alpha')}; null ({headline.get('n_permutations')} "
+        f"permutations, {headline.get('null_method') or 'n/a'}): mean "
+        f"{fmt(headline.get('null_mean'))}, {1 - float(headline.get('alpha') or 0):.0%} "
+        f"quantile {fmt(headline.get('null_upper'))} {units}",
+        f"  the null breaks {summary.attrs.get('null_breaks', 'the pairing of X and Y')}",
+    ]
+    failed = np.atleast_1d(summary.attrs.get("failed_permutations", []))
+    if len(failed):
+        lines.append(
+            f"  {len(failed)} permutation(s) had a task whose training failed; each counts as "
+            f"exceeding the observed value: {failed.tolist()}"
+        )
+    return lines
 
 
 def _frame(summary: xr.Dataset) -> pd.DataFrame:

@@ -91,6 +91,11 @@ def run(
     mi_source: str = DEFAULT_MI_SOURCE,
     input_transform: str = DEFAULT_INPUT_TRANSFORM,
     allow_partial: bool = False,
+    n_permutations: int | None = None,
+    null_method: str | None = None,
+    null_min_shift: float | None = None,
+    alpha: float | None = None,
+    correction: str | None = None,
     **mode_arguments: Any,
 ) -> Results:
     """Estimate mutual information between ``x_data`` and ``y_data``.
@@ -177,7 +182,8 @@ def run(
     custom_embedding_cls
         An embedding class built as ``cls(input_dim, hidden_dim, embed_dim, n_layers)``.
     save_best_model_path
-        Where to save the best weights (``'estimate'`` mode only).
+        Where to save the best weights (``'estimate'`` mode only; the observed task's,
+        never a null task's).
     random_seed
         Seed of every random choice (an integer); the same seed gives the same numbers.
     verbose
@@ -205,6 +211,28 @@ def run(
         When tasks fail (training diverged even after restarts at lower learning
         rates), summarise the others and label the result partial, instead of refusing
         the analysis.
+    n_permutations
+        A permutation test: every task is trained again on this many copies of the data
+        whose pairing is broken (null tasks, resumable from ``store`` like any task), and
+        each number of the analysis gets a null distribution, a p-value
+        ``(1 + #{null >= observed}) / (1 + n_permutations)`` and ``is_significant``
+        (:mod:`neural_mi.significance`; what each mode's null breaks:
+        ``Results.summary()``).  Default 0: no test.
+    null_method
+        How the pairing is broken (:mod:`neural_mi.engine.null`): ``'circular'`` (one
+        variable shifted in time, wrapping around: each keeps its temporal structure),
+        ``'block'`` (its blocks permuted), ``'permute'`` (its samples permuted: IID data);
+        default ``'auto'``: ``'permute'`` with ``split_mode='random'`` and non-overlapping
+        windows, else ``'circular'``.
+    null_min_shift
+        The smallest circular shift, or the block length (raw time points, seconds for
+        spikes, rows for processed data); default: the time one task sample spans plus
+        the analysis' largest lag.
+    alpha
+        Significance level of ``is_significant`` (default 0.05).
+    correction
+        ``'none'`` (default: each number tested on its own) or ``'max'`` (family-wise over
+        the lags, combinations, pairs or terms of a statistic: max-statistic p-values).
     **mode_arguments
         Further arguments of the mode (fields of its
         :attr:`~neural_mi.modes.base.Mode.Options`): ``rigorous`` for ``'conditional'``
@@ -250,9 +278,20 @@ def run(
             strictness=None if strictness is None else list(strictness),
             n_repeats=n_repeats,
             allow_partial=allow_partial,
+            n_permutations=n_permutations,
+            null_method=null_method,
+            null_min_shift=null_min_shift,
+            alpha=alpha,
+            correction=correction,
             **mode_arguments,
         )
     )
+    if options.n_permutations and custom_critic is not None:
+        raise ParameterError(
+            "custom_critic is one module instance, trained in place, so it cannot start "
+            "afresh for every null task of a permutation test; pass custom_embedding_cls "
+            "instead, or leave n_permutations out."
+        )
     ptype_x, pparams_x, ptype_y, pparams_y = resolve_processors(
         processor_type,
         processor_params,

@@ -57,6 +57,11 @@ class TaskSpec:
         ``"xz_y"`` (the joint fit of a conditional MI) or ``"x[0]|x[3]"`` (a channel pair).
         It is part of the task's identity, so it names everything the task's data depends
         on beyond ``params`` and the other fields.
+    permutation
+        0 for a task on the observed data; ``k >= 1`` for the same task on the data of
+        permutation ``k`` of a permutation test, where the pairing of the variables is
+        broken (:mod:`neural_mi.engine.null`).  Its key ends in ``-n<k>``, so it has its
+        own seed and store.
     """
 
     key: str
@@ -70,16 +75,20 @@ class TaskSpec:
     repeat: int = 0
     seed: int = 0
     role: str = ""
+    permutation: int = 0
 
     def to_json(self) -> str:
         """Serialise to a JSON string (stable key order).
 
-        An empty ``role`` is left out, so that a task without one serialises exactly as
-        before the field existed (a workflow does not rerun its train job).
+        An empty ``role`` and a ``permutation`` of 0 are left out, so that a task without
+        them serialises exactly as before the fields existed (a workflow does not rerun
+        its train job).
         """
         fields = asdict(self)
         if not self.role:
             del fields["role"]
+        if not self.permutation:
+            del fields["permutation"]
         return json.dumps(fields, sort_keys=True)
 
     @classmethod

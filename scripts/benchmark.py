@@ -7,6 +7,7 @@ Usage::
     python scripts/benchmark.py long_recording --repeats 1 --json out.json
     python scripts/benchmark.py --quick --repeats 3 --nmi11-python ~/nmi11/bin/python
     PYTHONPATH=. python3 scripts/benchmark.py --quick --device cuda
+    python scripts/benchmark.py null --repeats 1          # the cost of permutation tests
 
 Every repeat of every workload runs in a fresh Python subprocess (``OMP_NUM_THREADS=1``,
 as a user's script would) so that imports, thread pools and peak memory start from
@@ -61,7 +62,16 @@ Workloads (2 workers where tasks can run in parallel; ``--workers`` changes ours
 - ``long_recording``: a 64-channel, 1 kHz, 1-hour float32 recording X and Y (Y a noisy
   5-tap moving average of X), windows of 50 samples (step 1: 3.6 million overlapping
   windows), blocked split, two epochs of a small critic; its peak memory (X and Y are
-  generated in the same process) is compared with the raw X + Y size (``raw MB``).
+  generated in the same process) is compared with the raw X + Y size (``raw MB``);
+- the cost of a permutation test (``null``: ``null_estimate`` and ``null_lag``, and their
+  twins without a test ``plain_estimate`` and ``plain_lag``; ``null_rigorous``): a
+  2-d 0.5-bit Gaussian estimate (2000 samples, split 'random', 20 epochs of a small
+  critic) and a lag analysis of ``generate_linear_data`` (2000 time points, lags 0..2,
+  blocked split), with 100 permutations (``permute`` and ``circular`` nulls) against the
+  same analysis without; a ratio line per pair.  ``null_rigorous`` is ``rigorous_gauss``
+  with 20 permutations (each trains every gamma chunk again on its moved data, fitted and
+  extrapolated the same way), against ``rigorous_gauss``: the cost of the null of the
+  bias-corrected value.
 """
 
 from __future__ import annotations
@@ -551,6 +561,90 @@ def long_recording(opts: ChildOptions) -> list[dict[str, Any]]:
     return [{**_row(seconds, res, LONG_PARAMS, (dim, dim), None), "raw_mb": raw_mb, **gpu}]
 
 
+NULL_PARAMS = {
+    "n_epochs": 20,
+    "learning_rate": 1e-3,
+    "batch_size": 128,
+    "patience": 5,
+    "embedding_dim": 8,
+    "hidden_dim": 32,
+    "n_layers": 1,
+}
+#: Permutations of the permutation-test workloads.
+N_PERMUTATIONS = 100
+
+
+def _null_gauss() -> tuple[Any, Any]:
+    import neural_mi as nmi
+
+    x, y = nmi.datasets.generate_correlated_gaussians(2000, 2, 0.5, use_torch=False, seed=7)
+    return x.T, y.T
+
+
+def _estimate_test(opts: ChildOptions, n_permutations: int) -> list[dict[str, Any]]:
+    x, y = _null_gauss()
+    seconds, res, gpu = _timed_run(
+        opts,
+        x,
+        y,
+        mode="estimate",
+        processor_params=WINDOW,
+        base_params=NULL_PARAMS,
+        split_mode="random",
+        n_permutations=n_permutations,
+    )
+    return [{**_row(seconds, res, NULL_PARAMS, (2, 2), 0.5), **gpu}]
+
+
+def _lag_test(opts: ChildOptions, n_permutations: int) -> list[dict[str, Any]]:
+    import neural_mi as nmi
+
+    x, y = nmi.datasets.generate_linear_data(2000, true_lag=1, noise=1.0, seed=7)
+    seconds, res, gpu = _timed_run(
+        opts,
+        x,
+        y,
+        mode="lag",
+        lag_range=[0, 1, 2],
+        processor_params=WINDOW,
+        base_params=NULL_PARAMS,
+        split_mode="blocked",
+        n_permutations=n_permutations,
+    )
+    return [{**_row(seconds, res, NULL_PARAMS, (1, 1), 0.5), **gpu}]
+
+
+def null_estimate(opts: ChildOptions) -> list[dict[str, Any]]:
+    return _estimate_test(opts, N_PERMUTATIONS)
+
+
+def plain_estimate(opts: ChildOptions) -> list[dict[str, Any]]:
+    return _estimate_test(opts, 0)
+
+
+def null_lag(opts: ChildOptions) -> list[dict[str, Any]]:
+    return _lag_test(opts, N_PERMUTATIONS)
+
+
+def plain_lag(opts: ChildOptions) -> list[dict[str, Any]]:
+    return _lag_test(opts, 0)
+
+
+def null_rigorous(opts: ChildOptions) -> list[dict[str, Any]]:
+    x, y = load_data(opts, "gauss")
+    seconds, res, gpu = _timed_run(
+        opts,
+        x,
+        y,
+        mode="rigorous",
+        processor_params=WINDOW,
+        base_params=GAUSS_PARAMS,
+        split_mode="random",
+        n_permutations=20,
+    )
+    return [{**_row(seconds, res, GAUSS_PARAMS, (5, 5), 2.0), **gpu}]
+
+
 WORKLOADS: dict[str, Callable[[ChildOptions], list[dict[str, Any]]]] = {
     "seed_estimate": seed_estimate,
     "sweep_embed": sweep_embed,
@@ -559,12 +653,18 @@ WORKLOADS: dict[str, Callable[[ChildOptions], list[dict[str, Any]]]] = {
     "workflow_rigorous_latent": workflow_rigorous_latent,
     "workflow_rigorous_gauss": workflow_rigorous_gauss,
     "long_recording": long_recording,
+    "null_estimate": null_estimate,
+    "plain_estimate": plain_estimate,
+    "null_lag": null_lag,
+    "plain_lag": plain_lag,
+    "null_rigorous": null_rigorous,
 }
 
 
 #: Names that stand for several workloads (each still runs in its own subprocess).
 ALIASES: dict[str, list[str]] = {
-    "workflow_rigorous": ["workflow_rigorous_latent", "workflow_rigorous_gauss"]
+    "workflow_rigorous": ["workflow_rigorous_latent", "workflow_rigorous_gauss"],
+    "null": ["null_estimate", "plain_estimate", "null_lag", "plain_lag"],
 }
 
 
@@ -634,6 +734,14 @@ def summarise(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
 WORKFLOW_PAIRS = {
     "workflow_rigorous_latent": "rigorous_latent",
     "workflow_rigorous_gauss": "rigorous_gauss",
+}
+
+
+#: Permutation-test workloads and the same analyses without a test.
+NULL_PAIRS = {
+    "null_estimate": "plain_estimate",
+    "null_lag": "plain_lag",
+    "null_rigorous": "rigorous_gauss",
 }
 
 
@@ -881,6 +989,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.device != "cpu":
         print()
         print(format_gpu(table))
+    for tested, plain in NULL_PAIRS.items():
+        if tested in runs and plain in runs:
+            pairs = [(t[0], p[0]) for t, p in zip(runs[tested], runs[plain])]
+            ratio = statistics.median(t["seconds"] / p["seconds"] for t, p in pairs)
+            fits = pairs[0][0]["fits"] / pairs[0][1]["fits"]
+            print(
+                f"{tested} / {plain} (median of {len(pairs)} paired repeats): wall time "
+                f"x{ratio:.2f} for x{fits:.0f} the fits"
+            )
     if args.json:
         rows = table + [
             {**row, "label": f"{row['label']} (NeuralMI 1.1)"}

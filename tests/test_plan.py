@@ -79,3 +79,46 @@ def test_planning_5500_tasks_imports_no_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# --------------------------------------------------------------------------------------
+# Null tasks of a permutation test (#18)
+# --------------------------------------------------------------------------------------
+
+
+def test_null_tasks_follow_the_observed_ones_without_changing_them():
+    observed = plan_tasks("lag", random_seed=3, lag_range=[0, 2])
+    tested = plan_tasks("lag", random_seed=3, lag_range=[0, 2], n_permutations=3)
+    assert tested[:2] == observed  # same keys, seeds and parameters: nothing reruns
+    nulls = tested[2:]
+    assert [(t.permutation, t.lag) for t in nulls] == [
+        (k, lag) for k in (1, 2, 3) for lag in (0, 2)
+    ]
+    assert [t.key for t in nulls[:2]] == [f"{t.key}-n0001" for t in observed]
+    assert all(t.seed == derive_seed(3, t.key) for t in nulls)
+    assert len({t.seed for t in tested}) == len(tested)
+    more = plan_tasks("lag", random_seed=3, lag_range=[0, 2], n_permutations=5)
+    assert more[: len(tested)] == tested  # more permutations reuse the first ones
+
+
+def test_a_null_method_other_than_the_default_is_a_parameter_of_every_task():
+    plain = plan_tasks("estimate", n_permutations=2)
+    block = plan_tasks("estimate", n_permutations=2, null_method="block", null_min_shift=50)
+    assert "null_method" not in plain[0].params
+    assert block[0].params["null_method"] == "block" and block[0].params["null_min_shift"] == 50
+    assert block[0].key != plain[0].key
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "pattern"),
+    [
+        ({"null_method": "circular"}, "only apply to a permutation test"),
+        ({"null_min_shift": 10}, "only apply to a permutation test"),
+        ({"n_permutations": -1}, "n_permutations"),
+        ({"n_permutations": 2, "null_method": "shuffle"}, "null_method"),
+        ({"n_permutations": 2, "alpha": 1.5}, "alpha"),
+    ],
+)
+def test_bad_permutation_tests_are_named(kwargs, pattern):
+    with pytest.raises(ParameterError, match=pattern):
+        plan_tasks("estimate", **kwargs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import shutil
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -262,3 +263,58 @@ def test_results_load_refuses_what_is_not_a_saved_analysis(gauss_small, fast_par
         Results.load(saved)
     with pytest.raises(ParameterError, match="summary.nc, tasks.nc missing|missing"):
         Results.load(tmp_path / "elsewhere")
+
+
+# --------------------------------------------------------------------------------------
+# Permutation tests (#18)
+# --------------------------------------------------------------------------------------
+
+
+def _lag_test(fast_params, **kw):
+    x, y = nmi.datasets.generate_linear_data(n_samples=600, true_lag=2, noise=0.5, seed=4)
+    return nmi.run(
+        x,
+        y,
+        mode="lag",
+        lag_range=[0, 2],
+        base_params=fast_params,
+        random_seed=5,
+        verbose=False,
+        allow_partial=True,
+        **kw,
+    )
+
+
+def test_null_tasks_resume_from_the_store_and_more_permutations_reuse_them(
+    fast_params, tmp_path, monkeypatch
+):
+    first = _lag_test(fast_params, n_permutations=2, store=tmp_path)
+    assert first.tasks.sizes["task"] == 6
+    assert sorted(set(first.tasks["permutation"].values.tolist())) == [0, 1, 2]
+    calls = _count_trained(monkeypatch)
+    again = _lag_test(fast_params, n_permutations=2, store=tmp_path)
+    assert calls == [] and _per_task(again) == _per_task(first)
+    assert again.headline == first.headline
+    more = _lag_test(fast_params, n_permutations=3, store=tmp_path)
+    assert sorted(calls) == sorted(k for k in _per_task(more) if k.endswith("-n0003"))
+    plain = _lag_test(fast_params, store=tmp_path)  # the observed tasks alone, read back
+    assert len(calls) == 2 and plain.mi_estimate == first.mi_estimate
+    assert plain.headline["p_value"] is None and first.headline["p_value"] is not None
+
+
+def test_the_lag_figure_draws_the_chance_curve(fast_params):
+    res = _lag_test(fast_params, n_permutations=2)
+    ax = res.plot(show=False)
+    (chance,) = [line for line in ax.get_lines() if line.get_label().startswith("chance")]
+    expected = res.summary_dataset["mi_mean_null_upper"].isel(combo=0).values
+    np.testing.assert_allclose(chance.get_ydata(), expected)
+    plt.close(ax.figure)
+
+
+def test_a_permutation_test_refuses_a_custom_critic(gauss_small, fast_params):
+    import torch
+
+    x, y = gauss_small
+    critic = torch.nn.Linear(2, 2)  # refused before it would be used
+    with pytest.raises(nmi.errors.ParameterError, match="custom_critic"):
+        nmi.run(x, y, custom_critic=critic, n_permutations=2, verbose=False)

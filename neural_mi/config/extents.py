@@ -326,7 +326,9 @@ def check_plan(
     For every task: each variable gives windows; X and Y (and Z) can be paired; every
     gamma chunk holds a batch; and the task's own data (the mode's :meth:`task_extent`:
     lags, channel halves...) splits into training and held-out samples with the engine's
-    own :func:`~neural_mi.engine.split.task_split` (checked once per data and gamma).
+    own :func:`~neural_mi.engine.split.task_split` (checked once per data and gamma).  A
+    permutation test's null move must fit the recording it moves
+    (:func:`~neural_mi.engine.null.null_move`).
 
     Raises
     ------
@@ -335,7 +337,7 @@ def check_plan(
         every span and window grid).
     """
     from ..engine.split import task_split
-    from ..modes import get_mode
+    from ..modes import data_group, get_mode
 
     where = f"session {session.name!r}, analysis {analysis!r}"
     checked: set[tuple[Any, ...]] = set()
@@ -368,6 +370,12 @@ def check_plan(
             except NeuralMIError as exc:
                 raise ConfigError(f"{where}{coords}: {exc}") from None
         n = counts[signature]
+        if spec.permutation:
+            # A null task's data has its observed task's sizes: only its move is checked,
+            # which every permutation draws from the same range.
+            if spec.permutation == 1:
+                _check_null(spec, extents, n, f"{where}{coords}")
+            continue
         batch = p["base"]["batch_size"]
         if n // spec.gamma < batch:
             largest = max(1, n // batch)
@@ -377,7 +385,7 @@ def check_plan(
                 f"to {largest} or a batch_size of at most {n // spec.gamma}."
             )
         mode = get_mode(p["mode"])
-        key = (mode.data_key(spec), spec.gamma)
+        key = (data_group(spec), spec.gamma)
         if key in checked:
             continue
         checked.add(key)
@@ -392,3 +400,36 @@ def check_plan(
                 f"{where}{coords}: task {spec.key}: {len(train)} training "
                 "sample(s); at least 2 are needed per batch."
             )
+
+
+def _check_null(
+    spec: TaskSpec, extents: Mapping[str, DataExtent], n_samples: int, where: str
+) -> None:
+    """Refuse a null task whose move does not fit its recording (too short for the
+    minimum shift, or for two blocks); ``n_samples``: the task's paired windows."""
+    from ..engine.null import null_move
+    from ..modes import get_mode
+
+    variable = get_mode(spec.params["mode"]).null_variable(spec)
+    if variable is None or variable not in extents:
+        return
+    ptype = spec.params[f"processor_type_{variable}"]
+    length = extent_length(extents[variable], ptype, spec.params[f"processor_params_{variable}"])
+    try:
+        null_move(spec, variable, length, n_samples)
+    except NeuralMIError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+
+
+def extent_length(
+    extent: DataExtent, processor_type: str | None, params: Mapping[str, Any]
+) -> float:
+    """A raw recording's length from its extent, as :func:`neural_mi.engine.null.raw_length`
+    measures the data: rows, time points, or seconds (``n_seconds``, else the last spike)."""
+    if processor_type == "spike":
+        return float(params.get("n_seconds") or extent.last_spike or 0.0)
+    shape = extent.shape
+    assert shape is not None
+    if processor_type is None or len(shape) == 1 or params.get("time_axis", -1) == 0:
+        return int(shape[0])
+    return int(shape[-1])

@@ -20,9 +20,10 @@ from tqdm.auto import tqdm
 
 from .. import store as task_store
 from ..errors import CorruptStoreError, InsufficientDataError
-from ..modes import get_mode
+from ..modes import data_group
 from ..tasks import TaskResult, TaskSpec
 from .inputs import SessionData, TaskContext
+from .null import session_move
 from .pool import single_thread, train_in_pool
 from .split import task_split
 from .task import group_tasks, run_group, task_data
@@ -131,15 +132,22 @@ def preflight(specs: Sequence[TaskSpec], data: SessionData, context: TaskContext
     Processing, the mode's task data (lags, channel halves...), gamma chunks and
     train/test splits are all computed (cheap: views and index arrays), so a window longer
     than the recording, a gamma range too large for the data or a split without samples
-    fails here, naming the task.
+    fails here, naming the task; so does a null move that the recording is too short for
+    (:func:`~neural_mi.engine.null.session_move`).
     """
     checked: set[tuple[Any, ...]] = set()
     for spec in specs:
         base = spec.params["base"]
-        signature = get_mode(spec.params["mode"]).data_key(spec)
+        signature = data_group(spec)
         if signature in checked:
             continue
         checked.add(signature)
+        if spec.permutation:
+            # A null task's data has its observed task's sizes; only its move is checked,
+            # which every permutation draws from the same range.
+            if spec.permutation == 1:
+                session_move(spec, data)
+            continue
         x, _, gap = task_data(spec, data)
         try:
             train_idx, _ = task_split(

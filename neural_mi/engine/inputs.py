@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -153,6 +154,23 @@ class SessionData:
         }
         values.update(raw)
         return SessionData(**values)
+
+    def raw(self, variable: str) -> tuple[Any, str | None]:
+        """The raw data of ``x``, ``y`` or ``z`` and its processor type."""
+        return getattr(self, variable), getattr(self, f"processor_type_{variable}")
+
+    def with_raw(self, variable: str, raw: Any) -> SessionData:
+        """A copy whose ``variable`` holds ``raw`` instead (data derived from validated
+        data with the same extent, e.g. a null task's moved recording, so not validated
+        again); what was processed or paired from the other variables alone is shared."""
+        moved = copy.copy(self)  # no __init__: nothing is validated again
+        setattr(moved, variable, raw)
+        moved._cache = {
+            key: value
+            for key, value in self._cache.items()
+            if not _mentions(json.loads(key), variable)
+        }
+        return moved
 
     def _variable_time(self, variable: str, params: Mapping[str, Any]) -> VariableTime:
         raw, ptype = getattr(self, variable), getattr(self, f"processor_type_{variable}")
@@ -342,6 +360,18 @@ def _n_times(raw: Any, processor_type: str | None, params: Mapping[str, Any]) ->
     if processor_type is None or len(shape) == 1:
         return int(shape[0])
     return int(shape[0] if params.get("time_axis") == 0 else shape[-1])
+
+
+def _mentions(key: list[Any], variable: str) -> bool:
+    """Whether a cache key of :class:`SessionData` depends on ``variable``'s raw data:
+    its processed windows (``[variable, ...]``), its spike windows (``["spikes",
+    variable, ...]``) or a pairing that includes it (``["pairing", variables, ...]``)."""
+    head = key[0]
+    if head == "spikes":
+        return bool(key[1] == variable)
+    if head == "pairing":
+        return variable in key[1]
+    return bool(head == variable)
 
 
 def _last_spike(trains: Sequence[Any]) -> float | None:

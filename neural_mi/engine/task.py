@@ -16,7 +16,10 @@ a result.
 With an input transform (:mod:`neural_mi.engine.transform`) each task trains on its own
 transformed inputs, fitted on its own training samples; a critic that diverges is
 restarted or reported failed by :func:`~neural_mi.train.train_critics`, and the task's
-result says so (``status``, ``message``, ``diagnostics``).
+result says so (``status``, ``message``, ``diagnostics``).  A null task of a permutation
+test trains on the session with one recording moved in time
+(:func:`~neural_mi.engine.null.null_session`), before its mode derives its data; its
+result records the move (``diagnostics['null']``).
 """
 
 from __future__ import annotations
@@ -35,10 +38,11 @@ from ..errors import InsufficientDataError
 from ..estimators import get_estimator
 from ..models import build_critic
 from ..models.stacked import stackable
-from ..modes import get_mode
+from ..modes import data_group, get_mode
 from ..tasks import TaskResult, TaskSpec
 from ..train import TrainOutcome, resolve_device, train_critic, train_critics
 from .inputs import SessionData, TaskContext
+from .null import null_session
 from .split import task_split
 from .transform import input_transform, transformed_bytes, transformed_task_data
 
@@ -96,7 +100,7 @@ def group_tasks(
     """
     by_key: dict[tuple[Any, ...], list[TaskSpec]] = {}
     for spec in specs:
-        by_key.setdefault(get_mode(spec.params["mode"]).data_key(spec), []).append(spec)
+        by_key.setdefault(data_group(spec), []).append(spec)
     groups = [
         part
         for members in by_key.values()
@@ -134,7 +138,7 @@ def run_task(spec: TaskSpec, data: SessionData, context: TaskContext | None = No
     """
     context = context or TaskContext()
     start = time.perf_counter()
-    xs, ys, splits, critics, device, transforms = _prepare([spec], data, context)
+    xs, ys, splits, critics, device, transforms, null = _prepare([spec], data, context)
     p, base = spec.params, spec.params["base"]
     estimator = get_estimator(p["estimator"], **p["estimator_params"])
     train_idx, test_idx = splits[0]
@@ -152,9 +156,9 @@ def run_task(spec: TaskSpec, data: SessionData, context: TaskContext | None = No
         progress=context.progress,
         description=spec.key,
     )
-    if context.save_best_model_path is not None and outcome.status == "ok":
+    if context.save_best_model_path is not None and outcome.status == "ok" and not spec.permutation:
         torch.save(outcome.state_dict, context.save_best_model_path)
-    return _finish([spec], [outcome], critics, xs, ys, splits, device, start, transforms)[0]
+    return _finish([spec], [outcome], critics, xs, ys, splits, device, start, transforms, null)[0]
 
 
 def run_group(
@@ -187,7 +191,7 @@ def run_group(
             parts = [specs[i : i + size] for i in range(0, len(specs), size)]
             return [result for part in parts for result in run_group(part, data, context)]
     start = time.perf_counter()
-    xs, ys, splits, critics, device, transforms = _prepare(specs, data, context)
+    xs, ys, splits, critics, device, transforms, null = _prepare(specs, data, context)
     if not (all(stackable(c) for c in critics) and len({(len(a), len(b)) for a, b in splits}) == 1):
         return [run_task(spec, data, context) for spec in specs]
     p, base = specs[0].params, specs[0].params["base"]
@@ -204,13 +208,14 @@ def run_group(
         eval_batch_size=_eval_batch_size(base, context),
         descriptions=[spec.key for spec in specs],
     )
-    return _finish(specs, outcomes, critics, xs, ys, splits, device, start, transforms)
+    return _finish(specs, outcomes, critics, xs, ys, splits, device, start, transforms, null)
 
 
 def task_data(spec: TaskSpec, data: SessionData) -> tuple[torch.Tensor, torch.Tensor, int]:
     """The ``(x, y)`` sample pairs of a task and the leakage gap of its windows (the
-    task's mode decides what they are)."""
-    return get_mode(spec.params["mode"]).task_data(spec, data)
+    task's mode decides what they are, from the session or, for a null task, from the
+    session with its null move applied)."""
+    return get_mode(spec.params["mode"]).task_data(spec, null_session(spec, data)[0])
 
 
 def _prepare(
@@ -222,14 +227,18 @@ def _prepare(
     list[torch.nn.Module],
     torch.device,
     list[dict[str, Any]],
+    dict[str, Any],
 ]:
     """Data (per task), splits and seeded critics of tasks that share their data (one
-    group), and the summaries of their input transforms (empty without one).
+    group), the summaries of their input transforms (empty without one) and the record of
+    their null move (empty for observed tasks).
 
     The untransformed data fixes the split sizes; with an input transform each task's
-    inputs are then transformed with a fit on its own training samples.
+    inputs are then transformed with a fit on its own training samples (of the moved
+    recording, for a null task).
     """
-    x, y, gap = task_data(specs[0], data)
+    data, null = null_session(specs[0], data)
+    x, y, gap = get_mode(specs[0].params["mode"]).task_data(specs[0], data)
     splits = [
         task_split(spec, len(x), gap, context.train_indices, context.test_indices) for spec in specs
     ]
@@ -252,7 +261,7 @@ def _prepare(
     for spec in specs:
         torch.manual_seed(spec.seed)
         critics.append(_critic(spec.params["base"], x, y, context, marginal_terms))
-    return xs, ys, splits, critics, device, transforms
+    return xs, ys, splits, critics, device, transforms, null
 
 
 def _finish(
@@ -265,9 +274,10 @@ def _finish(
     device: torch.device,
     start: float,
     transforms: Sequence[dict[str, Any]],
+    null: dict[str, Any],
 ) -> list[TaskResult]:
-    """Task results (with the mode's extras, none for a failed task); the elapsed time is
-    shared equally."""
+    """Task results (with the mode's extras, none for a failed task, and the null move);
+    the elapsed time is shared equally."""
     mode = get_mode(specs[0].params["mode"])
     extras = [
         mode.task_extras(spec, critic, x, y, test_idx, device) if outcome.status == "ok" else {}
@@ -277,7 +287,7 @@ def _finish(
     ]
     share = (time.perf_counter() - start) / len(specs)
     return [
-        _result(spec, outcome, share, extra, transform)
+        _result(spec, outcome, share, extra, transform, null)
         for spec, outcome, extra, transform in zip(specs, outcomes, extras, transforms)
     ]
 
@@ -288,10 +298,13 @@ def _result(
     wall_time: float,
     extras: dict[str, float],
     transform: dict[str, Any],
+    null: dict[str, Any],
 ) -> TaskResult:
     diagnostics = dict(outcome.diagnostics)
     if transform:
         diagnostics["input_transform"] = transform
+    if null:
+        diagnostics["null"] = null
     return TaskResult(
         spec=spec,
         train_mi=outcome.train_mi,

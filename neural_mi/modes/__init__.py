@@ -19,17 +19,21 @@ import importlib.util
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import ParameterError
 from ..params.checks import did_you_mean
 from .base import Mode, ModeOptions
+
+if TYPE_CHECKING:
+    from ..tasks import TaskSpec
 
 __all__ = [
     "Mode",
     "ModeOptions",
     "available_modes",
     "builtin_modes",
+    "data_group",
     "get_mode",
     "load_plugins",
     "modes_using",
@@ -73,6 +77,13 @@ def get_mode(name: str) -> Mode:
             f"{', '.join(repr(n) for n in _REGISTRY)}.{did_you_mean(str(name), _REGISTRY)}"
         )
     return mode
+
+
+def data_group(spec: TaskSpec) -> tuple[Any, ...]:
+    """Tasks with equal groups train on the same data, so they can be trained together:
+    the mode's :meth:`~neural_mi.modes.base.Mode.data_key` and the permutation (a null
+    task's data is the session with a recording moved)."""
+    return (get_mode(spec.params["mode"]).data_key(spec), spec.permutation)
 
 
 def available_modes() -> tuple[str, ...]:

@@ -13,7 +13,11 @@ for one analysis kind, everything that differs between kinds:
 - how task results combine into its summary and headline (:meth:`Mode.aggregate`,
   :meth:`Mode.headline`);
 - what ``Results`` shows for it (:meth:`Mode.details`, :meth:`Mode.describe`) and its
-  figure (:meth:`Mode.plot`).
+  figure (:meth:`Mode.plot`);
+- what a permutation test breaks (:meth:`Mode.null_variable`, :meth:`Mode.null_channels`,
+  :attr:`Mode.null_breaks`) and which numbers it tests (:meth:`Mode.test_statistics`);
+  the null tasks themselves are planned, trained and compared by generic code
+  (:mod:`neural_mi.engine.null`, :mod:`neural_mi.significance`).
 
 Everything else (``nmi.run``, the workflow's steps, :class:`~neural_mi.results.Results`,
 the planner and the engine) asks the registry (:mod:`neural_mi.modes`) for the mode and
@@ -30,7 +34,13 @@ import numpy as np
 from pydantic import StrictBool, ValidationError
 
 from ..errors import ParameterError
-from ..params import ParamModel, describe_validation_error
+from ..params import (
+    NonNegativeInt,
+    OpenFraction,
+    ParamModel,
+    PositiveNumber,
+    describe_validation_error,
+)
 from ..params.checks import (
     did_you_mean,
     plain,
@@ -48,18 +58,52 @@ if TYPE_CHECKING:
     from ..tasks import TaskSpec
 
 
+#: How a null task breaks the pairing of the variables (:mod:`neural_mi.engine.null`).
+NULL_METHODS: tuple[str, ...] = ("auto", "circular", "block", "permute")
+
+
 class ModeOptions(ParamModel):
     """Arguments of a mode beyond those every analysis takes; every mode has
-    ``allow_partial``, which only aggregation reads."""
+    ``allow_partial`` and the permutation test's options (the planning ones
+    ``n_permutations``, ``null_method``, ``null_min_shift``; ``alpha`` and ``correction``,
+    which only aggregation reads)."""
 
     allow_partial: StrictBool = False
     """Summarise the tasks that gave a number when others failed (their training diverged
     in every attempt); the result is then labelled partial and names the tasks left out.
     False: an analysis with a failed task is refused, naming it."""
 
+    n_permutations: NonNegativeInt = 0
+    """Permutation test: train every task again on this many copies of the data whose
+    pairing is broken (null tasks), and give each tested number a null distribution,
+    p-value and significance. 0: no test."""
+
+    null_method: Literal["auto", "circular", "block", "permute"] = "auto"
+    """How a null task breaks the pairing: circular (one variable shifted in time, wrapping
+    around, by at least null_min_shift: each keeps its own temporal structure), block (its
+    blocks of null_min_shift permuted), permute (its samples permuted: IID data only). auto:
+    permute for split_mode random with non-overlapping windows, else circular."""
+
+    null_min_shift: PositiveNumber | None = None
+    """circular: the smallest shift; block: the block length (longer than the data's
+    autocorrelation). Raw time points for sampled signals, seconds for spike trains, rows
+    for processed data. null: the time one task sample spans (its windows and the gap
+    between training and held-out samples) plus the analysis' largest lag."""
+
+    alpha: OpenFraction = 0.05
+    """Significance level of is_significant (p_value <= alpha)."""
+
+    correction: Literal["none", "max"] = "none"
+    """none: each number is tested on its own; max: family-wise, each is compared with the
+    null distribution of the largest number of its family (all lags, combinations, pairs or
+    terms of the tested statistic), which controls the chance of any false positive."""
+
 
 #: Options of every mode (:class:`ModeOptions`) that only aggregation reads.
-COMMON_AGGREGATION_OPTIONS: tuple[str, ...] = ("allow_partial",)
+COMMON_AGGREGATION_OPTIONS: tuple[str, ...] = ("allow_partial", "alpha", "correction")
+
+#: Options of every mode that plan null tasks (a permutation test).
+NULL_OPTIONS: tuple[str, ...] = ("n_permutations", "null_method", "null_min_shift")
 
 
 class Mode:
@@ -97,6 +141,9 @@ class Mode:
         The mode's own options that only aggregation reads (changing them must not
         retrain anything; in a workflow config they sit under ``fit``, with
         :data:`COMMON_AGGREGATION_OPTIONS`).
+    null_breaks
+        What the null tasks of a permutation test break, in words (shown with the
+        p-values): which variable is moved and what stays paired.
     """
 
     name: ClassVar[str]
@@ -110,6 +157,9 @@ class Mode:
     explicit_split: ClassVar[bool] = False
     sample_cap: ClassVar[bool] = True
     aggregation_options: ClassVar[tuple[str, ...]] = ()
+    null_breaks: ClassVar[str] = (
+        "the pairing of X and Y: Y is moved in time against X, each keeping its own structure"
+    )
 
     # ----------------------------------------------------------------------------------
     # Arguments and planning (torch-free)
@@ -182,9 +232,35 @@ class Mode:
         """
         return [combination.task("")]
 
+    def null_variable(self, spec: TaskSpec) -> str | None:
+        """The variable (``'x'``, ``'y'`` or ``'z'``) whose recording a null task of
+        ``spec`` moves in time, breaking its pairing with the others (torch-free).
+
+        ``None``: the task's data does not involve the pairing the null breaks (e.g. the
+        fit of I(Z;Y) in a conditional MI, where X is moved): no null copy of it is
+        planned, and the observed task stands in for it in every permutation.  Default:
+        ``'y'``; a mode of X alone must say what its null moves.
+
+        Raises
+        ------
+        ParameterError
+            When the mode has no null (planning a permutation test refuses it).
+        """
+        if not self.uses_y:
+            raise ParameterError(
+                f"mode {self.name!r} does not define a null (a permutation test); leave "
+                "n_permutations out."
+            )
+        return "y"
+
     # ----------------------------------------------------------------------------------
     # The engine's hooks (torch)
     # ----------------------------------------------------------------------------------
+
+    def null_channels(self, spec: TaskSpec, data: SessionData) -> list[int] | None:
+        """The channels of :meth:`null_variable` a null task moves (default ``None``: all
+        of them); a mode whose task pairs channel sets of one variable moves one set."""
+        return None
 
     def data_key(self, spec: TaskSpec) -> tuple[Any, ...]:
         """Tasks with equal keys train on the same :meth:`task_data` (their splits may
@@ -259,6 +335,17 @@ class Mode:
 
         return per_combination(tasks, mi_var, self.name)
 
+    def test_statistics(self, summary: xr.Dataset, options: Any) -> dict[str, xr.DataArray]:
+        """The numbers of a summary that a permutation test compares with their null.
+
+        Called on the summary of the observed tasks and on that of each permutation's
+        tasks (nats); each value's dims are the family a max-statistic correction spans.
+        The first is the headline's: its p-value at the first combination is the
+        headline's ``p_value``, and its columns have plain names (``p_value``,
+        ``null_mean``...).  Default: ``mi_mean`` (per combination).
+        """
+        return {"mi_mean": summary["mi_mean"]}
+
     def headline(self, summary: xr.Dataset, options: Any) -> dict[str, Any]:
         """The headline numbers of a summary in output units (JSON-friendly scalars).
 
@@ -281,6 +368,15 @@ class Mode:
     def describe(self, results: Results) -> list[str]:
         """Lines of ``Results.summary()`` after the headline (default: none)."""
         return []
+
+    def plot_null(self, results: Results, ax: Axes) -> None:
+        """Draw a permutation test's chance level into the mode's figure (``Results.plot``
+        calls it after :meth:`plot` when the analysis has one).  Default: a dashed line at
+        the ``1 - alpha`` quantile of the null of the headline number (first combination;
+        one per element of other dims, e.g. per direction)."""
+        from ..plot import chance_lines
+
+        chance_lines(results.summary_dataset, ax)
 
     def plot(self, results: Results, ax: Axes | None = None) -> Figure:
         """The mode's figure (default: MI per combination)."""

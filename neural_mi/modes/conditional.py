@@ -52,12 +52,21 @@ class Conditional(DifferenceMode[DifferenceOptions]):
     )
     uses_z = True
     term_dim = TERM_DIM
+    null_breaks = (
+        "the pairing of X with (Y, Z): X is moved in time against Y and Z, which stay "
+        "paired (the fit of I(Z;Y) does not involve X and stands in unchanged); this tests "
+        "against an X independent of both Y and Z"
+    )
 
     def terms(self, options: DifferenceOptions) -> dict[str, tuple[str, str]]:
         return {TERM: (FULL, REDUCED)}
 
     def role_parts(self, options: DifferenceOptions) -> dict[str, str]:
         return {FULL: FULL, REDUCED: REDUCED}
+
+    def null_variable(self, spec: TaskSpec) -> str | None:
+        """X in the joint fit; the fit of I(Z;Y) has no X (``None``)."""
+        return "x" if spec.role == FULL else None
 
     def task_extent(
         self, spec: TaskSpec, n_samples: int, n_channels: int | None = None
@@ -76,6 +85,12 @@ class Conditional(DifferenceMode[DifferenceOptions]):
     def aggregate(self, tasks: xr.Dataset, mi_var: str, options: DifferenceOptions) -> xr.Dataset:
         summary = super().aggregate(tasks, mi_var, options)
         return summary.rename({"value": "cmi", "value_error": "cmi_error"})
+
+    def test_statistics(
+        self, summary: xr.Dataset, options: DifferenceOptions
+    ) -> dict[str, xr.DataArray]:
+        """I(X;Y|Z) (bias-corrected with ``rigorous``)."""
+        return {"cmi": summary["cmi"]}
 
     def headline(self, summary: xr.Dataset, options: DifferenceOptions) -> dict[str, Any]:
         renamed = summary.rename({"cmi": "value", "cmi_error": "value_error"})

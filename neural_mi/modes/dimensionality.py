@@ -74,6 +74,10 @@ class Dimensionality(Mode):
     uses_y = False
     default_estimator = ("smile", {"clip": 5.0})
     marginal_terms = True
+    null_breaks = (
+        "the pairing of the two channel halves of X: the second half is moved in time "
+        "against the first"
+    )
 
     def grid(
         self, sweep_grid: Mapping[str, Sequence[Any]] | None
@@ -85,6 +89,9 @@ class Dimensionality(Mode):
     def tasks(self, combination: Combination, options: DimensionalityOptions) -> list[TaskSpec]:
         return [combination.task(f"d{k:02d}", split=k) for k in range(options.n_splits)]
 
+    def null_variable(self, spec: TaskSpec) -> str | None:
+        return "x"
+
     def task_extent(
         self, spec: TaskSpec, n_samples: int, n_channels: int | None = None
     ) -> tuple[int, int]:
@@ -92,24 +99,20 @@ class Dimensionality(Mode):
             _check_channels(n_channels)
         return super().task_extent(spec, n_samples, n_channels)
 
+    def null_channels(self, spec: TaskSpec, data: SessionData) -> list[int] | None:
+        """The task's second half of X's channels."""
+        n_channels = data.processed("x", spec.params["processor_params_x"]).shape[1]
+        return halves(spec, n_channels)[1].tolist()
+
     def task_data(
         self, spec: TaskSpec, data: SessionData
     ) -> tuple[torch.Tensor, torch.Tensor, int]:
-        """The two channel halves of X for the task's split (seeded by the run seed and
-        the split index, so every embedding size sees the same halves)."""
+        """The two channel halves of X for the task's split (:func:`halves`)."""
         import torch
-
-        from ..plan import derive_seed
 
         p = spec.params
         x = data.processed("x", p["processor_params_x"])
-        n_channels = x.shape[1]
-        _check_channels(n_channels)
-        rng = np.random.default_rng(derive_seed(p["run_seed"], "channels", spec.split))
-        order = rng.permutation(n_channels)
-        half = n_channels // 2
-        first = torch.as_tensor(np.sort(order[:half]))
-        second = torch.as_tensor(np.sort(order[half:]))
+        first, second = (torch.as_tensor(half) for half in halves(spec, x.shape[1]))
         return x.index_select(1, first), x.index_select(1, second), data.window_gap(p)
 
     def task_extras(
@@ -127,6 +130,15 @@ class Dimensionality(Mode):
         self, tasks: xr.Dataset, mi_var: str, options: DimensionalityOptions
     ) -> xr.Dataset:
         return aggregate_dimensionality(tasks, mi_var, options.strictness)
+
+    def test_statistics(
+        self, summary: xr.Dataset, options: DimensionalityOptions
+    ) -> dict[str, xr.DataArray]:
+        """The peak MI over embedding sizes (the headline) and the MI at each size."""
+        from ..aggregate import nats
+
+        peak = nats(summary["mi_mean"].max("embedding_dim"))
+        return {"mi_peak": peak, "mi_mean": summary["mi_mean"]}
 
     def headline(self, summary: xr.Dataset, options: DimensionalityOptions) -> dict[str, Any]:
         from ..aggregate import first_combination, plain_value
@@ -156,6 +168,18 @@ class Dimensionality(Mode):
 
     def plot(self, results: Results, ax: Axes | None = None) -> Figure:
         return plot_dimensionality(results.summary_dataset, ax=ax)
+
+
+def halves(spec: TaskSpec, n_channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """The two channel halves of X for the task's split, each sorted (seeded by the run
+    seed and the split index, so every embedding size sees the same halves)."""
+    from ..plan import derive_seed
+
+    _check_channels(n_channels)
+    rng = np.random.default_rng(derive_seed(spec.params["run_seed"], "channels", spec.split))
+    order = rng.permutation(n_channels)
+    half = n_channels // 2
+    return np.sort(order[:half]), np.sort(order[half:])
 
 
 def _check_channels(n_channels: int) -> None:

@@ -121,6 +121,12 @@ class Lag(Mode):
     def aggregate(self, tasks: xr.Dataset, mi_var: str, options: LagOptions) -> xr.Dataset:
         return aggregate_lag(tasks, mi_var)
 
+    def test_statistics(self, summary: xr.Dataset, options: LagOptions) -> dict[str, xr.DataArray]:
+        """The peak MI per combination (its null is the null's peak over lags: the test of
+        the largest of the curve) and the MI at each lag (whose null's upper quantile is
+        the curve's chance level)."""
+        return {"mi_peak": summary["mi_peak"], "mi_mean": summary["mi_mean"]}
+
     def headline(self, summary: xr.Dataset, options: LagOptions) -> dict[str, Any]:
         from ..aggregate import first_combination, plain_value
 
@@ -139,6 +145,23 @@ class Lag(Mode):
 
     def plot(self, results: Results, ax: Axes | None = None) -> Figure:
         return plot_lag(results.summary_dataset, ax=ax)
+
+    def plot_null(self, results: Results, ax: Axes) -> None:
+        """The chance curve: the null's ``1 - alpha`` quantile of the MI at each lag, per
+        combination (dashed, in the combination's colour)."""
+        from ..plot import color
+
+        summary = results.summary_dataset
+        level = 1 - float(summary.attrs.get("alpha", 0.05))
+        for index, combo in enumerate(summary["combo"].values):
+            ax.plot(
+                summary["lag"].values,
+                summary["mi_mean_null_upper"].sel(combo=combo).values,
+                linestyle="--",
+                color=color(index),
+                label=f"chance: {level:.0%} of null" if index == 0 else None,
+            )
+        ax.legend()
 
 
 def _seconds(params: dict[str, Any]) -> bool:

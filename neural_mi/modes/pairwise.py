@@ -114,6 +114,10 @@ class Pairwise(Mode):
     Options: ClassVar[type[PairwiseOptions]] = PairwiseOptions
     summary = "one task per pair of X's channels (or channel groups) x n_repeats; the MI matrix"
     uses_y = False
+    null_breaks = (
+        "the pairing of the two channel sets of each pair: the second set is moved in time "
+        "against the first"
+    )
     #: Variable of the second member of each pair.
     second = "x"
 
@@ -181,7 +185,16 @@ class Pairwise(Mode):
                 specs.append(combination.task(suffix, repeat=r, role=role))
         return specs
 
+    def null_variable(self, spec: TaskSpec) -> str | None:
+        """The variable of the pair's second channel set (``x``, or ``y`` in
+        ``pairwise_xy``)."""
+        return parse_role(spec.role)[1][0]
+
     # -- the engine's hooks --------------------------------------------------------------
+
+    def null_channels(self, spec: TaskSpec, data: SessionData) -> list[int] | None:
+        """The pair's second channel set."""
+        return list(parse_role(spec.role)[1][1])
 
     def data_key(self, spec: TaskSpec) -> tuple[Any, ...]:
         """The repeats of one pair share their data."""
@@ -241,6 +254,18 @@ class Pairwise(Mode):
             mode=self.name,
         )
 
+    def test_statistics(
+        self, summary: xr.Dataset, options: PairwiseOptions
+    ) -> dict[str, xr.DataArray]:
+        """The largest pair MI (the headline; its null is the null's largest pair) and the
+        MI of each pair."""
+        from ..aggregate import nats
+
+        return {
+            "mi_max": nats(summary["mi_mean"].max(self.dims(options))),
+            "mi_mean": summary["mi_mean"],
+        }
+
     def headline(self, summary: xr.Dataset, options: PairwiseOptions) -> dict[str, Any]:
         return pairs_headline(summary, self.dims(options), symmetric=self.second == "x")
 
@@ -266,6 +291,24 @@ class Pairwise(Mode):
 
     def plot(self, results: Results, ax: Axes | None = None) -> Figure:
         return plot_matrix(results.summary_dataset, _matrix_dims(results), ax=ax)
+
+    def plot_null(self, results: Results, ax: Axes) -> None:
+        """A star on each pair whose MI is significant (first combination)."""
+        from ..aggregate import first_combination
+
+        dims = _matrix_dims(results)
+        summary = results.summary_dataset
+        first = first_combination(summary["mi_mean_is_significant"], keep=dims)
+        rows, columns = np.nonzero(first.transpose(*dims).values)
+        ax.scatter(
+            columns + 0.3,
+            rows - 0.3,
+            marker="*",
+            color="red",
+            s=30,
+            label=f"p <= {summary.attrs.get('alpha', 0.05)}",
+        )
+        ax.legend(loc="upper right", fontsize="small")
 
 
 @register_mode

@@ -145,6 +145,13 @@ class Rigorous(Mode):
         fit = {name: getattr(options, name) for name in FIT_SETTINGS}
         return aggregate_rigorous(tasks, mi_var, **fit)
 
+    def test_statistics(
+        self, summary: xr.Dataset, options: RigorousOptions
+    ) -> dict[str, xr.DataArray]:
+        """The bias-corrected MI: a null task is every gamma chunk's task on moved data,
+        fitted and extrapolated as the observed ones are."""
+        return {"mi_corrected": summary["mi_corrected"]}
+
     def headline(self, summary: xr.Dataset, options: RigorousOptions) -> dict[str, Any]:
         from ..aggregate import first_combination, plain_value
 
@@ -183,7 +190,9 @@ class Rigorous(Mode):
         ]
 
     def plot(self, results: Results, ax: Axes | None = None) -> Figure:
-        return plot_rigorous(results.summary_dataset, results.tasks, ax=ax)
+        from ..significance import observed_tasks
+
+        return plot_rigorous(results.summary_dataset, observed_tasks(results.tasks), ax=ax)
 
 
 def plot_rigorous(summary: xr.Dataset, tasks_ds: xr.Dataset, *, ax: Axes | None = None) -> Figure:

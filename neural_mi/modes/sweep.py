@@ -13,6 +13,7 @@ from .base import Mode, ModeOptions
 
 if TYPE_CHECKING:
     import xarray as xr
+    from matplotlib.axes import Axes
 
     from ..plan import Combination
     from ..results import Results
@@ -59,3 +60,14 @@ class Sweep(Mode):
     def describe(self, results: Results) -> list[str]:
         best = results.headline.get("best")
         return [f"  best combination: {best}"] if best else []
+
+    def plot_null(self, results: Results, ax: Axes) -> None:
+        """The chance level of each combination: the null's ``1 - alpha`` quantile against
+        the swept parameter (dashed)."""
+        from ..plot import plot_sweep
+
+        summary = results.summary_dataset
+        level = 1 - float(summary.attrs.get("alpha", 0.05))
+        chance = summary.assign(mi_mean=summary["null_upper"], mi_std=0.0 * summary["null_upper"])
+        x = results.swept_names[0] if results.swept_names else "combo"
+        plot_sweep(chance, x, ax=ax, style="--", label=f"chance: {level:.0%} of null")

@@ -73,6 +73,12 @@ class Transfer(DifferenceMode[TransferOptions]):
         "per repeat (per gamma chunk with rigorous=True) and the directionality index"
     )
     term_dim = DIRECTION_DIM
+    null_breaks = (
+        "the pairing of the source's past with the target's past and future: the source (X "
+        "for TE(X→Y), Y for TE(Y→X)) is moved in time, the target's own past and future "
+        "stay together (the fit of the target's past alone does not involve the source and "
+        "stands in unchanged)"
+    )
 
     def terms(self, options: TransferOptions) -> dict[str, tuple[str, str]]:
         directions = DIRECTIONS if options.both_directions else DIRECTIONS[:1]
@@ -84,6 +90,14 @@ class Transfer(DifferenceMode[TransferOptions]):
             for d in self.terms(options)
             for part in ("full", "reduced")
         }
+
+    def null_variable(self, spec: TaskSpec) -> str | None:
+        """The source (X for ``x_to_y``, Y for ``y_to_x``) in a ``full`` fit; a
+        ``reduced`` fit has no source (``None``)."""
+        direction, part, _, _ = parse_role(spec.role)
+        if part != "full":
+            return None
+        return "x" if direction == "x_to_y" else "y"
 
     def task_extent(
         self, spec: TaskSpec, n_samples: int, n_channels: int | None = None
@@ -126,6 +140,12 @@ class Transfer(DifferenceMode[TransferOptions]):
             summary["directionality"] = index
         summary.attrs.update(history=options.history, horizon=options.horizon)
         return summary
+
+    def test_statistics(
+        self, summary: xr.Dataset, options: TransferOptions
+    ) -> dict[str, xr.DataArray]:
+        """TE per direction (bias-corrected with ``rigorous``)."""
+        return {"te": summary["te"]}
 
     def headline(self, summary: xr.Dataset, options: TransferOptions) -> dict[str, Any]:
         from ..aggregate import first_combination, plain_value

@@ -40,6 +40,7 @@ TASK_COORDS: tuple[str, ...] = (
     "repeat",
     "seed",
     "role",
+    "permutation",
 )
 
 #: Training diagnostics (:class:`~neural_mi.train.TrainOutcome`) that become task
@@ -83,7 +84,10 @@ def results_to_dataset(results: Sequence[TaskResult], mode: str | None = None) -
         failed task's MI is NaN and aggregation leaves it out), ``message`` (why it
         failed, or what was recovered from), ``restarts`` (trainings restarted after a
         divergence), ``at_ceiling`` (the held-out estimate is at the estimator's ceiling,
-        see :func:`neural_mi.train.train_critics`), one float variable per extras key (NaN
+        see :func:`neural_mi.train.train_critics`), with null tasks ``null_method`` and
+        ``null_shift`` (how each null task's data was moved, see
+        :mod:`neural_mi.engine.null`; ``""`` and NaN for the others), one float variable
+        per extras key (NaN
         where a task lacks it) and ``history_<name>`` of dims ``(task, epoch)``, NaN-padded
         after each task's last epoch.  Coordinates on ``task``: :data:`TASK_COORDS` and
         one per key of any ``spec.coords`` (numbers missing in a task are NaN, strings
@@ -122,6 +126,14 @@ def results_to_dataset(results: Sequence[TaskResult], mode: str | None = None) -
         data_vars[name] = (
             "task",
             np.array([r.diagnostics.get(name, default) for r in results], dtype=kind),
+        )
+
+    if any("null" in r.diagnostics for r in results):
+        moves = [r.diagnostics.get("null", {}) for r in results]
+        data_vars["null_method"] = ("task", np.array([m.get("method", "") for m in moves], str))
+        data_vars["null_shift"] = (
+            "task",
+            np.array([m.get("shift", np.nan) for m in moves], dtype=float),
         )
 
     for name in sorted({k for r in results for k in r.extras}):

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from ..errors import ConfigError
-from ..modes import get_mode
+from ..modes import data_group
 from ..tasks import TaskSpec
 
 __all__ = ["pack_by_cost", "pack_tasks"]
@@ -135,7 +135,7 @@ def _split_combination(
     """The packs ``<combo>-<i>`` of one combination estimated above ``target``."""
     groups: dict[tuple[object, ...], list[TaskSpec]] = {}
     for spec in members:
-        key = get_mode(spec.params["mode"]).data_key(spec)
+        key = data_group(spec)
         groups.setdefault(key, []).append(spec)
     units: list[list[TaskSpec]] = []
     for group in groups.values():

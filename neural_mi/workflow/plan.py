@@ -35,7 +35,7 @@ from ..config import Config, load_config, plan_with_extents
 from ..config.extents import DataExtent, processed_samples
 from ..config.model import SessionConfig
 from ..errors import ConfigError
-from ..modes import get_mode
+from ..modes import data_group, get_mode
 from ..tasks import TaskSpec
 from .cost import (
     HEADROOM,
@@ -71,7 +71,7 @@ PREPARED = "data.zarr"
 MARKER_SUFFIX = ".done"
 
 #: ``TaskSpec`` fields stored per task in a plan file (the parameters are stored once per
-#: combination).
+#: combination); ``permutation`` only where it is not 0 (a null task's).
 _TASK_FIELDS = ("key", "combo", "gamma", "subset", "lag", "split", "repeat", "seed", "role")
 
 #: Parent of the cluster job groups (``nmi00000``, ``nmi00001``...); a profile's
@@ -134,10 +134,7 @@ class AnalysisPlan:
     def to_json(self) -> str:
         """The plan as JSON: parameters once per combination, then each pack's tasks."""
         combos = {spec.combo: {"params": spec.params, "coords": spec.coords} for spec in self.tasks}
-        packs = {
-            pack: [{name: getattr(spec, name) for name in _TASK_FIELDS} for spec in specs]
-            for pack, specs in self.packs.items()
-        }
+        packs = {pack: [_task_fields(spec) for spec in specs] for pack, specs in self.packs.items()}
         return json.dumps(
             {
                 "session": self.session,
@@ -352,9 +349,12 @@ class WorkflowPlan:
             coords, params = shared
             # json.dumps of the other fields: keys are plain names, the rest numbers.
             lag = spec.lag if type(spec.lag) is int else json.dumps(spec.lag)
+            # A null task's permutation, where to_json has it (absent for observed tasks,
+            # whose signature is as before the field existed).
+            permutation = f'"permutation": {spec.permutation}, ' if spec.permutation else ""
             parts.append(
                 f'{{"combo": "{spec.combo}", "coords": {coords}, "gamma": {spec.gamma}, '
-                f'"key": "{spec.key}", "lag": {lag}, "params": {params}, '
+                f'"key": "{spec.key}", "lag": {lag}, "params": {params}, {permutation}'
                 f'"repeat": {spec.repeat}, "seed": {spec.seed}, '
                 f'"split": {spec.split}, "subset": {spec.subset}}}'
             )
@@ -430,6 +430,14 @@ class WorkflowPlan:
         return written
 
 
+def _task_fields(spec: TaskSpec) -> dict[str, Any]:
+    """A task's entry in a plan file (see :data:`_TASK_FIELDS`)."""
+    fields = {name: getattr(spec, name) for name in _TASK_FIELDS}
+    if spec.permutation:
+        fields["permutation"] = spec.permutation
+    return fields
+
+
 def workflow_plan(config: Mapping[str, Any] | Config) -> WorkflowPlan:
     """Validate a config, plan and check every session × analysis, and pack the tasks.
 
@@ -476,7 +484,7 @@ def _estimate(
     stacks: dict[tuple[Any, ...], int] = {}
     keys = []
     for spec in specs:
-        key = get_mode(spec.params["mode"]).data_key(spec)
+        key = data_group(spec)
         keys.append(key)
         stacks[key] = stacks.get(key, 0) + 1
     sizes: dict[str, DataSize] = {}

@@ -32,8 +32,19 @@ __all__ = ["SUMMARY_COLUMNS", "aggregate", "collect", "prepare", "train_pack"]
 
 logger = logging.getLogger(__name__)
 
-#: Columns of the cross-session table ``<results_dir>/summary.csv``.
-SUMMARY_COLUMNS = ("session", "analysis", "mode", "mi", "mi_error", "is_reliable", "units")
+#: Columns of the cross-session table ``<results_dir>/summary.csv`` (``p_value`` and
+#: ``is_significant`` of the headline number are empty without a permutation test).
+SUMMARY_COLUMNS = (
+    "session",
+    "analysis",
+    "mode",
+    "mi",
+    "mi_error",
+    "is_reliable",
+    "units",
+    "p_value",
+    "is_significant",
+)
 
 
 def prepare(out: str | Path) -> Path:
@@ -258,6 +269,8 @@ def collect(
             "mi_error": headline["mi_error"],
             "is_reliable": headline["is_reliable"],
             "units": headline["units"],
+            "p_value": headline.get("p_value"),
+            "is_significant": headline.get("is_significant"),
         }
         if headline.get("best"):
             row["best"] = json.dumps(headline["best"], sort_keys=True)
@@ -287,7 +300,8 @@ def summary_dataset(table: Any, metadata: dict[str, dict[str, Any]]) -> Any:
     -------
     xarray.Dataset
         ``mi``, ``mi_error`` (NaN where unknown, or where an analysis did not run on a
-        session) and ``is_reliable`` (1, 0, NaN where the mode has no such test);
+        session), ``is_reliable`` (1, 0, NaN where the mode has no such test),
+        ``p_value`` and ``is_significant`` (1, 0; NaN without a permutation test);
         coordinates ``mode`` and ``units`` along ``analysis``, and one per metadata column
         along ``session`` (numbers, or text with ``""`` where a session has none).
     """
@@ -297,7 +311,8 @@ def summary_dataset(table: Any, metadata: dict[str, dict[str, Any]]) -> Any:
     sessions = list(dict.fromkeys(table["session"]))
     analyses = list(dict.fromkeys(table["analysis"]))
     shape = (len(sessions), len(analyses))
-    values = {name: np.full(shape, np.nan) for name in ("mi", "mi_error", "is_reliable")}
+    names = ("mi", "mi_error", "is_reliable", "p_value", "is_significant")
+    values = {name: np.full(shape, np.nan) for name in names}
     mode, units = {}, {}
     for row in table.itertuples(index=False):
         i, j = sessions.index(row.session), analyses.index(row.analysis)
@@ -327,5 +342,8 @@ def summary_dataset(table: Any, metadata: dict[str, dict[str, Any]]) -> Any:
         )
         ds = ds.assign_coords({column: ("session", coord)})
     ds["is_reliable"].attrs["description"] = "1: reliable, 0: not, NaN: the mode has no test"
+    ds["is_significant"].attrs["description"] = (
+        "1: significant, 0: not, NaN: no permutation test (n_permutations: 0)"
+    )
     ds.attrs["description"] = "headline MI of every session x analysis (results/summary.csv)"
     return ds

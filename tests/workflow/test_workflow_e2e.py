@@ -211,11 +211,12 @@ def test_dry_run_of_100_sessions(tmp_path):
 def test_run_writes_every_output(finished_run):
     results = finished_run / "results"
     table = (results / "summary.csv").read_text().splitlines()
-    assert table[0] == "session,analysis,mode,mi,mi_error,is_reliable,units"
+    assert table[0] == "session,analysis,mode,mi,mi_error,is_reliable,units,p_value,is_significant"
     assert [row.split(",")[:3] for row in table[1:]] == [
         ["tiny", "rigorous", "rigorous"],
         ["tiny", "quick", "estimate"],
     ]
+    assert all(row.split(",")[-2:] == ["", ""] for row in table[1:])  # no permutation test
     assert (results / "overview.png").stat().st_size > 0
     for analysis, n_tasks, n_packs in (("rigorous", 6, 2), ("quick", 1, 1)):
         folder = results / "tiny" / analysis
@@ -295,6 +296,8 @@ def test_deleting_a_pack_reruns_one_train_job_with_the_same_numbers(finished_run
         "mi_error",
         "is_reliable",
         "units",
+        "p_value",
+        "is_significant",
     ]
     assert task_mi(workdir) == task_mi(finished_run)
 
