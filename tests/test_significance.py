@@ -110,10 +110,33 @@ def test_correction_max_makes_significance_family_wise():
     ds = results_to_dataset(results)
     plain = summarize(ds, "sweep", output_units="nats")[0]
     family = summarize(ds, "sweep", output_units="nats", options={"correction": "max"})[0]
-    np.testing.assert_allclose(plain["p_value"].values, [1 / 20, 1 / 20])
-    np.testing.assert_allclose(plain["p_value_fwer"].values, [1 / 20, 2 / 20])
-    assert plain["is_significant"].values.tolist() == [True, True]
-    assert family["is_significant"].values.tolist() == [True, False]
+    np.testing.assert_allclose(plain["mi_mean_p_value"].values, [1 / 20, 1 / 20])
+    np.testing.assert_allclose(plain["mi_mean_p_value_fwer"].values, [1 / 20, 2 / 20])
+    assert plain["mi_mean_is_significant"].values.tolist() == [True, True]
+    assert family["mi_mean_is_significant"].values.tolist() == [True, False]
+
+
+def test_a_sweeps_headline_is_tested_against_the_nulls_best_combination():
+    # The headline is the best combination, chosen after seeing the data: its null is the
+    # largest null value over the combinations of each permutation, not one combination's.
+    results = []
+    for combo, value, nulls, dim in (
+        ("ca", 0.2, [0.1] * 9 + [0.3], 1),
+        ("cb", 0.25, [0.22] * 5 + [0.0] * 5, 2),
+    ):
+        coords = {"embedding_dim": dim}
+        results.append(make_result(combo, combo, "sweep", value, coords=coords))
+        results += [
+            make_result(f"{combo}-n{k:04d}", combo, "sweep", null, coords=coords, permutation=k)
+            for k, null in enumerate(nulls, start=1)
+        ]
+    summary, head = summarize(results_to_dataset(results), "sweep", output_units="nats")
+    assert head["best"] == {"embedding_dim": 2}
+    assert head["mi_estimate"] == pytest.approx(0.25)
+    # null bests per permutation: 0.22 (1-5), 0.1 (6-9), 0.3 (10): two are >= 0.25
+    assert head["p_value"] == pytest.approx(2 / 11)
+    # each combination on its own: ca 0.2 against one 0.3; cb 0.25 against none
+    np.testing.assert_allclose(summary["mi_mean_p_value"].values, [2 / 11, 1 / 11])
 
 
 def test_a_fit_without_the_moved_variable_stands_in_for_every_permutation():

@@ -61,6 +61,14 @@ class Sweep(Mode):
         best = results.headline.get("best")
         return [f"  best combination: {best}"] if best else []
 
+    def test_statistics(
+        self, summary: xr.Dataset, options: SweepOptions
+    ) -> dict[str, xr.DataArray]:
+        """The best combination's mean MI, the headline (its null is the null's best over
+        combinations: the test of the largest, chosen after seeing the data), and the mean
+        MI of each combination (``mi_mean_p_value``...: each combination on its own)."""
+        return {"mi_best": summary["mi_mean"].max("combo"), "mi_mean": summary["mi_mean"]}
+
     def plot_null(self, results: Results, ax: Axes) -> None:
         """The chance level of each combination: the null's ``1 - alpha`` quantile against
         the swept parameter (dashed)."""
@@ -68,6 +76,7 @@ class Sweep(Mode):
 
         summary = results.summary_dataset
         level = 1 - float(summary.attrs.get("alpha", 0.05))
-        chance = summary.assign(mi_mean=summary["null_upper"], mi_std=0.0 * summary["null_upper"])
+        upper = summary["mi_mean_null_upper"]
+        chance = summary.assign(mi_mean=upper, mi_std=0.0 * upper)
         x = results.swept_names[0] if results.swept_names else "combo"
         plot_sweep(chance, x, ax=ax, style="--", label=f"chance: {level:.0%} of null")
