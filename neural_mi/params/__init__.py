@@ -49,7 +49,7 @@ OUTPUT_UNITS: tuple[str, ...] = ("bits", "nats")
 INPUT_TRANSFORMS: tuple[str, ...] = ("none", "standardize", "robust", "rank_gauss")
 #: The input transform of an analysis that names none (the measurements behind the choice
 #: are in docs/accuracy.md).
-DEFAULT_INPUT_TRANSFORM: Final = "none"
+DEFAULT_INPUT_TRANSFORM: Final = "rank_gauss"
 
 #: The smaller X/Y sample count must be at least this fraction of the larger one; a bigger
 #: mismatch cannot come from windowing edge effects and signals a configuration error.

@@ -33,7 +33,16 @@ __all__ = ["SUMMARY_COLUMNS", "aggregate", "collect", "prepare", "train_pack"]
 logger = logging.getLogger(__name__)
 
 #: Columns of the cross-session table ``<results_dir>/summary.csv``.
-SUMMARY_COLUMNS = ("session", "analysis", "mode", "mi", "mi_error", "is_reliable", "units")
+SUMMARY_COLUMNS = (
+    "session",
+    "analysis",
+    "mode",
+    "mi",
+    "mi_error",
+    "is_reliable",
+    "partial",
+    "units",
+)
 
 
 def prepare(out: str | Path) -> Path:
@@ -242,6 +251,7 @@ def collect(results_files: Sequence[str | Path], out_csv: str | Path, out_png: s
                 "mi": headline["mi_estimate"],
                 "mi_error": headline["mi_error"],
                 "is_reliable": headline["is_reliable"],
+                "partial": bool(headline.get("partial", False)),
                 "units": headline["units"],
             }
         )
