@@ -33,6 +33,8 @@ _LAZY_MODULES = (
     "params",
     "tasks",
     "plot",
+    "utils",
+    "visualize",
 )
 
 __all__ = ["__version__", *_LAZY_ATTRS, *_LAZY_MODULES]

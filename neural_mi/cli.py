@@ -2,9 +2,11 @@
 
 User commands:
 
-- ``neural-mi run CONFIG [--cores N] [--no-preload] [snakemake args...]``: run the
-  Snakemake workflow on CONFIG with ``profiles/local`` (its steps forked from a preload
-  server, :mod:`neural_mi.preload`), then print the cross-session table;
+- ``neural-mi run CONFIG [--profile local|slurm|DIR] [--cores N] [--no-preload]
+  [snakemake args...]``: run the Snakemake workflow on CONFIG with a profile (default
+  ``local``: this machine, its steps forked from a preload server,
+  :mod:`neural_mi.preload`; ``slurm``: submitted from a login node), then print the
+  cross-session table;
 - ``neural-mi plan CONFIG``: tasks and train jobs per session × analysis (no torch);
 - ``neural-mi show RESULTS_DIR``: print ``RESULTS_DIR/summary.csv``;
 - ``neural-mi verify RESULTS_DIR``: verify every task store of the results folder, print a
@@ -89,11 +91,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = command(
         "run",
-        "Run the workflow on CONFIG (profiles/local), then print the "
-        "cross-session table; further arguments go to snakemake.",
+        "Run the workflow on CONFIG (on this machine, or with --profile slurm on a "
+        "cluster), then print the cross-session table; further arguments go to snakemake.",
     )
     run.add_argument("config", help="workflow config YAML")
-    run.add_argument("--cores", default="all", help="cores for snakemake (default: all)")
+    run.add_argument(
+        "--profile",
+        default="local",
+        help="Snakemake profile: local (default), slurm, or a folder holding a config.yaml",
+    )
+    run.add_argument(
+        "--cores",
+        default=None,
+        help="cores for snakemake (default: all with a local profile, the profile's otherwise)",
+    )
     run.add_argument(
         "--no-preload",
         dest="preload",
@@ -174,7 +185,9 @@ def _dispatch(args: argparse.Namespace, extra: Sequence[str]) -> int:
     if args.command == "run":
         from .launch import run_workflow
 
-        status, table = run_workflow(args.config, args.cores, extra, preload=args.preload)
+        status, table = run_workflow(
+            args.config, args.cores, extra, preload=args.preload, profile=args.profile
+        )
         if table is not None:
             print(format_summary(table))
         return status
@@ -203,9 +216,9 @@ def console_main() -> int:
     which runs it in a process that has its imports already.
 
     The process ends right after, and the interpreter's final garbage collection walks
-    every object of every imported module: 0.4 s with torch imported, paid by each
-    workflow step.  Freezing them first (:func:`gc.freeze`) leaves that collection nothing
-    to walk.  Nothing is lost: files are closed and logs flushed by then.
+    every object of every imported module (torch's included), which each workflow step
+    would pay.  Freezing them first (:func:`gc.freeze`) leaves that collection nothing to
+    walk.  Nothing is lost: files are closed and logs flushed by then.
     """
     status = run_step(sys.argv[1:])
     if status is not None:

@@ -8,20 +8,27 @@ there is no number, the same behaviour).
 
 - :func:`adam_step`: ``torch._fused_adam_`` (public route: ``torch.optim``, whose first
   use imports ``torch._dynamo`` in every training process);
+- :func:`run_coroutine`: ``zarr.core.sync.sync``, which runs a coroutine on zarr's own IO
+  loop (public route: ``asyncio.run`` in a thread of its own, which also works inside a
+  running event loop such as a notebook's);
 - :func:`cancel_pending_timers`: cancels Snakemake's leftover rate-limiter timers (public
   route: none; without it a finished run waits for the last timer).
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import threading
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:  # torch is imported where Adam runs: the Snakefile imports this module
     from torch import Tensor
 
-__all__ = ["ADAM_BETAS", "ADAM_EPS", "adam_step", "cancel_pending_timers"]
+__all__ = ["ADAM_BETAS", "ADAM_EPS", "adam_step", "cancel_pending_timers", "run_coroutine"]
+
+T = TypeVar("T")
 
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
@@ -71,13 +78,15 @@ def adam_step(
         return
     from torch.optim.adam import adam
 
+    # The functional Adam increments the step counts itself: hand it copies one behind.
+    before = [step.detach().clone().sub_(1.0) for step in steps]
     adam(
         list(params),
         list(grads),
         list(exp_avgs),
         list(exp_avg_sqs),
         [],
-        list(steps),
+        before,
         foreach=False,
         fused=False,
         capturable=False,
@@ -87,6 +96,30 @@ def adam_step(
         beta2=ADAM_BETAS[1],
         **arguments,
     )
+
+
+def run_coroutine(coroutine: Coroutine[Any, Any, T], *, private: bool = True) -> T:
+    """Run a coroutine to completion from synchronous code and return its result.
+
+    Parameters
+    ----------
+    coroutine
+        E.g. reads through ``zarr.api.asynchronous``.
+    private
+        Run it on zarr's IO loop (``zarr.core.sync.sync``, shared with zarr's own
+        synchronous API) when this zarr has it; ``False`` (or a zarr without it) runs it
+        with ``asyncio.run`` in a thread of its own.
+    """
+    sync = None
+    if private:
+        try:
+            from zarr.core.sync import sync
+        except ImportError:
+            sync = None
+    if sync is not None:
+        return sync(coroutine)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def cancel_pending_timers() -> int:

@@ -1,10 +1,19 @@
-"""Start Snakemake for ``neural-mi run``: profile, preload server, run ownership.
+"""Start Snakemake for ``neural-mi run``: workflow, profile, progress, preload server, ownership.
 
-``neural-mi run CONFIG`` uses the workflow of the checkout this package is installed from (an
-editable install, ``pip install -e .``): ``<repo>/workflow/Snakefile`` and
-``<repo>/profiles/local``, where ``<repo>`` is the parent of the ``neural_mi`` package
-directory.  It runs Snakemake in the current directory (or Snakemake's ``--directory``), so
-``results_dir`` and relative data paths resolve against it.
+Workflow and profiles.  An installed wheel carries the workflow (Snakefile, rules, schemas,
+report templates) in ``neural_mi/_workflow`` and the profiles in ``neural_mi/_profiles``; a
+checkout (an editable install, ``pip install -e .``) uses its top-level ``workflow/`` and
+``profiles/`` (:func:`resource_dir`).  ``neural-mi run CONFIG`` runs with the ``local``
+profile and ``--cores all``; ``--profile slurm`` (or any packaged name) or ``--profile DIR``
+(a folder holding a Snakemake ``config.yaml``) runs with that profile alone, nothing of the
+local one added (:func:`snakemake_command`).  Snakemake runs in the current directory (or
+its ``--directory``), so ``results_dir`` and relative data paths resolve against it.
+
+Progress.  Snakemake's own output goes to ``logs/neural-mi-run-<time>.log`` in the working
+directory; the console shows one line of progress (jobs done of total, failures, retries,
+an estimate of the time left), each failure as it happens, and at the end the log's last
+lines if the run failed (:class:`Progress`).  Dry runs and ``--unlock`` print Snakemake's
+output as it is.
 
 Run ownership.  Snakemake locks its working directory while it runs: files
 ``.snakemake/locks/<n>.input.lock`` and ``<n>.output.lock`` list the files of its jobs, and
@@ -41,6 +50,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -50,6 +60,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -68,22 +79,89 @@ from .processes import (
 
 logger = logging.getLogger(__name__)
 
-#: The repository checkout holding the workflow (editable install: the package's parent).
-REPO_DIR = Path(__file__).resolve().parent.parent
-SNAKEFILE = REPO_DIR / "workflow" / "Snakefile"
-LOCAL_PROFILE = REPO_DIR / "profiles" / "local"
+#: The installed package, and the checkout it may be installed from (editable install).
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_DIR = PACKAGE_DIR.parent
+
+#: Profiles shipped with the package (``--profile NAME``).
+PACKAGED_PROFILES = ("local", "slurm")
 
 #: Environment variable holding the run id, inherited by every process of a run.
 RUN_ID_ENV = "NEURAL_MI_RUN_ID"
 
 #: The run record, in the working directory's ``.snakemake`` folder.
 RECORD_NAME = "neural-mi-run.json"
+#: Sessions whose data passed the checks at the start of a run (see
+#: :func:`neural_mi.config.checks.check_config`), in Snakemake's folder.
+CHECKED_NAME = "neural-mi-checked.json"
 
 #: Snakemake arguments that make it a dry run (no lock, no jobs).
 DRY_RUN_FLAGS = frozenset({"-n", "--dry-run", "--dryrun"})
 
 
-def snakemake_command(config: str | Path, cores: str, extra: Sequence[str]) -> list[str]:
+def resource_dir(name: str) -> Path:
+    """Where the package's ``workflow`` or ``profiles`` folder is.
+
+    A wheel carries them as ``neural_mi/_<name>``; a checkout (editable install) has them at
+    its top level.
+
+    Raises
+    ------
+    ConfigError
+        If neither exists (a broken installation).
+    """
+    for candidate in (PACKAGE_DIR / f"_{name}", REPO_DIR / name):
+        if candidate.is_dir():
+            return candidate
+    raise ConfigError(
+        f"neural-mi run cannot find its {name} folder (looked for {PACKAGE_DIR / f'_{name}'} "
+        f"and {REPO_DIR / name}); reinstall neural_mi."
+    )
+
+
+def snakefile() -> Path:
+    """The workflow's Snakefile."""
+    return resource_dir("workflow") / "Snakefile"
+
+
+def profile_dir(profile: str | os.PathLike[str]) -> Path:
+    """The profile folder ``profile`` names: a packaged profile (``local``, ``slurm``) or a
+    folder holding a Snakemake ``config.yaml``.
+
+    Raises
+    ------
+    ConfigError
+        If ``profile`` is neither.
+    """
+    text = str(profile)
+    if text in PACKAGED_PROFILES:
+        return resource_dir("profiles") / text
+    folder = Path(text).expanduser()
+    if (folder / "config.yaml").is_file():
+        return folder.resolve()
+    raise ConfigError(
+        f"profile {text!r} is neither a packaged profile ({', '.join(PACKAGED_PROFILES)}) nor "
+        "a folder holding a Snakemake config.yaml."
+    )
+
+
+def profile_is_local(profile: str | os.PathLike[str]) -> bool:
+    """Whether a profile runs the jobs on this machine (no ``executor``, or ``local``)."""
+    import yaml
+
+    try:
+        settings = yaml.safe_load((profile_dir(profile) / "config.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read the profile {str(profile)!r}: {exc}") from exc
+    return settings.get("executor", "local") in (None, "local")
+
+
+def snakemake_command(
+    config: str | Path,
+    cores: str | None,
+    extra: Sequence[str],
+    profile: str | os.PathLike[str] = "local",
+) -> list[str]:
     """The Snakemake command line ``neural-mi run`` executes.
 
     Parameters
@@ -91,27 +169,26 @@ def snakemake_command(config: str | Path, cores: str, extra: Sequence[str]) -> l
     config
         Workflow config file.
     cores
-        Value of ``--cores`` (a number or ``all``).
+        Value of ``--cores`` (a number or ``all``).  None: ``all`` with a local profile;
+        with a cluster profile, none (the profile's ``cores`` sizes the job groups).
     extra
         Further Snakemake arguments, passed through unchanged.
+    profile
+        A packaged profile name or a profile folder (:func:`profile_dir`).
     """
-    if not SNAKEFILE.is_file():
-        raise ConfigError(
-            f"neural-mi run needs the workflow at {str(SNAKEFILE)!r}; install neural_mi from a "
-            "checkout of its repository with `pip install -e .`."
-        )
+    if cores is None and profile_is_local(profile):
+        cores = "all"
     return [
         sys.executable,
         "-m",
         "snakemake",
         "--snakefile",
-        str(SNAKEFILE),
+        str(snakefile()),
         "--configfile",
         str(config),
         "--profile",
-        str(LOCAL_PROFILE),
-        "--cores",
-        str(cores),
+        str(profile_dir(profile)),
+        *(["--cores", str(cores)] if cores is not None else []),
         *extra,
     ]
 
@@ -341,15 +418,22 @@ def _in_use_message(
 
 
 def run_workflow(
-    config: str | Path, cores: str = "all", extra: Sequence[str] = (), preload: bool = True
+    config: str | Path,
+    cores: str | None = None,
+    extra: Sequence[str] = (),
+    preload: bool = True,
+    profile: str | os.PathLike[str] = "local",
 ) -> tuple[int, Path | None]:
     """Run the workflow in Snakemake's working directory (the current one by default).
 
-    The working directory is claimed first (:func:`claim_workdir`; not for dry runs).  Then
+    Everything a job would refuse is checked first (the config, the plan against the data's
+    headers, and the data of every session that changed since it last passed:
+    :func:`neural_mi.config.checks.check_config`), so a bad input stops the run before any
+    job.  The working directory is then claimed (:func:`claim_workdir`; not for dry runs).  Then
     the preload server and Snakemake start; while Snakemake parses the config and builds the
     DAG, this process reads the config too (for the results folder), imports pandas (for the
     table) and deletes the temporary folders of killed runs, so none of it adds to the run's
-    wall time.  Errors in the config are Snakemake's to report.
+    wall time.
     A Ctrl-C reaches Snakemake too; this process then waits for it to stop its jobs.
     SIGTERM is passed on to Snakemake (which lets its running jobs finish, then stops) and
     waited for likewise.
@@ -359,12 +443,14 @@ def run_workflow(
     config
         Workflow config file.
     cores
-        Value of Snakemake's ``--cores``.
+        Value of Snakemake's ``--cores``; None: see :func:`snakemake_command`.
     extra
         Further Snakemake arguments, passed through unchanged.
     preload
         Start the rules' steps from a preload server (:mod:`neural_mi.preload`; Linux,
-        not for dry runs) instead of a fresh interpreter each.
+        local profiles, not for dry runs) instead of a fresh interpreter each.
+    profile
+        A packaged profile name (``local``, ``slurm``) or a profile folder.
 
     Returns
     -------
@@ -377,38 +463,58 @@ def run_workflow(
     Raises
     ------
     ConfigError
-        ``config`` does not exist.
+        ``config`` or the profile does not exist.
     WorkdirLockedError
         Another run holds the working directory (see :func:`claim_workdir`).
     """
     if not Path(config).is_file():
         raise ConfigError(f"config file {str(config)!r} not found.")
+    local = profile_is_local(profile)
     dry_run = any(arg in DRY_RUN_FLAGS for arg in extra)
     unlock = "--unlock" in extra
+    if not unlock:  # everything a job would refuse, refused now, before any job
+        from .config.checks import check_config
+
+        workdir = snakemake_directory(extra)
+        check_config(config, checked=workdir / ".snakemake" / CHECKED_NAME)
     temp = owned_temp_dir("run")
     try:
         # The rules call `neural-mi`: make this environment's scripts directory come first.
-        # Snakemake's temporary files (and its jobs') go to the run's folder.
         env = {
             **os.environ,
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
-            "TMPDIR": str(temp),
         }
+        if local:
+            # Snakemake's temporary files (and its jobs') go to the run's folder; cluster
+            # jobs inherit the environment, and this folder is not on their machines.
+            env["TMPDIR"] = str(temp)
         # (An option Snakemake otherwise sets for its own subprocesses: without it, it keeps
         # the cache in a temporary folder of the user's cache directory.)
         command = snakemake_command(
-            config, cores, ["--runtime-source-cache-path", str(temp / "source-cache"), *extra]
+            config,
+            cores,
+            ["--runtime-source-cache-path", str(temp / "source-cache"), *extra],
+            profile,
         )
+        workdir = snakemake_directory(extra)
         with contextlib.ExitStack() as stack:
             if not dry_run:
-                workdir = snakemake_directory(extra)
                 record = stack.enter_context(
                     claim_workdir(workdir, config, unlock_stale=not unlock)
                 )
                 env[RUN_ID_ENV] = record.run_id
-            enabled = preload and not dry_run and not unlock
+            enabled = preload and local and not dry_run and not unlock
             preload_env = stack.enter_context(preload_server(enabled=enabled, env=env))
-            process = subprocess.Popen(command, env={**env, **preload_env})
+            progress = None if dry_run or unlock else Progress(workdir / "logs")
+            output = stack.enter_context(progress.log_file()) if progress else None
+            process = subprocess.Popen(
+                command,
+                env={**env, **preload_env},
+                stdout=output,
+                stderr=subprocess.STDOUT if output else None,
+            )
+            if progress is not None:
+                stack.enter_context(progress.following(process))
             with _sigterm_passed_to(process):
                 table = None
                 try:
@@ -418,8 +524,167 @@ def run_workflow(
                     status = _wait(process)
     finally:
         shutil.rmtree(temp, ignore_errors=True)
+    if progress is not None:
+        progress.finish(status)
     ok = status == 0 and not (dry_run or unlock) and table is not None and table.is_file()
     return status, table if ok else None
+
+
+class Progress:
+    """What a person sees of a run: one line of progress, failures, the log file's name.
+
+    Snakemake writes everything to :attr:`log` (``<logs>/neural-mi-run-<time>.log``); a
+    thread reads it as it grows (:meth:`following`) and writes to standard error: on a
+    terminal, one line rewritten in place; elsewhere, a line whenever a job finishes (at
+    most one every :data:`PLAIN_INTERVAL_S` seconds) or fails.
+
+    Parameters
+    ----------
+    logs
+        Folder of the log file (created).
+    stream
+        Where the progress goes (default: standard error).
+    """
+
+    #: Snakemake's lines the progress is read from.
+    STEPS = re.compile(r"^(\d+) of (\d+) steps \(.*\) done")
+    TOTAL = re.compile(r"^total\s+(\d+)\s*$")
+    ERROR = re.compile(r"^Error in (rule|group job|group) (\S+?):?\s*$")
+    DETAIL = re.compile(r"^\s+(wildcards|log|jobid):\s*(.*)$")
+    RETRY = re.compile(r"Trying to restart job")
+    #: Least seconds between two progress lines when standard error is not a terminal.
+    PLAIN_INTERVAL_S = 10.0
+    #: Lines of the log shown when the run fails.
+    TAIL_LINES = 25
+
+    def __init__(self, logs: Path, stream: Any = None) -> None:
+        logs.mkdir(parents=True, exist_ok=True)
+        self.log = logs / f"neural-mi-run-{time.strftime('%Y%m%d-%H%M%S')}.log"
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.done = self.total = self.failed = self.retries = 0
+        self.start = time.monotonic()
+        self._last_line = 0.0
+        self._error: list[str] | None = None
+
+    @contextlib.contextmanager
+    def log_file(self) -> Iterator[Any]:
+        """The file Snakemake writes to, open for the block."""
+        with open(self.log, "w") as handle:
+            self._say(f"neural-mi run: Snakemake's log: {self.log}", newline=True)
+            yield handle
+
+    @contextlib.contextmanager
+    def following(self, process: subprocess.Popen) -> Iterator[None]:
+        """Follow the log in a thread while the block runs (and until ``process`` ends)."""
+        stop = threading.Event()
+        thread = threading.Thread(target=self._follow, args=(process, stop), daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=5)
+
+    def finish(self, status: int) -> None:
+        """Final line; on failure, the log's last lines and its name."""
+        if self.total:
+            self._show(force=True)
+            if self.tty:
+                self.stream.write("\n")
+        if status != 0:
+            lines = self.log.read_text(errors="replace").splitlines()[-self.TAIL_LINES :]
+            tail = "\n".join(f"  | {line}" for line in lines)
+            self._say(
+                f"neural-mi run: Snakemake exited with status {status}; the end of its log "
+                f"({self.log}):\n{tail}",
+                newline=True,
+            )
+        self.stream.flush()
+
+    def read(self, line: str) -> None:
+        """Take in one line of Snakemake's output."""
+        line = line.rstrip("\n")
+        if self._error is not None:
+            detail = self.DETAIL.match(line)
+            if detail:
+                self._error.append(f"{detail[1]} {detail[2]}")
+            if not line.strip() or line.startswith(("Shell command", "[")):
+                self._say(f"neural-mi run: job failed: {', '.join(self._error)}", newline=True)
+                self._error = None
+            return
+        if match := self.STEPS.match(line):
+            # (A smaller total is a cluster job's own Snakemake, in a failed job's log.)
+            if int(match[2]) >= self.total:
+                self.done, self.total = int(match[1]), int(match[2])
+        elif match := self.TOTAL.match(line):
+            self.total = max(self.total, int(match[1]))
+        elif match := self.ERROR.match(line):
+            self.failed += 1
+            self._error = [f"{match[1]} {match[2]}"]
+        elif self.RETRY.search(line):
+            self.retries += 1
+
+    def status(self) -> str:
+        """``12/40 jobs done, 1 failed, 1 retried, about 3 min left (elapsed 1 min)``."""
+        elapsed = time.monotonic() - self.start
+        parts = [f"{self.done}/{self.total or '?'} jobs done"]
+        if self.failed:
+            parts.append(f"{self.failed} failed")
+        if self.retries:
+            parts.append(f"{self.retries} retried")
+        if 0 < self.done < self.total:
+            left = elapsed / self.done * (self.total - self.done)
+            parts.append(f"about {_duration(left)} left")
+        return f"neural-mi run: {', '.join(parts)} (elapsed {_duration(elapsed)})"
+
+    def _follow(self, process: subprocess.Popen, stop: threading.Event) -> None:
+        with open(self.log, errors="replace") as handle:
+            pending = ""
+            while True:
+                chunk = handle.read()
+                if chunk:
+                    pending += chunk
+                    *lines, pending = pending.split("\n")
+                    for line in lines:
+                        before = (self.done, self.failed, self.retries)
+                        self.read(line)
+                        if (self.done, self.failed, self.retries) != before:
+                            self._show(force=self.failed != before[1])
+                elif process.poll() is not None or stop.is_set():
+                    if pending:
+                        self.read(pending)
+                    return
+                else:
+                    if self.tty:
+                        self._show(force=True)
+                    stop.wait(0.5)
+
+    def _show(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not self.tty and not force and now - self._last_line < self.PLAIN_INTERVAL_S:
+            return
+        self._last_line = now
+        if self.tty:
+            self.stream.write(f"\r\x1b[K{self.status()}")
+            self.stream.flush()
+        else:
+            self._say(self.status(), newline=True)
+
+    def _say(self, text: str, newline: bool) -> None:
+        if self.tty:
+            self.stream.write("\r\x1b[K")
+        self.stream.write(text + ("\n" if newline else ""))
+        self.stream.flush()
+
+
+def _duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``3 h 05 min``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
 
 
 def _summary_path(config: str | Path) -> Path | None:

@@ -12,6 +12,7 @@ in which tasks execute.  This module is torch-free: the Snakefile imports it at 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -36,6 +37,11 @@ from .params import (
 )
 from .params.checks import plain
 from .tasks import TaskSpec
+
+#: The ``sweep_grid`` key that repeats every task of each combination (NeuralMI 1.1's
+#: convention): ``{'run_id': range(3)}`` trains each task three times, each with its own
+#: seed and split, and the repeats are aggregated together (mean ± std).
+REPEAT_KEY = "run_id"
 
 
 def derive_seed(run_seed: int, *parts: Any) -> int:
@@ -76,11 +82,15 @@ class Combination:
         ``'none'``, ``input_transform``.
     coords
         The swept values of this combination (``{}`` without a sweep grid).
+    repeats
+        How many times each of its tasks is trained (``len(sweep_grid['run_id'])``, else
+        1); see :meth:`repeated`.
     """
 
     id: str
     params: dict[str, Any]
     coords: dict[str, Any]
+    repeats: int = 1
 
     def task(self, suffix: str = "", **fields: Any) -> TaskSpec:
         """A task of this combination, keyed ``<id>-<suffix>`` (or ``<id>``), seeded by key.
@@ -93,6 +103,25 @@ class Combination:
         return TaskSpec(
             key=key, combo=self.id, params=self.params, coords=self.coords, seed=seed, **fields
         )
+
+    def repeated(self, task: TaskSpec) -> list[TaskSpec]:
+        """``task`` once per repeat: keys ``<key>-i<k>``, each seeded by its key and with
+        its own ``repeat`` index (so its own split); the task itself when ``repeats`` is 1.
+        """
+        if self.repeats == 1:
+            return [task]
+        copies = []
+        for index in range(self.repeats):
+            key = f"{task.key}-i{index:02d}"
+            copies.append(
+                dataclasses.replace(
+                    task,
+                    key=key,
+                    repeat=task.repeat * self.repeats + index,
+                    seed=derive_seed(self.params["run_seed"], key),
+                )
+            )
+        return copies
 
 
 def plan_tasks(
@@ -110,6 +139,9 @@ def plan_tasks(
     sweep_grid: Mapping[str, Sequence[Any]] | None = None,
     input_transform: str = DEFAULT_INPUT_TRANSFORM,
     options: Mapping[str, Any] | ModeOptions | None = None,
+    max_samples_per_task: int | None = None,
+    processor_type_z: str | None = "continuous",
+    processor_params_z: Mapping[str, Any] | None = None,
     **mode_arguments: Any,
 ) -> list[TaskSpec]:
     """Turn an analysis into its list of training tasks.
@@ -125,6 +157,10 @@ def plan_tasks(
     processor_type_x, processor_params_x, processor_type_y, processor_params_y
         How X and Y are processed (``None`` type: already processed). A mode that uses X
         alone processes both halves like X.
+    processor_type_z, processor_params_z
+        How Z is processed, in modes that use a third variable
+        (:attr:`~neural_mi.modes.base.Mode.uses_z`; ignored by the others, whose task
+        parameters hold no Z).
     estimator, estimator_params
         MI bound and its parameters; ``None`` takes the mode's default.
     split_mode
@@ -132,6 +168,7 @@ def plan_tasks(
     sweep_grid
         ``{name: [values...]}``; a name may be a base parameter, a processor parameter
         (applied to X and Y where the processor accepts it) or an estimator parameter.
+        ``run_id`` (:data:`REPEAT_KEY`) repeats every task once per value instead.
     input_transform
         Per-channel transform of the inputs, fitted on each task's training samples
         (:data:`neural_mi.params.INPUT_TRANSFORMS`, :mod:`neural_mi.data.transforms`).
@@ -140,11 +177,16 @@ def plan_tasks(
     options, **mode_arguments
         The mode's own arguments (e.g. ``gamma_range`` for rigorous, ``lag_range`` for
         lag), as a mapping or keywords.
+    max_samples_per_task
+        Each task trains and evaluates on at most this many samples (a random subset, in
+        time order); refused by modes whose answer depends on the sample count
+        (:attr:`~neural_mi.modes.base.Mode.sample_cap`).
 
     Returns
     -------
     list of TaskSpec
-        In a stable order (combination, then the mode's order within a combination).
+        In a stable order (combination, then the mode's order within a combination, then
+        the repeats).
 
     Raises
     ------
@@ -154,7 +196,7 @@ def plan_tasks(
     the_mode = get_mode(mode)
     opts = the_mode.options({**dict(_options_dict(options)), **mode_arguments})
     return [
-        task
+        copy
         for combination in combinations(
             the_mode,
             random_seed=random_seed,
@@ -167,9 +209,13 @@ def plan_tasks(
             estimator_params=estimator_params,
             split_mode=split_mode,
             sweep_grid=sweep_grid,
+            max_samples_per_task=max_samples_per_task,
+            processor_type_z=processor_type_z,
+            processor_params_z=processor_params_z,
             input_transform=input_transform,
         )
         for task in the_mode.tasks(combination, opts)
+        for copy in combination.repeated(task)
     ]
 
 
@@ -192,6 +238,9 @@ def combinations(
     estimator_params: Mapping[str, Any] | None,
     split_mode: str,
     sweep_grid: Mapping[str, Sequence[Any]] | None,
+    max_samples_per_task: int | None = None,
+    processor_type_z: str | None = "continuous",
+    processor_params_z: Mapping[str, Any] | None = None,
     input_transform: str = DEFAULT_INPUT_TRANSFORM,
 ) -> list[Combination]:
     """Every parameter combination of an analysis, validated and resolved.
@@ -212,6 +261,8 @@ def combinations(
         "split_mode": split_mode,
         "estimator": estimator,
     }
+    if max_samples_per_task is not None:  # only when given: other plans keep their keys
+        common["max_samples_per_task"] = _sample_cap(mode, max_samples_per_task)
     if input_transform != "none":
         common["input_transform"] = input_transform
     raw = {
@@ -222,8 +273,43 @@ def combinations(
         "processor_type_y": processor_type_y,
         "processor_params_y": plain(processor_params_y, "processor_params_y"),
     }
-    grid = mode.grid(None if sweep_grid is None else plain(sweep_grid, "sweep_grid"))
-    return [_resolve(common, raw, coords) for coords in _grid(grid, raw, estimator)]
+    if mode.uses_z:
+        raw["processor_type_z"] = processor_type_z
+        raw["processor_params_z"] = plain(processor_params_z, "processor_params_z")
+    grid, repeats = _split_repeats(
+        mode.grid(None if sweep_grid is None else plain(sweep_grid, "sweep_grid"))
+    )
+    return [
+        dataclasses.replace(_resolve(common, raw, coords), repeats=repeats)
+        for coords in _grid(grid, raw, estimator)
+    ]
+
+
+def _split_repeats(
+    sweep_grid: Mapping[str, Sequence[Any]] | None,
+) -> tuple[Mapping[str, Sequence[Any]] | None, int]:
+    """The grid without :data:`REPEAT_KEY`, and how many repeats that key asks for."""
+    if not isinstance(sweep_grid, Mapping) or REPEAT_KEY not in sweep_grid:
+        return sweep_grid, 1
+    values = sweep_grid[REPEAT_KEY]
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise ParameterError(
+            f"sweep_grid[{REPEAT_KEY!r}] must be a list of run ids, got {values!r}."
+        )
+    n_repeats = len(list(values))
+    if n_repeats == 0:
+        raise ParameterError(f"sweep_grid[{REPEAT_KEY!r}] is empty.")
+    rest = {name: value for name, value in sweep_grid.items() if name != REPEAT_KEY}
+    return rest or None, n_repeats
+
+
+def _sample_cap(mode: Mode, max_samples_per_task: Any) -> int:
+    if not mode.sample_cap:
+        raise ParameterError(
+            f"max_samples_per_task is not supported in mode {mode.name!r}: its answer "
+            "depends on how many samples each task has."
+        )
+    return check_int(max_samples_per_task, "max_samples_per_task", 2)
 
 
 def _grid(
@@ -252,8 +338,9 @@ def _grid_target(name: str, raw: Mapping[str, Any], estimator: str) -> list[str]
         return ["estimator_params"]
     targets = [
         f"processor_params_{v}"
-        for v in ("x", "y")
-        if name in PROCESSOR_PARAM_DEFAULTS.get(raw[f"processor_type_{v}"], {})
+        for v in ("x", "y", "z")
+        if f"processor_type_{v}" in raw
+        and name in PROCESSOR_PARAM_DEFAULTS.get(raw[f"processor_type_{v}"], {})
     ]
     if targets:
         return targets
@@ -285,4 +372,9 @@ def _resolve(
             merged["processor_type_y"], merged["processor_params_y"], "y"
         ),
     }
+    if "processor_type_z" in merged:
+        params["processor_type_z"] = merged["processor_type_z"]
+        params["processor_params_z"] = resolve_processor_params(
+            merged["processor_type_z"], merged["processor_params_z"], "z"
+        )
     return Combination(id=combination_id(params), params=params, coords=dict(coords))

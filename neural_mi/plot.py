@@ -1,11 +1,13 @@
 """Figures shared by the modes: training curves, a sweep, the cross-session overview.
 
 Each mode draws its own figure (:meth:`neural_mi.modes.base.Mode.plot`); the functions here
-are the pieces several of them use.  Every function returns a
+are the pieces several of them use.  Every drawing function returns a
 :class:`matplotlib.figure.Figure` built without pyplot (no global figure state, no backend
 needed; ``fig.savefig`` works as usual).  Pass ``ax`` to draw into an existing axes
-instead; its figure is returned.  matplotlib is imported on the first call, so importing
-this module is cheap and torch-free.
+instead; its figure is returned.  The notebook-facing calls (``Results.plot`` and
+:mod:`neural_mi.visualize`) draw into :func:`pyplot_axes` instead, so that a notebook
+shows the figure and ``plt.show()`` works as with NeuralMI 1.1.  matplotlib is imported on
+the first call, so importing this module is cheap and torch-free.
 
 Summaries carry their units in ``attrs['units']`` (set by
 :func:`neural_mi.aggregate.summarize`); task datasets and training histories are in nats
@@ -45,6 +47,28 @@ def figure_and_axes(
 
     fig = Figure(figsize=figsize, layout="constrained")
     return fig, fig.add_subplot()
+
+
+def pyplot_axes(ax: Axes | None, figsize: tuple[float, float] | None = None) -> Axes:
+    """``ax``, or the axes of a new pyplot figure (``figsize`` inches; constrained layout).
+
+    A pyplot figure is what a notebook displays and ``plt.show()`` shows; the library's own
+    figures (workflow reports) do not go through pyplot.
+    """
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    _, new = plt.subplots(figsize=figsize or (6.4, 4.4), layout="constrained")
+    return new
+
+
+def show_pyplot(show: bool) -> None:
+    """``plt.show()`` when ``show`` (a no-op under non-interactive backends such as Agg)."""
+    if show:
+        import matplotlib.pyplot as plt
+
+        plt.show()
 
 
 def color(index: int) -> str:

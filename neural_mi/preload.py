@@ -2,8 +2,9 @@
 
 Every job of the workflow is a shell command (``neural-mi prepare``, ``train-tasks``,
 ``aggregate``, ``collect``), so a run starts Python once per job, and each job imports
-what its step needs again: torch for a train job (1-2 s), xarray, pandas, zarr and
-matplotlib for aggregate and collect (about 1 s).  On Linux, ``neural-mi run`` therefore
+what its step needs again: torch for a train job, xarray, pandas, zarr and matplotlib for
+aggregate and collect (what that costs: ``docs/performance.md``).  On Linux,
+``neural-mi run`` therefore
 starts a *preload server* next to Snakemake (:func:`preload_server`): one process that
 imports all of it once, on the second core while Snakemake parses the workflow, and then
 forks one process per step on request.  The ``neural-mi`` command started by a rule hands
@@ -388,6 +389,6 @@ def _request(conn: socket.socket) -> tuple[list[str], str, dict[str, str]]:
 
 if __name__ == "__main__":
     serve(int(sys.argv[1]))
-    # Skip the interpreter's teardown of everything preloaded (0.15 s that `neural-mi run`
-    # would wait for).
+    # Skip the interpreter's teardown of everything preloaded (`neural-mi run` would wait for
+    # it).
     os._exit(0)

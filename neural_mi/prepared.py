@@ -3,7 +3,8 @@
 Layout of ``<results_dir>/<session>/data.zarr`` (zarr v3):
 
 - group attributes: ``session`` (name), ``complete: true`` (written last);
-- one subgroup per variable, ``x`` and (if the session has one) ``y``, with attributes
+- one subgroup per variable, ``x`` and (if the session has them) ``y`` and ``z``, with
+  attributes
   ``processor_type`` (``continuous``, ``spike``, ``categorical`` or ``None``) and
   ``kind``:
 
@@ -39,8 +40,10 @@ def write_prepared(
     processor_type_x: str | None,
     processor_type_y: str | None,
     session: str = "",
+    z: Any | None = None,
+    processor_type_z: str | None = None,
 ) -> Path:
-    """Write a session's raw X (and Y) atomically to a zarr group.
+    """Write a session's raw X (and Y, Z) atomically to a zarr group.
 
     Parameters
     ----------
@@ -53,6 +56,8 @@ def write_prepared(
         Processor of each variable; ``'spike'`` data is stored as spike lists.
     session
         Session name, kept as an attribute.
+    z, processor_type_z
+        A third variable and its processor, or ``None``.
 
     Returns
     -------
@@ -66,6 +71,8 @@ def write_prepared(
         _write_variable(group, "x", x, processor_type_x)
         if y is not None:
             _write_variable(group, "y", y, processor_type_y)
+        if z is not None:
+            _write_variable(group, "z", z, processor_type_z)
         group.attrs["complete"] = True
 
     target = write_atomically(path, write)
@@ -113,9 +120,10 @@ def load_prepared(path: str | os.PathLike[str]) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``x``, ``y`` (numpy arrays, or lists of 1-D float64 spike-time arrays; ``y`` is
-        ``None`` when the session has no Y), ``processor_type_x``, ``processor_type_y``:
-        the keyword arguments of :class:`neural_mi.execute.SessionData`.
+        ``x``, ``y``, ``z`` (numpy arrays, or lists of 1-D float64 spike-time arrays;
+        ``y`` and ``z`` are ``None`` when the session has none), ``processor_type_x``,
+        ``processor_type_y``, ``processor_type_z``: the keyword arguments of
+        :class:`neural_mi.engine.inputs.SessionData`.
 
     Raises
     ------
@@ -127,7 +135,15 @@ def load_prepared(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise IncompleteStoreError(f"Prepared data {str(path)!r} is incomplete; rerun prepare.")
     x, type_x = _read_variable(group["x"])
     y, type_y = _read_variable(group["y"]) if "y" in group else (None, None)
-    return {"x": x, "y": y, "processor_type_x": type_x, "processor_type_y": type_y}
+    z, type_z = _read_variable(group["z"]) if "z" in group else (None, None)
+    return {
+        "x": x,
+        "y": y,
+        "z": z,
+        "processor_type_x": type_x,
+        "processor_type_y": type_y,
+        "processor_type_z": type_z,
+    }
 
 
 def _read_variable(sub: zarr.Group) -> tuple[Any, str | None]:

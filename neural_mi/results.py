@@ -22,7 +22,6 @@ from .store import load_dataset, save_dataset
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
 
 #: Summary dimensions that are *not* one row each in :attr:`Results.dataframe`.
 _INNER_DIMS = ("gamma", "strictness")
@@ -52,9 +51,10 @@ class Results:
     dataframe
         One row per aggregate point (combination, lag or embedding size).
     details
-        ``tasks`` (one row per task, MI in output units), ``dataset`` (the xarray task
-        dataset, MI in nats) and the mode's own entries (e.g. ``history`` for estimate,
-        ``mi_corrected``/``gammas_used`` for rigorous, ``peak_lag`` for lag).
+        ``tasks`` (one row per task, MI in output units; ``raw_results``, NeuralMI 1.1's
+        name, is the same table), ``dataset`` (the xarray task dataset, MI in nats) and the
+        mode's own entries (e.g. ``history`` for estimate, ``mi_corrected``/``gammas_used``
+        for rigorous, ``peak_lag`` for lag).
     summary_dataset
         The aggregated xarray dataset, in the output units.
     tasks
@@ -85,7 +85,8 @@ class Results:
         self.dataframe = _frame(summary_dataset)
         if self.partial:
             self.dataframe["partial"] = True
-        self.details = {"tasks": _task_table(tasks, self.factor), "dataset": tasks}
+        table = _task_table(tasks, self.factor)
+        self.details = {"tasks": table, "raw_results": table, "dataset": tasks}
         self.details.update(_reliability_details(headline, tasks))
         self.details.update(self._mode.details(self))
 
@@ -195,21 +196,46 @@ class Results:
         estimator's ceiling (with the remedy)."""
         return _notes(self.headline, detailed)
 
-    def plot(self, ax: Axes | None = None) -> Figure:
-        """Draw the figure of this analysis' mode and return the matplotlib Figure.
+    def plot(
+        self,
+        ax: Axes | None = None,
+        show: bool = True,
+        figsize: tuple[float, float] | None = None,
+    ) -> Axes:
+        """Draw the figure of this analysis' mode and return its Axes (as NeuralMI 1.1).
 
         estimate: training curves; rigorous: MI vs gamma with the fit and the extrapolated
-        point; sweep: MI vs the first swept parameter; lag: MI vs lag; dimensionality: MI
-        and participation ratio vs embedding size.  A partial result or an estimate at the
-        estimator's ceiling is said in the title (:meth:`notes`).
+        point; sweep: MI vs the first swept parameter; lag: MI vs lag (one curve per
+        combination); dimensionality: MI and participation ratio vs embedding size.  A
+        partial result or an estimate at the estimator's ceiling is said in the title
+        (:meth:`notes`).
+
+        Parameters
+        ----------
+        ax
+            Axes to draw into; by default a new pyplot figure, which a notebook displays.
+        show
+            Call ``plt.show()`` when done; ``show=False`` returns the axes to draw more on
+            (``ax.axvline(true_lag)``), then ``plt.show()``.
+        figsize
+            Size (inches) of the new figure; only without ``ax``.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
         """
-        fig = self._mode.plot(self, ax=ax)
+        from .plot import pyplot_axes, show_pyplot
+
+        if ax is not None and figsize is not None:
+            raise ParameterError("figsize sizes a new figure; it cannot apply to a given ax.")
+        ax = pyplot_axes(ax, figsize)
+        self._mode.plot(self, ax=ax)
         notes = self.notes()
-        if notes:
-            target = ax if ax is not None else fig.axes[0]
-            title = target.get_title()
-            target.set_title("\n".join([title, *notes] if title else notes), fontsize="small")
-        return fig
+        if notes:  # a partial result, an estimate at its estimator's ceiling
+            title = ax.get_title()
+            ax.set_title("\n".join([title, *notes] if title else notes), fontsize="small")
+        show_pyplot(show)
+        return ax
 
     def save(self, path: str | Path) -> Path:
         """Save to a directory (``tasks.nc``, ``summary.nc``, ``results.json``)."""

@@ -14,7 +14,7 @@ from . import store as task_store
 from .engine.execution import preflight, run_tasks
 from .engine.inputs import SessionData, TaskContext
 from .errors import ParameterError
-from .modes import Mode, get_mode
+from .modes import Mode, available_modes, get_mode
 from .params import (
     DEFAULT_INPUT_TRANSFORM,
     OUTPUT_UNITS,
@@ -63,6 +63,10 @@ def run(
     n_splits: int | None = None,
     strictness: Sequence[float] | None = None,
     n_repeats: int | None = None,
+    max_samples_per_task: int | None = None,
+    z_data: Any = None,
+    processor_type_z: str | None = UNSET,
+    processor_params_z: Mapping[str, Any] | None = None,
     n_workers: int = 1,
     output_units: str = "bits",
     estimator: str | None = None,
@@ -98,7 +102,10 @@ def run(
         ``'rigorous'`` (bias-corrected: MI extrapolated to infinite data over
         ``gamma_range``), ``'lag'`` (one per lag in ``lag_range``),
         ``'dimensionality'`` (MI between random channel halves of X per embedding size),
-        or any mode registered with :func:`neural_mi.modes.register_mode`.
+        ``'conditional'`` (I(X;Y|Z), with ``z_data``), ``'transfer'`` (transfer entropy
+        per direction), ``'pairwise'`` / ``'pairwise_xy'`` (the MI matrix of X's channel
+        pairs / of X's against Y's channels), or any mode registered with
+        :func:`neural_mi.modes.register_mode`.
     processor_type, processor_params
         Processing applied to X and Y; ``processor_type_x`` / ``_y`` and
         ``processor_params_x`` / ``_y`` override them per variable. Types:
@@ -107,7 +114,9 @@ def run(
     base_params
         Model and training parameters (:class:`neural_mi.params.TrainParams`).
     sweep_grid
-        ``{parameter: [values]}`` over base, processor or estimator parameters.
+        ``{parameter: [values]}`` over base, processor or estimator parameters;
+        ``'run_id': range(k)`` (NeuralMI 1.1's convention) trains every task ``k`` times
+        with its own seed and split, aggregated together (mean ± std).
     gamma_range, delta_threshold, min_gamma_points, confidence_level
         Subsampling factors and fit settings of ``'rigorous'`` mode (defaults: 1..10,
         0.1, 5, 0.68).
@@ -118,7 +127,16 @@ def run(
         Random channel splits (default 5) and saturation levels (default 0.8, 0.9,
         0.95) of ``'dimensionality'`` mode.
     n_repeats
-        Repeats per combination in ``'sweep'`` mode (default 1).
+        Repeats per combination in ``'sweep'`` mode, per role in ``'conditional'`` and
+        ``'transfer'``, per pair in the pairwise modes (default 1).
+    z_data, processor_type_z, processor_params_z
+        A third variable on the time base of X and Y, for modes that use one (the
+        condition Z of ``'conditional'``), and its processing; Z takes the shared
+        ``processor_type``/``processor_params`` (else X's) when its own are not given.
+    max_samples_per_task
+        Each task uses at most this many samples (a random subset kept in time order),
+        for quick looks at long recordings; refused in ``'rigorous'`` mode, whose
+        extrapolation is over the sample count.
     n_workers
         Processes training tasks in parallel (each uses one torch thread).
     output_units
@@ -159,8 +177,11 @@ def run(
         rates), summarise the others and label the result partial, instead of refusing
         the analysis.
     **mode_arguments
-        Arguments of a plug-in mode (fields of its
-        :attr:`~neural_mi.modes.base.Mode.Options`).
+        Further arguments of the mode (fields of its
+        :attr:`~neural_mi.modes.base.Mode.Options`): ``rigorous`` for ``'conditional'``
+        and ``'transfer'`` (then ``gamma_range`` and the fit settings apply), ``history``,
+        ``horizon`` and ``both_directions`` for ``'transfer'``, ``channels``,
+        ``channels_y`` and ``pairs`` for the pairwise modes, or a plug-in mode's.
 
     Returns
     -------
@@ -182,8 +203,13 @@ def run(
     random_seed = check_int(random_seed, "random_seed")
     if not isinstance(verbose, bool):
         raise ParameterError(f"verbose must be True or False, got {verbose!r}.")
-    _check_variables(the_mode, y_data)
+    _check_variables(the_mode, y_data, z_data)
     _check_single_task_options(the_mode, save_best_model_path, train_indices, test_indices)
+    if train_indices is not None and max_samples_per_task is not None:
+        raise ParameterError(
+            "max_samples_per_task cannot be combined with train_indices/test_indices, "
+            "which say exactly which samples to use."
+        )
     options = the_mode.options(
         _given(
             gamma_range=gamma_range,
@@ -198,13 +224,16 @@ def run(
             **mode_arguments,
         )
     )
-    ptype_x, pparams_x, ptype_y, pparams_y = _processors(
+    ptype_x, pparams_x, ptype_y, pparams_y = resolve_processors(
         processor_type,
         processor_params,
         processor_type_x,
         processor_params_x,
         processor_type_y,
         processor_params_y,
+    )
+    ptype_z, pparams_z = _processor_z(
+        processor_type, processor_params, ptype_x, pparams_x, processor_type_z, processor_params_z
     )
     context = TaskContext(
         device=check_device(device),
@@ -230,8 +259,18 @@ def run(
         sweep_grid=sweep_grid,
         input_transform=input_transform,
         options=options,
+        max_samples_per_task=max_samples_per_task,
+        processor_type_z=ptype_z,
+        processor_params_z=pparams_z,
     )
-    data = SessionData(x_data, y_data, ptype_x, ptype_y if the_mode.uses_y else None)
+    data = SessionData(
+        x_data,
+        y_data,
+        ptype_x,
+        ptype_y if the_mode.uses_y else None,
+        z=z_data,
+        processor_type_z=ptype_z,
+    )
     context.progress = verbose and len(specs) == 1
     preflight(specs, data, context)
 
@@ -281,11 +320,19 @@ def _given(**arguments: Any) -> dict[str, Any]:
     return {name: value for name, value in arguments.items() if value is not None}
 
 
-def _check_variables(mode: Mode, y_data: Any) -> None:
+def _check_variables(mode: Mode, y_data: Any, z_data: Any) -> None:
     if not mode.uses_y and y_data is not None:
         raise ParameterError(f"mode {mode.name!r} analyses X alone; pass y_data=None.")
     if mode.uses_y and y_data is None:
         raise ParameterError(f"mode {mode.name!r} needs y_data.")
+    if mode.uses_z and z_data is None:
+        raise ParameterError(f"mode {mode.name!r} needs z_data (a third variable).")
+    if not mode.uses_z and z_data is not None:
+        users = [name for name in available_modes() if get_mode(name).uses_z]
+        raise ParameterError(
+            f"z_data is not used in mode {mode.name!r} (it is used in mode "
+            f"{' / '.join(repr(u) for u in users) or '(none registered)'})."
+        )
 
 
 def _check_single_task_options(
@@ -304,7 +351,7 @@ def _check_single_task_options(
             )
 
 
-def _processors(
+def resolve_processors(
     processor_type: Any,
     processor_params: Any,
     processor_type_x: Any,
@@ -312,11 +359,17 @@ def _processors(
     processor_type_y: Any,
     processor_params_y: Any,
 ) -> tuple[str | None, Any, str | None, Any]:
-    """Each variable's processor type and parameters.
+    """Each variable's processor type and parameters, as ``nmi.run`` takes them.
 
     A per-variable argument wins over the shared one; ``None`` is a type (already processed
-    data), so only an argument left out falls back.  Y takes X's type and parameters when
-    only X's were given (as in NeuralMI 1.1), so that both variables are windowed alike.
+    data), so only an argument left out (:data:`UNSET`) falls back; the shared type
+    defaults to ``'continuous'``.  Y takes X's type and parameters when only X's were given
+    (as in NeuralMI 1.1), so that both variables are windowed alike.
+
+    Returns
+    -------
+    tuple
+        ``(processor_type_x, processor_params_x, processor_type_y, processor_params_y)``.
     """
     shared = "continuous" if processor_type is UNSET else processor_type
     ptype_x = shared if processor_type_x is UNSET else processor_type_x
@@ -332,6 +385,27 @@ def _processors(
     else:
         pparams_y = pparams_x if ptype_y == ptype_x else None
     return ptype_x, pparams_x, ptype_y, pparams_y
+
+
+def _processor_z(
+    processor_type: Any,
+    processor_params: Any,
+    ptype_x: str | None,
+    pparams_x: Any,
+    processor_type_z: Any,
+    processor_params_z: Any,
+) -> tuple[str | None, Any]:
+    """Z's processor type and parameters: its own, else the shared ones, else X's (as Y
+    takes X's, so that the three variables are windowed alike)."""
+    if processor_type_z is not UNSET:
+        ptype_z = processor_type_z
+    else:
+        ptype_z = ptype_x if processor_type is UNSET else processor_type
+    if processor_params_z is not None:
+        return ptype_z, processor_params_z
+    if processor_params is not None:
+        return ptype_z, processor_params
+    return ptype_z, pparams_x if ptype_z == ptype_x else None
 
 
 def check_device(device: Any) -> str | torch.device:

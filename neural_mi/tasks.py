@@ -51,6 +51,12 @@ class TaskSpec:
         Repeat index (sweep ``n_repeats``), else 0.
     seed
         Seed of this task, derived from the run seed and ``key`` by hashing.
+    role
+        What the task measures within its combination, for modes whose answer combines
+        several kinds of fit (``""`` otherwise): a label its mode defines and parses, e.g.
+        ``"xz_y"`` (the joint fit of a conditional MI) or ``"x[0]|x[3]"`` (a channel pair).
+        It is part of the task's identity, so it names everything the task's data depends
+        on beyond ``params`` and the other fields.
     """
 
     key: str
@@ -63,10 +69,18 @@ class TaskSpec:
     split: int = 0
     repeat: int = 0
     seed: int = 0
+    role: str = ""
 
     def to_json(self) -> str:
-        """Serialise to a JSON string (stable key order)."""
-        return json.dumps(asdict(self), sort_keys=True)
+        """Serialise to a JSON string (stable key order).
+
+        An empty ``role`` is left out, so that a task without one serialises exactly as
+        before the field existed (a workflow does not rerun its train job).
+        """
+        fields = asdict(self)
+        if not self.role:
+            del fields["role"]
+        return json.dumps(fields, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> TaskSpec:

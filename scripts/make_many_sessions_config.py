@@ -2,7 +2,8 @@
 
 Each session is a pair of correlated Gaussians (n_samples x dim, MI cycling through
 0.5..3 bits; seeds derive from the config seed and the session name); one rigorous analysis
-with gamma 1..10 runs on all of them, so the DAG holds 55 train tasks per session.
+with gamma 1..10 runs on all of them: 55 training tasks per session, packed into train jobs
+as ``tasks_per_job`` says (default ``auto``: one job per session here).
 
     python scripts/make_many_sessions_config.py --sessions 100 --out /tmp/many.yaml
     snakemake -n --snakefile workflow/Snakefile --configfile /tmp/many.yaml
@@ -19,7 +20,7 @@ import yaml
 
 
 def many_sessions_config(
-    n_sessions: int, tasks_per_job: int = 1, n_samples: int = 5000, dim: int = 5
+    n_sessions: int, tasks_per_job: int | str = "auto", n_samples: int = 5000, dim: int = 5
 ) -> dict[str, Any]:
     """A config with ``n_sessions`` synthetic sessions and one rigorous analysis."""
     mi_values = (0.5, 1.0, 2.0, 3.0)
@@ -56,7 +57,12 @@ def many_sessions_config(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=100, help="number of sessions")
-    parser.add_argument("--tasks-per-job", type=int, default=1)
+    parser.add_argument(
+        "--tasks-per-job",
+        type=lambda text: text if text == "auto" else int(text),
+        default="auto",
+        help="'auto' (default) or a number",
+    )
     parser.add_argument("--out", required=True, help="config file to write")
     args = parser.parse_args(argv)
     config = many_sessions_config(args.sessions, args.tasks_per_job)

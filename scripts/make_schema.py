@@ -1,7 +1,7 @@
 """Write workflow/schemas/config.schema.yaml from the config model (neural_mi.config).
 
 Run after changing the model:  python scripts/make_schema.py
-tests/test_config.py fails while the committed schema differs from the model's.
+tests/config/test_config.py fails while the committed schema differs from the model's.
 """
 
 from __future__ import annotations

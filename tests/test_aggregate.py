@@ -12,8 +12,9 @@ from helpers import make_result
 
 from neural_mi.aggregate import summarize
 from neural_mi.errors import DataShapeError, DataValueError, ParameterError
+from neural_mi.fit import fit_rigorous
 from neural_mi.modes.dimensionality import aggregate_dimensionality
-from neural_mi.modes.rigorous import aggregate_rigorous, fit_rigorous
+from neural_mi.modes.rigorous import aggregate_rigorous
 from neural_mi.params import UNIT_FACTORS
 from neural_mi.store import load_dataset, results_to_dataset, save_dataset
 

@@ -1,4 +1,4 @@
-"""Tests of the ``neural-mi`` command line (the steps it runs: tests/test_steps.py)."""
+"""Tests of the ``neural-mi`` command line (the steps it runs: tests/workflow/test_steps.py)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def test_every_command_has_help(command, capsys):
     assert out.startswith(f"usage: neural-mi {command}")
 
 
-def test_plan_of_default_config_has_55_jobs_per_combination(capsys):
+def test_plan_of_default_config_counts_tasks_and_jobs(capsys):
     assert cli.main(["plan", str(REPO / "config" / "config.yaml")]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == [
@@ -33,14 +33,17 @@ def test_plan_of_default_config_has_55_jobs_per_combination(capsys):
         "combinations",
         "tasks",
         "train_jobs",
+        "train_minutes",
     ]
-    rows = {tuple(line.split()[:2]): line.split()[2:] for line in lines[1:-1]}
-    # rigorous, gamma 1..10: 55 tasks of one combination, one job each.
-    assert rows[("demo_gauss", "rigorous")] == ["rigorous", "1", "55", "55"]
-    assert rows[("demo_lagged", "rigorous")] == ["rigorous", "1", "55", "55"]
-    assert rows[("demo_lagged", "lag")] == ["lag", "1", "5", "5"]
-    assert rows[("demo_gauss", "sweep_embedding")] == ["sweep", "3", "3", "3"]
-    assert lines[-1].split() == ["total", "118", "118"]
+    rows = {tuple(line.split()[:2]): line.split()[2:-1] for line in lines[1:-1]}
+    # rigorous, gamma 1..10: 55 tasks of one combination; tasks_per_job auto: each
+    # analysis' tasks fit one job of the target length.
+    assert rows[("demo_gauss", "rigorous")] == ["rigorous", "1", "55", "1"]
+    assert rows[("demo_lagged", "rigorous")] == ["rigorous", "1", "55", "1"]
+    assert rows[("demo_lagged", "lag")] == ["lag", "1", "5", "1"]
+    assert rows[("demo_gauss", "sweep_embedding")] == ["sweep", "3", "3", "1"]
+    assert lines[-1].split()[:3] == ["total", "118", "4"]
+    assert float(lines[-1].split()[3]) > 0  # estimated minutes of training
 
 
 def test_plan_reports_config_errors(tmp_path, capsys):

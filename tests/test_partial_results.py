@@ -130,7 +130,7 @@ def test_a_partial_rigorous_fit_leaves_failed_tasks_out_and_says_so(tmp_path):
     assert f"PARTIAL: 2 of {len(specs)} planned task(s) left out" in text
     assert all(key in text for key in failed)
     assert "(partial)" in repr(partial)
-    title = partial.plot().axes[0].get_title()
+    title = partial.plot(show=False).get_title()
     assert "PARTIAL" in title
     loaded = Results.load(partial.save(tmp_path / "saved"))
     assert loaded.partial and loaded.headline["left_out"] == head["left_out"]
@@ -161,7 +161,7 @@ def test_estimates_at_the_ceiling_are_named():
     res = Results.from_tasks(results_to_dataset(_linear(specs, ceiling_keys=at)), "rigorous")
     assert res.headline["n_at_ceiling"] == 2 and res.details["at_ceiling"] == sorted(at)
     assert "AT CEILING: 2 task(s)" in res.summary() and "smile" in res.summary()
-    assert "AT CEILING" in res.plot().axes[0].get_title()
+    assert "AT CEILING" in res.plot(show=False).get_title()
 
 
 def test_nmi_run_refuses_failed_tasks_and_labels_a_partial_sweep(gauss_small, fast_params):

@@ -124,7 +124,8 @@ def test_errors_share_one_base_class():
         (
             {"gamma_range": [1, 2]},
             ParameterError,
-            r"gamma_range is not used in mode 'estimate' \(it is an argument of mode 'rigorous'\)",
+            r"gamma_range is not used in mode 'estimate' \(it is an argument of mode "
+            r"'conditional' / 'rigorous' / 'transfer'\)",
         ),
         ({"n_splits": 2}, ParameterError, r"n_splits is not used in mode 'estimate'"),
         (

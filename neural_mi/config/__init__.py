@@ -61,14 +61,16 @@ __all__ = [
     "load_session_arrays",
     "plan_analysis",
     "plan_config",
+    "plan_with_extents",
     "processed_samples",
     "read_yaml",
 ]
 
 
 def config_json_schema() -> dict[str, Any]:
-    """JSON schema of the config (what ``workflow/schemas/config.schema.yaml`` holds)."""
-    schema = config_model().model_json_schema()
+    """JSON schema of the config with the built-in modes (what
+    ``workflow/schemas/config.schema.yaml`` holds; plug-in modes are checked by the model)."""
+    schema = config_model(builtin_only=True).model_json_schema()
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
 
 
@@ -85,7 +87,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"Config file {str(path)!r} not found.")
     try:
-        data = yaml.safe_load(path.read_text())
+        # libyaml's loader where PyYAML has it: the pure-Python one takes seconds for a
+        # config of thousands of sessions.
+        data = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"Config file {str(path)!r} cannot be read: {exc}") from None
     except yaml.YAMLError as exc:
@@ -161,7 +165,13 @@ def plan_analysis(config: Config, session: str, analysis: str) -> list[TaskSpec]
             f"{where}: mode {a.mode!r} needs Y, but the session has no 'y'; add "
             "y: {...} to the session, or list the analysis' sessions."
         )
+    if mode.uses_z and s.z is None:
+        raise ConfigError(
+            f"{where}: mode {a.mode!r} needs Z (a third variable), but the session has no "
+            "'z'; add z: {...} to the session, or list the analysis' sessions."
+        )
     y = s.y if mode.uses_y else None
+    z = s.z if mode.uses_z else None
     try:
         return plan_tasks(
             a.mode,
@@ -177,6 +187,8 @@ def plan_analysis(config: Config, session: str, analysis: str) -> list[TaskSpec]
             sweep_grid=a.sweep_grid,
             input_transform=a.input_transform,
             options=a.mode_options(),
+            processor_type_z=None if z is None else z.type,
+            processor_params_z=None if z is None else z.params,
         )
     except NeuralMIError as exc:
         raise ConfigError(f"{where}: {exc}") from exc
@@ -201,6 +213,13 @@ def plan_config(config: Config) -> dict[tuple[str, str], list[TaskSpec]]:
         Naming the session, analysis and what to change; one line per problem, every
         session × analysis checked.
     """
+    return plan_with_extents(config)[0]
+
+
+def plan_with_extents(
+    config: Config,
+) -> tuple[dict[tuple[str, str], list[TaskSpec]], dict[str, dict[str, DataExtent]]]:
+    """:func:`plan_config`, and the extent of each session's data (headers read once)."""
     plan, problems = {}, []
     extents: dict[str, dict[str, DataExtent] | None] = {}
     for session, analysis in config.pairs():
@@ -219,4 +238,4 @@ def plan_config(config: Config) -> dict[tuple[str, str], list[TaskSpec]]:
         plan[(session, analysis)] = specs
     if problems:
         raise ConfigError("\n".join(problems))
-    return plan
+    return plan, {name: found for name, found in extents.items() if found is not None}

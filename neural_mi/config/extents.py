@@ -1,8 +1,8 @@
 """What a session's data gives, read from file headers: sample counts checked before any job.
 
 :func:`check_plan` checks each planned task against its session's data without loading it:
-every data file exists, X and Y give sample counts that can be aligned, and in rigorous
-mode every ``gamma`` leaves at least one batch per chunk.  The window counts come from
+every data file exists, X and Y (and Z) give sample counts that can be aligned, and in
+rigorous mode every ``gamma`` leaves at least one batch per chunk.  The window counts come from
 :mod:`neural_mi.data.windows`, the formula the processors use.  Torch-free.
 """
 
@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from ..data.windows import count_spike_windows, count_windows
-from ..errors import ConfigError
-from ..params import MIN_ALIGN_RATIO
+from ..errors import ConfigError, ParameterError
+from ..params import MIN_ALIGN_RATIO, check_number
 from ..tasks import TaskSpec
 from .model import SessionConfig, SyntheticConfig, VariableConfig
 from .sessions import generator_signature
@@ -40,8 +40,8 @@ class DataExtent:
 
 
 def session_extents(session: SessionConfig) -> dict[str, DataExtent]:
-    """The extent of X (and Y) of a session, from file headers or generator arguments."""
-    variables = {"x": session.x, "y": session.y}
+    """The extent of X (and Y, Z) of a session, from file headers or generator arguments."""
+    variables = {"x": session.x, "y": session.y, "z": session.z}
     return {
         name: _extent(session, name, spec) for name, spec in variables.items() if spec is not None
     }
@@ -79,9 +79,10 @@ def _synthetic_extent(synthetic: SyntheticConfig, spec: VariableConfig, where: s
             f"{where}: generator {synthetic.generator!r} has no {name!r} "
             f"argument, so it does not make {spec.type} data; check the type."
         )
-    value = bound.arguments[name]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ConfigError(f"{where}: synthetic {name} must be a positive number, got {value!r}.")
+    try:
+        value = check_number(bound.arguments[name], f"synthetic {name}", gt=0)
+    except ParameterError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
     if spec.type == "spike":
         return DataExtent(last_spike=float(value), synthetic=True)
     return DataExtent(shape=(int(value),), synthetic=True)
@@ -126,8 +127,15 @@ def _one_key(keys: list[str], key: str | None, path: Path) -> str:
 def _last_spike(path: Path) -> float:
     if path.suffix.lower() != ".npz":
         raise ValueError("spike times must be an .npz archive with one array per channel")
+    latest = []
     with np.load(path) as archive:
-        latest = [float(np.max(archive[name])) for name in archive.files if archive[name].size]
+        for name in archive.files:
+            times = archive[name]
+            bad = int(np.count_nonzero(~np.isfinite(times))) if times.dtype.kind == "f" else 0
+            if bad:
+                raise ValueError(f"spike channel {name!r} holds {bad} non-finite time(s)")
+            if times.size:
+                latest.append(float(np.max(times)))
     if not latest:
         raise ValueError("the spike archive holds no spikes")
     return max(latest)
@@ -165,6 +173,29 @@ def _sample_counts(
     if not uses_y:
         return n_x, None
     return n_x, processed_samples(extents["y"], p["processor_type_y"], p["processor_params_y"])
+
+
+def _checked_z(
+    spec: TaskSpec, extents: Mapping[str, DataExtent], n: int, where: str, coords: str
+) -> int:
+    """The samples of X and Y (``n``) cut to Z's, for tasks whose parameters hold a Z
+    processor; Z's count is refused as X's and Y's are."""
+    p = spec.params
+    if "processor_type_z" not in p or "z" not in extents:
+        return n
+    n_z = processed_samples(extents["z"], p["processor_type_z"], p["processor_params_z"])
+    if n_z < 2:
+        raise ConfigError(
+            f"{where}{coords}: processing Z leaves {n_z} sample(s); the window is longer than "
+            "the recording."
+        )
+    if min(n, n_z) < MIN_ALIGN_RATIO * max(n, n_z):
+        raise ConfigError(
+            f"{where}{coords}: X and Y give {n} samples and Z gives {n_z}; they cannot be "
+            f"aligned (the smaller must be at least {MIN_ALIGN_RATIO:g} of the larger). "
+            "Check Z's window/step sizes, time axis and, for spikes, n_seconds and units."
+        )
+    return min(n, n_z)
 
 
 def _n_channels(
@@ -207,6 +238,12 @@ def check_plan(
     for spec in specs:
         n_x, n_y = _sample_counts(spec, extents, uses_y)
         coords = f" (sweep values {spec.coords})" if spec.coords else ""
+        for name, count in (("X", n_x), ("Y", n_y)):
+            if count is not None and count < 2:
+                raise ConfigError(
+                    f"{where}{coords}: processing {name} leaves {count} sample(s); the window "
+                    "is longer than the recording."
+                )
         if n_y is not None and min(n_x, n_y) < MIN_ALIGN_RATIO * max(n_x, n_y):
             raise ConfigError(
                 f"{where}{coords}: X gives {n_x} samples and Y gives {n_y}; they cannot be "
@@ -214,11 +251,7 @@ def check_plan(
                 "Check window/step sizes, time axes and, for spikes, n_seconds and units."
             )
         n = n_x if n_y is None else min(n_x, n_y)
-        if n < 2:
-            raise ConfigError(
-                f"{where}{coords}: processing leaves {n} sample(s); the window "
-                "is longer than the recording."
-            )
+        n = _checked_z(spec, extents, n, where, coords)
         batch = spec.params["base"]["batch_size"]
         if n // spec.gamma < batch:
             largest = max(1, n // batch)

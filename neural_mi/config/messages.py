@@ -26,39 +26,54 @@ def did_you_mean_paren(name: str, options: Sequence[str]) -> str:
 def describe_validation_error(
     exc: ValidationError, raw: Mapping[str, Any], model: type[BaseModel]
 ) -> str:
-    """Every problem of a config, one line each, naming its place."""
-    lines = [_describe_one(error, raw, model) for error in exc.errors()]
-    return "Invalid config:\n  " + "\n  ".join(dict.fromkeys(lines))
+    """Every problem of a config, one line each, naming its place.
+
+    The alternatives a value failed (a number or ``'auto'``...) are joined in one line.
+    """
+    lines: dict[str, list[str]] = {}
+    for error in exc.errors():
+        place, problem = _describe_one(error, raw, model)
+        lines.setdefault(place, [])
+        if problem not in lines[place]:
+            lines[place].append(problem)
+    return "Invalid config:\n  " + "\n  ".join(
+        f"{place}: {'; or '.join(problems)}" for place, problems in lines.items()
+    )
 
 
-def _describe_one(error: Mapping[str, Any], raw: Mapping[str, Any], model: type[BaseModel]) -> str:
-    """One pydantic error as ``analyses[0] (rigorous): unknown key 'gama_range' ...``."""
+def _describe_one(
+    error: Mapping[str, Any], raw: Mapping[str, Any], model: type[BaseModel]
+) -> tuple[str, str]:
+    """One pydantic error as ``("analyses[0] (rigorous)", "unknown key 'gama_range' ...")``:
+    its place (with the key, where the message is about a value) and the problem."""
     loc = _without_tags(list(error["loc"]), raw)
     where, key_path = _where(loc, raw)
     if error["type"] == "union_tag_invalid":
         from ..modes import available_modes
 
         given = error.get("ctx", {}).get("tag", "")
-        return (
-            f"{where}: unknown mode {given!r}{did_you_mean_paren(given, available_modes())}"
+        return where, (
+            f"unknown mode {given!r}{did_you_mean_paren(given, available_modes())}"
             f"; modes: {', '.join(available_modes())}"
         )
     if error["type"] == "union_tag_not_found":
-        return f"{where}: mode is missing"
+        return where, "mode is missing"
     if error["type"] == "extra_forbidden":
         key = str(loc[-1])
         inside = f" in {'.'.join(key_path[:-1])}" if len(key_path) > 1 else ""
         other = _other_modes(key, loc, raw)
         if other:
-            return f"{where}: {key!r}{inside} is not used in this mode ({other})"
+            return where, f"{key!r}{inside} is not used in this mode ({other})"
         hint = did_you_mean_paren(key, _fields_at(loc[:-1], raw, model))
-        return f"{where}: unknown key {key!r}{inside}{hint}"
+        return where, f"unknown key {key!r}{inside}{hint}"
     message = error["msg"].removeprefix("Value error, ")
-    return f"{where}: {'.'.join(key_path) + ': ' if key_path else ''}{message}"
+    return (f"{where}: {'.'.join(key_path)}" if key_path else where), message
 
 
 def _without_tags(loc: list[Any], raw: Mapping[str, Any]) -> list[Any]:
-    """Drop the discriminator tag pydantic inserts after ``analyses[i]``."""
+    """Drop the discriminator tag pydantic inserts after ``analyses[i]``, and the names of
+    the alternatives of a union (``literal['auto']``, ``function-before[...]``)."""
+    loc = [part for part in loc if not (isinstance(part, str) and "[" in part)]
     if len(loc) >= 3 and loc[0] == "analyses" and isinstance(loc[1], int):
         item = _item(raw, "analyses", loc[1])
         if isinstance(item, Mapping) and loc[2] == item.get("mode"):

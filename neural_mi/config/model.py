@@ -11,14 +11,23 @@ changing them reruns only the aggregation.
 
 from __future__ import annotations
 
+from collections import Counter
 from functools import cache
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    create_model,
+    model_serializer,
+    model_validator,
+)
 
-from ..modes import available_modes, get_mode
+from ..modes import available_modes, builtin_modes, get_mode
 from ..modes.base import COMMON_AGGREGATION_OPTIONS
-from ..params import DEFAULT_INPUT_TRANSFORM, Int, TrainParams
+from ..params import DEFAULT_INPUT_TRANSFORM, Integer, PositiveInt, PositiveNumber, TrainParams
 
 __all__ = [
     "NAME_PATTERN",
@@ -40,7 +49,7 @@ class _Strict(BaseModel):
 
 
 class VariableConfig(_Strict):
-    """Where one variable (X or Y) of a session comes from and how it is processed."""
+    """Where one variable (X, Y or Z) of a session comes from and how it is processed."""
 
     path: str | None = None
     """Data file: .npy/.npz/.zarr array (channels, time) for continuous or categorical data
@@ -90,9 +99,22 @@ class SessionConfig(_Strict):
     y: VariableConfig | None = None
     """Y, as x; omitted in sessions used only by analyses of X alone (dimensionality)."""
 
+    z: VariableConfig | None = None
+    """Z, as x: a third variable on the same time base (the condition of mode
+    conditional); omitted in sessions without one."""
+
+    @model_serializer(mode="wrap")
+    def _without_absent_z(self, handler: Any) -> dict[str, Any]:
+        # A session without Z serialises as before Z existed, so that what a workflow's
+        # prepare step depends on (and so whether it reruns) does not change.
+        data = handler(self)
+        if self.z is None:
+            data.pop("z", None)
+        return data
+
     @model_validator(mode="after")
     def _sources(self) -> SessionConfig:
-        for variable, spec in (("x", self.x), ("y", self.y)):
+        for variable, spec in (("x", self.x), ("y", self.y), ("z", self.z)):
             if spec is None:
                 continue
             if self.synthetic is not None and spec.path is not None:
@@ -210,18 +232,23 @@ def _analysis_model(mode_class: type) -> type[AnalysisConfig]:
 class Config(_Strict):
     """A neural_mi workflow configuration: sessions, analyses and run settings."""
 
-    seed: Int() = 42
+    seed: Integer = 42
     """Run seed of every analysis (task seeds derive from it and each task key) and, through
     derive_seed(seed, session name), the default seed of synthetic sessions."""
 
     results_dir: str = "results"
     """Output directory (relative paths: from the working directory)."""
 
-    tasks_per_job: Int(ge=1) = 1
-    """Training tasks per train job: 1 gives one job per task; k > 1 packs the tasks of each
-    session x analysis into ceil(n_tasks / k) jobs of about equal cost."""
+    tasks_per_job: PositiveInt | Literal["auto"] = "auto"
+    """Training tasks per train job: auto packs the tasks of each session x analysis into jobs
+    of about target_job_minutes each, by their estimated cost; 1 gives one job per task; k > 1
+    packs them into ceil(n_tasks / k) jobs of about equal cost."""
 
-    threads_per_job: Int(ge=1) = 1
+    target_job_minutes: PositiveNumber = 10
+    """With tasks_per_job auto: the estimated minutes a train job (and, on a cluster, a
+    submitted job) is sized for."""
+
+    threads_per_job: PositiveInt = 1
     """Cores of each train job: 1 trains a pack's tasks one group after another; n > 1
     trains them in a pool of n worker processes that takes the next group as soon as a
     worker is free (on SLURM: --cpus-per-task).  One pack per session x analysis with
@@ -240,11 +267,11 @@ class Config(_Strict):
     @model_validator(mode="after")
     def _names(self) -> Config:
         for what, items in (("session", self.sessions), ("analysis", self.analyses)):
-            names = [item.name for item in items]
-            repeated = sorted({n for n in names if names.count(n) > 1})
+            counts = Counter(item.name for item in items)
+            repeated = sorted(name for name, count in counts.items() if count > 1)
             if repeated:
                 raise ValueError(f"{what} names must be unique; repeated: {', '.join(repeated)}")
-        known = [s.name for s in self.sessions]
+        known = {s.name: None for s in self.sessions}
         for i, analysis in enumerate(self.analyses):
             for name in analysis.sessions or []:
                 if name not in known:
@@ -252,36 +279,43 @@ class Config(_Strict):
 
                     raise ValueError(
                         f"analyses[{i}] ({analysis.name}): sessions names unknown session "
-                        f"{name!r}{did_you_mean_paren(name, known)}; sessions: "
+                        f"{name!r}{did_you_mean_paren(name, list(known))}; sessions: "
                         f"{', '.join(known)}"
                     )
         return self
 
+    #: ``{"session" | "analysis": {name: item}}``, built at the first look-up (a workflow of
+    #: thousands of sessions looks names up for every job).
+    _index: dict[str, dict[str, Any]] = PrivateAttr(default_factory=dict)
+
     def session(self, name: str) -> SessionConfig:
         """The session called ``name``."""
-        return _by_name(self.sessions, name, "session")
+        return _by_name(self.sessions, name, "session", self._index)
 
     def analysis(self, name: str) -> AnalysisConfig:
         """The analysis called ``name``."""
-        return _by_name(self.analyses, name, "analysis")
+        return _by_name(self.analyses, name, "analysis", self._index)
 
     def pairs(self) -> list[tuple[str, str]]:
         """Every ``(session, analysis)`` pair that runs, in config order."""
+        chosen = [None if a.sessions is None else set(a.sessions) for a in self.analyses]
         return [
             (session.name, analysis.name)
-            for analysis in self.analyses
+            for analysis, names in zip(self.analyses, chosen)
             for session in self.sessions
-            if analysis.sessions is None or session.name in analysis.sessions
+            if names is None or session.name in names
         ]
 
 
-def _by_name(items: Any, name: str, what: str) -> Any:
+def _by_name(items: Any, name: str, what: str, index: dict[str, dict[str, Any]]) -> Any:
     from ..errors import ConfigError
     from .messages import did_you_mean_paren
 
-    for item in items:
-        if item.name == name:
-            return item
+    by_name = index.get(what)
+    if by_name is None or len(by_name) != len(items):
+        by_name = index[what] = {item.name: item for item in items}
+    if name in by_name:
+        return by_name[name]
     names = [item.name for item in items]
     raise ConfigError(
         f"No {what} named {name!r}{did_you_mean_paren(name, names)}; {what}s: {', '.join(names)}."
@@ -306,6 +340,8 @@ def _config_model(modes: tuple[type, ...]) -> type[Config]:
     )
 
 
-def config_model() -> type[Config]:
-    """The config model for the modes registered now (built-in ones and plugins)."""
-    return _config_model(tuple(type(get_mode(name)) for name in available_modes()))
+def config_model(builtin_only: bool = False) -> type[Config]:
+    """The config model for the modes registered now (built-in ones and plugins), or for
+    the built-in modes only (what the committed JSON schema documents)."""
+    names = builtin_modes() if builtin_only else available_modes()
+    return _config_model(tuple(type(get_mode(name)) for name in names))

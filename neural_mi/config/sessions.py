@@ -81,8 +81,8 @@ def check_generator(session: SessionConfig, where: str) -> None:
         )
 
 
-def load_session_arrays(session: SessionConfig, seed: int) -> tuple[Any, Any | None]:
-    """Read or generate the raw X and Y of a session.
+def load_session_arrays(session: SessionConfig, seed: int) -> tuple[Any, Any | None, Any | None]:
+    """Read or generate the raw X, Y and Z of a session.
 
     Parameters
     ----------
@@ -94,30 +94,32 @@ def load_session_arrays(session: SessionConfig, seed: int) -> tuple[Any, Any | N
 
     Returns
     -------
-    x, y
+    x, y, z
         numpy arrays ``(channels, time)`` (or as the file holds them, see
         :class:`~neural_mi.config.model.VariableConfig`), or lists of 1-D spike-time
-        arrays (seconds); ``y`` is ``None`` when the session has no ``y``.
+        arrays (seconds); ``y`` (``z``) is ``None`` when the session has no ``y`` (``z``).
 
     Raises
     ------
     ConfigError
-        If a single-output generator is asked for Y.
+        If a generator is asked for a variable it does not make.
     """
     if session.synthetic is None:
         from ..data.loaders import load_array, load_spike_times
 
-        def read(spec: VariableConfig) -> Any:
+        def read(spec: VariableConfig | None) -> Any:
+            if spec is None:
+                return None
             assert spec.path is not None
             if spec.type == "spike":
                 return load_spike_times(spec.path)
             return load_array(spec.path, spec.key)
 
-        return read(session.x), None if session.y is None else read(session.y)
+        return read(session.x), read(session.y), read(session.z)
     return _generate(session, seed)
 
 
-def _generate(session: SessionConfig, run_seed: int) -> tuple[Any, Any | None]:
+def _generate(session: SessionConfig, run_seed: int) -> tuple[Any, Any | None, Any | None]:
     synthetic = session.synthetic
     assert synthetic is not None
     datasets = importlib.import_module("neural_mi.datasets")
@@ -128,12 +130,17 @@ def _generate(session: SessionConfig, run_seed: int) -> tuple[Any, Any | None]:
     if signature is not None and "use_torch" in signature.parameters:
         kwargs["use_torch"] = False
     out = generator(**kwargs)
-    x, y = out if isinstance(out, tuple) else (out, None)
+    x, y, z = (*out, None, None)[:3] if isinstance(out, tuple) else (out, None, None)
     if session.y is not None and y is None:
         raise ConfigError(
             f"session {session.name!r}: generator {synthetic.generator!r} makes "
             "X only; remove 'y' from the session (analyses of X alone only)."
         )
+    if session.z is not None and z is None:
+        raise ConfigError(
+            f"session {session.name!r}: generator {synthetic.generator!r} makes no Z; "
+            "remove 'z' from the session (or use a generator of three variables)."
+        )
     if synthetic.generator in SAMPLES_FIRST_GENERATORS:
         x, y = np.asarray(x).T, None if y is None else np.asarray(y).T
-    return x, y if session.y is not None else None
+    return x, y if session.y is not None else None, z if session.z is not None else None

@@ -20,6 +20,7 @@ from .validate import validate_data
 #: Names from modules that need torch, imported on first use (validation, loading and
 #: splits work without torch: the workflow's prepare step uses only those).
 _TORCH_NAMES = {
+    "DataHandler": "handler",
     "align_samples": "align",
     "CategoricalProcessor": "processors",
     "ContinuousProcessor": "processors",
@@ -30,15 +31,23 @@ _TORCH_NAMES = {
 }
 
 
+#: Submodules reachable as attributes (``nmi.data.processors.find_max_spikes_per_window``,
+#: as NeuralMI 1.1 notebooks call it).
+_SUBMODULES = ("align", "handler", "processors", "sources", "spikes")
+
+
 def __getattr__(name: str) -> Any:
     if name in _TORCH_NAMES:
         return getattr(import_module(f".{_TORCH_NAMES[name]}", __name__), name)
+    if name in _SUBMODULES:
+        return import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
     "CategoricalProcessor",
     "ContinuousProcessor",
+    "DataHandler",
     "SpikeProcessor",
     "align_samples",
     "as_processed",

@@ -2,22 +2,22 @@
 
 Every processor returns a torch ``float32`` tensor.  Memory stays O(raw data): continuous
 and categorical windows are strided *views* of the (converted) recording, so indexing a
-batch ``windows[idx]`` later gathers only that batch.  Spike windows are materialised,
-which costs O(n_windows x n_channels x max_spikes).
+batch ``windows[idx]`` later gathers only that batch.  Spike trains are windowed by
+:mod:`neural_mi.data.spikes`; :func:`process` dispatches on the processor type.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import torch
 
 from ..errors import DataShapeError, DataValueError, InsufficientDataError, ParameterError
-from ..params import PROCESSOR_TYPES, check_choice
-from .windows import count_spike_windows
+from ..params import PROCESSOR_TYPES, check_choice, check_int
+from .spikes import SpikeProcessor, find_max_spikes_per_window
 
 logger = logging.getLogger(__name__)
 
@@ -29,20 +29,6 @@ __all__ = [
     "find_max_spikes_per_window",
     "process",
 ]
-
-#: Slack (seconds) on spike window edges, so that a spike at exactly ``k * step`` falls in
-#: window ``k`` although ``k * step`` may be computed a few ulps too large.
-_EDGE_TOL_S = 1e-9
-
-
-def _check_int(value: Any, name: str, minimum: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ParameterError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-
-
-def _check_seconds(value: Any, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not value > 0:
-        raise ParameterError(f"{name} must be a positive number of seconds, got {value!r}.")
 
 
 def _check_time_axis(time_axis: Any, owner: str) -> None:
@@ -105,8 +91,8 @@ class ContinuousProcessor:
     """
 
     def __init__(self, window_size: int = 1, step_size: int = 1, time_axis: int = -1) -> None:
-        _check_int(window_size, "ContinuousProcessor window_size")
-        _check_int(step_size, "ContinuousProcessor step_size")
+        check_int(window_size, "ContinuousProcessor window_size", 1)
+        check_int(step_size, "ContinuousProcessor step_size", 1)
         _check_time_axis(time_axis, "ContinuousProcessor")
         self.window_size = int(window_size)
         self.step_size = int(step_size)
@@ -163,10 +149,10 @@ class CategoricalProcessor:
         n_categories: int | None = None,
         time_axis: int = -1,
     ) -> None:
-        _check_int(window_size, "CategoricalProcessor window_size")
-        _check_int(step_size, "CategoricalProcessor step_size")
+        check_int(window_size, "CategoricalProcessor window_size", 1)
+        check_int(step_size, "CategoricalProcessor step_size", 1)
         if n_categories is not None:
-            _check_int(n_categories, "CategoricalProcessor n_categories")
+            check_int(n_categories, "CategoricalProcessor n_categories", 1)
         _check_time_axis(time_axis, "CategoricalProcessor")
         self.window_size = int(window_size)
         self.step_size = int(step_size)
@@ -242,164 +228,6 @@ def _integer_labels(labels: torch.Tensor) -> torch.Tensor:
             f"(channel, time) index {first}: {int(labels[first])})."
         )
     return labels
-
-
-def _spike_window_starts(window_size: float, step_size: float, n_seconds: float) -> np.ndarray:
-    """Start times (s) of ``floor((n_seconds - window_size) / step_size) + 1`` windows."""
-    n_windows = count_spike_windows(n_seconds, window_size, step_size)
-    if n_windows < 1:
-        raise InsufficientDataError(
-            f"Spike window_size={window_size} s is longer than the recording "
-            f"(n_seconds={n_seconds} s)."
-        )
-    return np.arange(n_windows, dtype=np.float64) * step_size
-
-
-def _spike_bounds(
-    spikes: np.ndarray, starts: np.ndarray, window_size: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Index range ``[lo, hi)`` of the sorted ``spikes`` in each window ``[start, start+w)``."""
-    lo = np.searchsorted(spikes, starts - _EDGE_TOL_S, side="left")
-    hi = np.searchsorted(spikes, starts + window_size - _EDGE_TOL_S, side="left")
-    return lo, hi
-
-
-def _sorted_channels(spike_list: Sequence[Any]) -> list[np.ndarray]:
-    return [np.sort(np.asarray(spikes, dtype=np.float64).ravel()) for spikes in spike_list]
-
-
-def _latest_spike(channels: list[np.ndarray]) -> float:
-    latest = [c[-1] for c in channels if c.size]
-    if not latest:
-        raise InsufficientDataError(
-            "Spike data holds no spikes in any channel, so n_seconds cannot be derived; pass "
-            "n_seconds or check the input."
-        )
-    return float(max(latest))
-
-
-def _max_count(channels: list[np.ndarray], starts: np.ndarray, window_size: float) -> int:
-    counts = [
-        np.max(hi - lo) for lo, hi in (_spike_bounds(c, starts, window_size) for c in channels)
-    ]
-    return max(1, int(max(counts, default=0)))
-
-
-def find_max_spikes_per_window(
-    spike_list: Sequence[Any],
-    window_size: float,
-    step_size: float | None = None,
-    n_seconds: float | None = None,
-) -> int:
-    """Largest number of spikes that any channel has in any window.
-
-    Parameters
-    ----------
-    spike_list
-        One 1-D array of spike times (s) per channel.
-    window_size, step_size
-        Window length and shift in seconds (``step_size`` defaults to ``window_size``).
-    n_seconds
-        Recording length in seconds; defaults to the latest spike time over channels.
-
-    Returns
-    -------
-    int
-        The maximum count, at least 1.
-    """
-    step_size = window_size if step_size is None else step_size
-    channels = _sorted_channels(spike_list)
-    n_seconds = _latest_spike(channels) if n_seconds is None else n_seconds
-    starts = _spike_window_starts(window_size, step_size, n_seconds)
-    return _max_count(channels, starts, window_size)
-
-
-class SpikeProcessor:
-    """Windows of spike times, relative to each window's start.
-
-    Parameters
-    ----------
-    window_size
-        Window length in seconds.
-    step_size
-        Shift between windows in seconds; defaults to ``window_size``.
-    max_spikes_per_window
-        Features per channel; defaults to :func:`find_max_spikes_per_window`.  Windows with
-        more spikes keep the earliest ones (a warning says how many were dropped).
-    n_seconds
-        Recording length in seconds; defaults to the latest spike time over channels.
-        Only windows that end by ``n_seconds`` are made.
-    """
-
-    def __init__(
-        self,
-        window_size: float,
-        step_size: float | None = None,
-        max_spikes_per_window: int | None = None,
-        n_seconds: float | None = None,
-    ) -> None:
-        _check_seconds(window_size, "SpikeProcessor window_size")
-        if step_size is not None:
-            _check_seconds(step_size, "SpikeProcessor step_size")
-        if n_seconds is not None:
-            _check_seconds(n_seconds, "SpikeProcessor n_seconds")
-        if max_spikes_per_window is not None:
-            _check_int(max_spikes_per_window, "SpikeProcessor max_spikes_per_window")
-        self.window_size = float(window_size)
-        self.step_size = self.window_size if step_size is None else float(step_size)
-        self.max_spikes_per_window = max_spikes_per_window
-        self.n_seconds = n_seconds
-
-    def process(self, spike_list: Sequence[Any]) -> torch.Tensor:
-        """Window the spike trains.
-
-        Parameters
-        ----------
-        spike_list
-            One 1-D array of spike times (s) per channel (neuron); need not be sorted.
-
-        Returns
-        -------
-        torch.Tensor
-            ``(n_windows, n_channels, max_spikes)`` float32 with
-            ``n_windows = floor((n_seconds - window_size) / step_size) + 1``.  Row ``[i, c]``
-            holds, in time order, the spike times of channel ``c`` in
-            ``[i*step, i*step + window_size)`` minus ``i*step``, zero-padded at the end.
-
-        Raises
-        ------
-        InsufficientDataError
-            If there are no spikes and ``n_seconds`` is not given, or the window is longer
-            than the recording.
-        """
-        channels = _sorted_channels(spike_list)
-        n_seconds = _latest_spike(channels) if self.n_seconds is None else float(self.n_seconds)
-        starts = _spike_window_starts(self.window_size, self.step_size, n_seconds)
-        max_spikes = (
-            _max_count(channels, starts, self.window_size)
-            if self.max_spikes_per_window is None
-            else int(self.max_spikes_per_window)
-        )
-        out = np.zeros((starts.size, len(channels), max_spikes), dtype=np.float32)
-        slots = np.arange(max_spikes)
-        n_dropped = 0
-        for c, spikes in enumerate(channels):
-            if spikes.size == 0:
-                continue
-            lo, hi = _spike_bounds(spikes, starts, self.window_size)
-            counts = hi - lo
-            n_dropped += int(np.maximum(counts - max_spikes, 0).sum())
-            index = np.minimum(lo[:, None] + slots[None, :], spikes.size - 1)
-            relative = np.maximum(spikes[index] - starts[:, None], 0.0)
-            out[:, c, :] = np.where(slots[None, :] < counts[:, None], relative, 0.0)
-        if n_dropped:
-            logger.warning(
-                "SpikeProcessor dropped %d spikes from windows holding more than "
-                "max_spikes_per_window=%d spikes (the earliest ones were kept).",
-                n_dropped,
-                max_spikes,
-            )
-        return torch.from_numpy(out)
 
 
 def as_processed(data: np.ndarray | torch.Tensor) -> torch.Tensor:

@@ -11,17 +11,12 @@ from typing import Any
 import numpy as np
 
 from ..errors import InsufficientDataError, ParameterError
-from ..params import SPLIT_MODES, check_choice
+from ..params import SPLIT_MODES, check_choice, check_int
 
 __all__ = ["overlap_gap", "subset_indices", "train_test_split"]
 
 #: Slack on window/step ratios, so float steps like 0.3 / 0.1 = 2.9999999999999996 count as 3.
 _RATIO_TOL = 1e-9
-
-
-def _check_int(value: Any, name: str, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ParameterError(f"{name} must be an integer >= {minimum}, got {value!r}.")
 
 
 def overlap_gap(window_size: float, step_size: float) -> int:
@@ -102,7 +97,7 @@ def train_test_split(
     InsufficientDataError
         Fewer than 2 training or 2 test samples.
     """
-    _check_int(n, "n", 0)
+    check_int(n, "n", 0)
     if train_indices is not None or test_indices is not None:
         train, test = _explicit_split(n, train_indices, test_indices)
         described = "explicit indices"
@@ -110,13 +105,13 @@ def train_test_split(
         check_choice(split_mode, SPLIT_MODES, "split_mode")
         if not isinstance(train_fraction, (int, float)) or not 0.0 < train_fraction < 1.0:
             raise ParameterError(f"train_fraction must be in (0, 1), got {train_fraction!r}.")
-        _check_int(gap, "gap", 0)
+        check_int(gap, "gap", 0)
         n_test = round(n * (1.0 - train_fraction))
         if split_mode == "random":
             order = np.random.default_rng(rng_seed).permutation(n)
             test, train = np.sort(order[:n_test]), np.sort(order[n_test:])
         else:
-            _check_int(n_test_blocks, "n_test_blocks", 1)
+            check_int(n_test_blocks, "n_test_blocks", 1)
             train, test = _blocked_split(n, n_test, int(n_test_blocks), int(gap))
         described = (
             f"split_mode={split_mode!r}, train_fraction={train_fraction}, "
@@ -210,8 +205,8 @@ def subset_indices(n: int, gamma: int, subset: int, split_mode: str, rng_seed: i
     InsufficientDataError
         If ``n < gamma``.
     """
-    _check_int(n, "n", 0)
-    _check_int(gamma, "gamma", 1)
+    check_int(n, "n", 0)
+    check_int(gamma, "gamma", 1)
     check_choice(split_mode, SPLIT_MODES, "split_mode")
     if (
         isinstance(subset, bool)

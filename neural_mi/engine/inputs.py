@@ -39,30 +39,40 @@ class SessionData:
         analyses of X alone.  Torch tensors are detached from any autograd graph.
     processor_type_x, processor_type_y
         How each variable is processed (``None``: already processed).
+    z, processor_type_z
+        A third variable on the same time base (the condition of a conditional MI), and
+        its processing; ``None`` for analyses without one.
     """
 
     x: Any
     y: Any | None
     processor_type_x: str | None = "continuous"
     processor_type_y: str | None = "continuous"
+    z: Any | None = None
+    processor_type_z: str | None = "continuous"
     _cache: dict[str, torch.Tensor] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.x, self.y = _detached(self.x), _detached(self.y)
+        self.x, self.y, self.z = _detached(self.x), _detached(self.y), _detached(self.z)
         validate_data(self.x, self.processor_type_x, name="x_data")
         if self.y is not None:
             validate_data(self.y, self.processor_type_y, name="y_data")
+        if self.z is not None:
+            validate_data(self.z, self.processor_type_z, name="z_data")
 
     def processed(
         self, variable: str, params: Mapping[str, Any], shift_seconds: float = 0.0
     ) -> torch.Tensor:
-        """Processed ``x`` or ``y`` for a processor parameter set (cached per process).
+        """Processed ``x``, ``y`` or ``z`` for a processor parameter set (cached per process).
 
         For spike data a non-zero ``shift_seconds`` moves every spike time back by that
         much before windowing (Y following X by that lag then lines up with X).
         """
-        raw = self.x if variable == "x" else self.y
-        ptype = self.processor_type_x if variable == "x" else self.processor_type_y
+        raw, ptype = {
+            "x": (self.x, self.processor_type_x),
+            "y": (self.y, self.processor_type_y),
+            "z": (self.z, self.processor_type_z),
+        }[variable]
         key = json.dumps(
             [variable, ptype, dict(params), shift_seconds], sort_keys=True, default=str
         )

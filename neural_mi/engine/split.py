@@ -6,7 +6,9 @@ code before any job runs.  Seeds derive from the run seed and the task's identif
 - the gamma chunks from ``(run seed, "chunks", gamma)``, so every parameter combination
   sees the same chunks (paired comparison);
 - the train/test split inside a chunk from ``(run seed, "split", gamma, subset, repeat,
-  split)``, shared by every combination as well.
+  split)``, shared by every combination as well;
+- the ``max_samples_per_task`` subset from ``(run seed, "cap", gamma, subset, repeat,
+  split)``.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ def window_gap(params: Mapping[str, Any]) -> int:
 def task_split(
     spec: TaskSpec, n_samples: int, gap: int, train_indices: Any = None, test_indices: Any = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Train and held-out sample indices of a task (inside its gamma chunk).
+    """Train and held-out sample indices of a task (inside its gamma chunk, subsampled to
+    ``max_samples_per_task`` when the plan has one).
 
     Parameters
     ----------
@@ -75,6 +78,14 @@ def task_split(
             derive_seed(run_seed, "chunks", spec.gamma),
         )
     )
+    cap = p.get("max_samples_per_task")
+    if cap is not None and len(chunk) > cap:
+        # A random subset kept in time order: a blocked split's gap (in indices) then
+        # still separates overlapping windows, since kept indices are at least as far apart.
+        rng = np.random.default_rng(
+            derive_seed(run_seed, "cap", spec.gamma, spec.subset, spec.repeat, spec.split)
+        )
+        chunk = np.sort(rng.choice(chunk, size=cap, replace=False))
     train, test = train_test_split(
         len(chunk),
         p["split_mode"],

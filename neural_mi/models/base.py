@@ -34,12 +34,15 @@ class BaseEmbedding(nn.Module, abc.ABC):
     Parameters
     ----------
     embed_dim
-        Size of the output vectors.
+        Size of the output vectors.  It may be left out (``super().__init__()``, as in
+        NeuralMI 1.1) by an embedding used inside a custom critic or through
+        ``custom_embedding_cls``; :class:`~neural_mi.models.SeparableCritic` and
+        :class:`~neural_mi.models.BilinearCritic` need it.
     """
 
-    def __init__(self, embed_dim: int) -> None:
+    def __init__(self, embed_dim: int | None = None) -> None:
         super().__init__()
-        self.embed_dim = int(embed_dim)
+        self.embed_dim = None if embed_dim is None else int(embed_dim)
         self._kl: Tensor | None = None
 
     @abc.abstractmethod

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ..errors import ParameterError
 from .base import BaseCritic, BaseEmbedding
 from .embeddings import make_mlp
 
@@ -38,10 +39,16 @@ class SeparableCritic(BaseCritic):
         self, embed_x: BaseEmbedding, embed_y: BaseEmbedding, marginal: bool = False
     ) -> None:
         super().__init__()
+        for name, embedding in (("embed_x", embed_x), ("embed_y", embed_y)):
+            if getattr(embedding, "embed_dim", None) is None:
+                raise ParameterError(
+                    f"{type(self).__name__}: {name} ({type(embedding).__name__}) does not say "
+                    "its output size; call super().__init__(embed_dim) in its __init__."
+                )
         self.embed_x = embed_x
         self.embed_y = embed_y
         self.marginal = marginal
-        self.embed_dim = embed_x.embed_dim - int(marginal)
+        self.embed_dim = int(embed_x.embed_dim or 0) - int(marginal)  # not None: checked
 
     def _pair(self, zx: Tensor, zy: Tensor) -> tuple[Tensor, Tensor]:
         """Map the two embeddings so that ``scores = zx @ zy.T``."""

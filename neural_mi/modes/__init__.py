@@ -8,7 +8,8 @@ and its tests.  A mode defined outside the package is registered the same way: i
 module in a notebook, or name it under ``plugins:`` in a workflow config
 (:func:`load_plugins`).
 
-Built-in modes: ``estimate``, ``sweep``, ``rigorous``, ``lag``, ``dimensionality``.
+Built-in modes: ``estimate``, ``sweep``, ``rigorous``, ``lag``, ``dimensionality``,
+``conditional``, ``transfer``, ``pairwise`` and ``pairwise_xy``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ __all__ = [
     "Mode",
     "ModeOptions",
     "available_modes",
+    "builtin_modes",
     "get_mode",
     "load_plugins",
     "modes_using",
@@ -78,6 +80,11 @@ def available_modes() -> tuple[str, ...]:
     return tuple(_REGISTRY)
 
 
+def builtin_modes() -> tuple[str, ...]:
+    """Names of the modes shipped with neural_mi."""
+    return tuple(name for name in _REGISTRY if name in _BUILTIN)
+
+
 def modes_using(argument: str) -> list[str]:
     """Names of the registered modes that take ``argument`` (for error messages)."""
     return [name for name, mode in _REGISTRY.items() if argument in mode.Options.model_fields]
@@ -118,6 +125,15 @@ def load_plugins(plugins: Iterable[str], base: str | Path = ".") -> None:
             raise ParameterError(f"Cannot load the plugin {plugin!r}: {exc}") from exc
 
 
-from . import dimensionality, estimate, lag, rigorous, sweep  # noqa: E402, F401  (register the built-ins)
+from . import (  # noqa: E402, F401  (register the built-ins)
+    conditional,
+    dimensionality,
+    estimate,
+    lag,
+    pairwise,
+    rigorous,
+    sweep,
+    transfer,
+)
 
 _BUILTIN = frozenset(_REGISTRY)

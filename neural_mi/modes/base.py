@@ -71,11 +71,15 @@ class Mode:
     name
         The ``mode=`` value that selects it.
     Options
-        Typed model of the mode's own arguments (e.g. ``gamma_range``).
+        Typed model of the mode's own arguments (e.g. ``gamma_range``); the methods below
+        that take ``options`` get an instance of it (subclasses annotate it so).
     summary
         One line saying what the mode answers (shown in listings and docs).
     uses_y
         Whether the analysis needs Y (``False``: X alone, e.g. dimensionality).
+    uses_z
+        Whether the analysis needs a third variable Z (``z_data``; e.g. the condition of a
+        conditional MI); its processor then joins the task parameters.
     sweep_grid
         ``"optional"``, ``"required"`` or ``"refused"``: how the mode takes ``sweep_grid``.
     default_estimator
@@ -86,6 +90,9 @@ class Mode:
     explicit_split
         Whether explicit ``train_indices``/``test_indices`` and ``save_best_model_path``
         make sense (a single task on the whole data).
+    sample_cap
+        Whether ``max_samples_per_task`` may subsample each task's data (``False`` where
+        the answer depends on how many samples each task has).
     aggregation_options
         The mode's own options that only aggregation reads (changing them must not
         retrain anything; in a workflow config they sit under ``fit``, with
@@ -96,10 +103,12 @@ class Mode:
     Options: ClassVar[type[ModeOptions]] = ModeOptions
     summary: ClassVar[str] = ""
     uses_y: ClassVar[bool] = True
+    uses_z: ClassVar[bool] = False
     sweep_grid: ClassVar[Literal["optional", "required", "refused"]] = "optional"
     default_estimator: ClassVar[tuple[str, dict[str, Any]]] = ("infonce", {})
     marginal_terms: ClassVar[bool] = False
     explicit_split: ClassVar[bool] = False
+    sample_cap: ClassVar[bool] = True
     aggregation_options: ClassVar[tuple[str, ...]] = ()
 
     # ----------------------------------------------------------------------------------
@@ -116,6 +125,8 @@ class Mode:
         """
         if isinstance(values, self.Options):
             return values
+        if isinstance(values, ModeOptions):  # another mode's options
+            values = values.model_dump()
         given = plain(values, f"the arguments of mode {self.name!r}")
         try:
             return self.Options.model_validate(given)
@@ -163,7 +174,7 @@ class Mode:
             )
         return grid or None
 
-    def tasks(self, combination: Combination, options: ModeOptions) -> list[TaskSpec]:
+    def tasks(self, combination: Combination, options: Any) -> list[TaskSpec]:
         """The tasks of one parameter combination (default: one task).
 
         Use ``combination.task(suffix, **fields)`` to make each :class:`TaskSpec`: its
@@ -236,7 +247,7 @@ class Mode:
     # Aggregation (xarray)
     # ----------------------------------------------------------------------------------
 
-    def aggregate(self, tasks: xr.Dataset, mi_var: str, options: ModeOptions) -> xr.Dataset:
+    def aggregate(self, tasks: xr.Dataset, mi_var: str, options: Any) -> xr.Dataset:
         """The mode's summary of a task dataset (default: mean ± std per combination).
 
         MI-valued variables must carry ``attrs['units'] = 'nats'`` (see
@@ -246,7 +257,7 @@ class Mode:
 
         return per_combination(tasks, mi_var, self.name)
 
-    def headline(self, summary: xr.Dataset, options: ModeOptions) -> dict[str, Any]:
+    def headline(self, summary: xr.Dataset, options: Any) -> dict[str, Any]:
         """The headline numbers of a summary in output units (JSON-friendly scalars).
 
         ``mi_estimate`` is required; ``mi_error`` and ``is_reliable`` where the mode has

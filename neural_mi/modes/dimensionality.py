@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from ..errors import DataShapeError
-from ..params import Int, Real
+from ..params import Fraction, PositiveInt
 from . import register_mode
 from .base import Mode, ModeOptions
 
@@ -47,9 +47,9 @@ _SATURATION_STYLES = (":", "--", "-.")
 class DimensionalityOptions(ModeOptions):
     """Arguments of mode ``dimensionality``."""
 
-    n_splits: Int(ge=1) = 5
+    n_splits: PositiveInt = 5
     """Random splits of X's channels into two halves."""
-    strictness: list[Real(gt=0, le=1)] = Field(default_factory=lambda: list(DEFAULT_STRICTNESS))
+    strictness: list[Fraction] = Field(default_factory=lambda: list(DEFAULT_STRICTNESS))
     """Fractions of the peak MI defining the saturation dimension (one each)."""
 
     @field_validator("strictness")
@@ -142,8 +142,14 @@ class Dimensionality(Mode):
         }
 
     def details(self, results: Results) -> dict[str, Any]:
-        """``saturation_dim``: strictness (as a string) -> dimension, first combination."""
-        return {"saturation_dim": results.headline["saturation_dim"]}
+        """``saturation_dim``: strictness (as a string) -> dimension, first combination;
+        ``estimated_dims``: the same keyed by the strictness as a number (NeuralMI 1.1's
+        name; its strictness meant something else, see the migration guide)."""
+        saturation = results.headline["saturation_dim"]
+        return {
+            "saturation_dim": saturation,
+            "estimated_dims": {float(level): dim for level, dim in saturation.items()},
+        }
 
     def describe(self, results: Results) -> list[str]:
         return [f"  saturation dimension: {results.details['saturation_dim']}"]
@@ -175,12 +181,13 @@ def participation_ratio(
     """
     import torch
 
-    if not hasattr(critic, "embed"):
+    embed = getattr(critic, "embed", None)
+    if not callable(embed):
         return float("nan")
     rows = torch.as_tensor(np.asarray(indices), dtype=torch.long)
     critic.eval()
     with torch.no_grad():
-        zx, zy = critic.embed(x[rows].to(device), y[rows].to(device))
+        zx, zy = embed(x[rows].to(device), y[rows].to(device))
     zx = zx - zx.mean(0)
     zy = zy - zy.mean(0)
     s = torch.linalg.svdvals(zx.T @ zy / max(len(rows) - 1, 1))
@@ -219,7 +226,9 @@ def aggregate_dimensionality(
     from ..aggregate import mi_variable, str_dims, summary_stats
     from ..store import swept_coords
 
-    levels_given = Dimensionality().options({"strictness": list(strictness)}).strictness
+    options = Dimensionality().options({"strictness": list(strictness)})
+    assert isinstance(options, DimensionalityOptions)
+    levels_given = options.strictness
     mi = mi_variable(ds, mi_var, ("embedding_dim",))
     keys = [name for name in swept_coords(ds) if name != "embedding_dim"] + ["embedding_dim"]
     out = summary_stats(mi.groupby(keys))

@@ -1,4 +1,9 @@
-"""``lag``: MI between X and Y shifted by each lag of ``lag_range``; where it peaks."""
+"""``lag``: MI between X and Y shifted by each lag of ``lag_range``; where it peaks.
+
+With a ``sweep_grid`` (e.g. ``{'window_size': [5, 10, 20]}``) every combination gets its
+own MI-per-lag curve: a lag × window grid answers "how long after, and over how long" in
+one call (NeuralMI 1.1's tutorial 3 built it by hand).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import numpy as np
 from pydantic import field_validator
 
 from ..errors import InsufficientDataError, ParameterError
-from ..params import Real
+from ..params import Number
 from . import register_mode
 from .base import Mode, ModeOptions
 
@@ -28,7 +33,7 @@ if TYPE_CHECKING:
 class LagOptions(ModeOptions):
     """Arguments of mode ``lag``."""
 
-    lag_range: list[Real()]
+    lag_range: list[Number]
     """Lags of Y after X: samples for sampled signals (multiples of step_size), seconds
     for spike trains; positive means Y follows X."""
 
@@ -47,12 +52,13 @@ def format_lag(lag: float) -> str:
 
 @register_mode
 class Lag(Mode):
-    """One task per lag (and combination); the lag of largest MI."""
+    """One task per lag and combination; the lag of largest MI per combination."""
 
     name = "lag"
     Options = LagOptions
-    summary = "one task per lag in lag_range; MI per lag and the peak lag"
-    sweep_grid = "refused"
+    summary = (
+        "one task per lag in lag_range (x sweep_grid combination); MI per lag and the peak lag"
+    )
 
     def tasks(self, combination: Combination, options: LagOptions) -> list[TaskSpec]:
         return [combination.task(f"L{format_lag(lag)}", lag=lag) for lag in options.lag_range]
@@ -112,7 +118,7 @@ class Lag(Mode):
         }
 
     def details(self, results: Results) -> dict[str, Any]:
-        """``peak_lag`` of the first combination."""
+        """``peak_lag`` of the first combination (``dataframe`` has each combination's)."""
         return {"peak_lag": results.headline["peak_lag"]}
 
     def describe(self, results: Results) -> list[str]:

@@ -1,29 +1,26 @@
 """``rigorous``: MI extrapolated to infinite data from subsamples (bias correction).
 
 For each ``gamma`` in ``gamma_range`` the data is cut into ``gamma`` disjoint chunks and one
-task trains on each chunk (55 tasks for gamma 1..10).  MI estimated on ``1/gamma`` of the
-data is biased roughly linearly in ``gamma``, so a weighted linear fit of MI against
-``gamma`` (:func:`fit_rigorous`), extrapolated to ``gamma = 0``, estimates the
-infinite-data MI, with a confidence interval.
+task trains on each chunk (55 tasks for gamma 1..10); per parameter combination, the fit of
+:mod:`neural_mi.fit` extrapolates MI against ``gamma`` to ``gamma = 0``, the infinite-data
+MI, with a confidence interval.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import Field, field_validator
 
-from ..errors import DataShapeError, DataValueError, ParameterError
-from ..params import Int, Real, check_int, check_keys, check_number
+from ..errors import ParameterError
+from ..fit import FIT_DEFAULTS, fit_rigorous, plain_gammas
+from ..params import IntAtLeastTwo, OpenFraction, PositiveInt, PositiveNumber, check_keys
 from . import register_mode
 from .base import Mode, ModeOptions
 
 if TYPE_CHECKING:
-    import pandas as pd
     import xarray as xr
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -35,21 +32,17 @@ if TYPE_CHECKING:
 #: Gammas used when ``gamma_range`` is not given.
 DEFAULT_GAMMA_RANGE: tuple[int, ...] = tuple(range(1, 11))
 
-#: Floor (in the units of the MI values, nats in the pipeline) of the scale that the
-#: curvature criterion divides by, so that an intercept near zero does not make it explode.
-CURVATURE_SCALE_FLOOR = 1e-3
-
 
 class RigorousOptions(ModeOptions):
     """Arguments of mode ``rigorous``: the subsampling design and the fit settings."""
 
-    gamma_range: list[Int(ge=1)] = Field(default_factory=lambda: list(DEFAULT_GAMMA_RANGE))
+    gamma_range: list[PositiveInt] = Field(default_factory=lambda: list(DEFAULT_GAMMA_RANGE))
     """Subsampling factors: for each gamma the data is cut into gamma chunks, one task each."""
-    delta_threshold: Real(gt=0) = 0.1
+    delta_threshold: PositiveNumber = FIT_DEFAULTS["delta_threshold"]
     """Largest accepted curvature criterion; larger gammas are dropped while it is exceeded."""
-    min_gamma_points: Int(ge=2) = 5
+    min_gamma_points: IntAtLeastTwo = FIT_DEFAULTS["min_gamma_points"]
     """Fewest distinct gammas a reliable fit uses (pruning never goes below)."""
-    confidence_level: Real(gt=0, lt=1) = 0.68
+    confidence_level: OpenFraction = FIT_DEFAULTS["confidence_level"]
     """Coverage of the interval whose half-width is mi_error (0.68: about one standard
     error)."""
 
@@ -65,197 +58,7 @@ class RigorousOptions(ModeOptions):
 
 #: The settings of :func:`fit_rigorous` among the options (aggregation only).
 FIT_SETTINGS: tuple[str, ...] = ("delta_threshold", "min_gamma_points", "confidence_level")
-RIGOROUS_FIT_DEFAULTS: dict[str, Any] = {
-    name: RigorousOptions.model_fields[name].default for name in FIT_SETTINGS
-}
-
-
-# --------------------------------------------------------------------------------------
-# The fit
-# --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class RigorousFit:
-    """Result of :func:`fit_rigorous` (MI-valued fields in the units of the input).
-
-    Attributes
-    ----------
-    mi_corrected
-        Intercept of the linear fit at ``gamma = 0``: the bias-corrected MI.
-    mi_error
-        Half-width of the ``confidence_level`` confidence interval of the intercept
-        (NaN when the fit has no residual degrees of freedom).
-    slope
-        Slope of MI against gamma (MI units per unit gamma).
-    is_reliable
-        At least ``min_gamma_points`` gammas were used, the final curvature ``delta`` is
-        at most ``delta_threshold``, and the fit is finite.
-    gammas_used
-        The gammas kept in the final fit, ascending.
-    delta
-        Curvature criterion of the final fit (NaN with fewer than 3 gammas).
-    per_gamma
-        One row per gamma (all of them, used or not): ``gamma``, ``mean``, ``std``
-        (sample std, NaN for a single value) and ``n``.
-    """
-
-    mi_corrected: float
-    mi_error: float
-    slope: float
-    is_reliable: bool
-    gammas_used: tuple[float, ...]
-    delta: float
-    per_gamma: pd.DataFrame
-
-
-def fit_rigorous(
-    gammas: Sequence[float] | np.ndarray,
-    mi: Sequence[float] | np.ndarray,
-    *,
-    delta_threshold: float = RIGOROUS_FIT_DEFAULTS["delta_threshold"],
-    min_gamma_points: int = RIGOROUS_FIT_DEFAULTS["min_gamma_points"],
-    confidence_level: float = RIGOROUS_FIT_DEFAULTS["confidence_level"],
-) -> RigorousFit:
-    """Extrapolate MI to infinite data by weighted least squares of MI against gamma.
-
-    Parameters
-    ----------
-    gammas
-        Shape ``(n_tasks,)``: the subsampling factor of each task (positive).
-    mi
-        Shape ``(n_tasks,)``: each task's MI estimate.
-    delta_threshold
-        Largest accepted curvature criterion ``delta`` (see Notes).
-    min_gamma_points
-        Fewest distinct gammas a reliable fit uses; the largest gammas are dropped only
-        while more than this many remain.
-    confidence_level
-        Coverage of the interval whose half-width is ``mi_error``, in ``(0, 1)``
-        (0.68: about one standard error).
-
-    Returns
-    -------
-    RigorousFit
-
-    Raises
-    ------
-    ParameterError
-        On an invalid setting.
-    DataShapeError
-        If ``gammas`` and ``mi`` are not 1-D of the same non-zero length.
-    DataValueError
-        If a value is not finite or a gamma is not positive.
-
-    Notes
-    -----
-    The fit is weighted least squares of MI on ``[1, gamma]`` (:func:`numpy.polyfit`)
-    where each of the ``n_k`` values at gamma ``k`` has weight ``1 / n_k`` (with ``k``
-    chunks per gamma that is ``1 / k``), so every gamma carries the same total weight.
-    The interval is Student-t based: the intercept's standard error, from the covariance
-    scaled by the weighted residual variance on ``n - 2`` degrees of freedom, times the
-    t quantile of ``confidence_level`` (the same numbers as statsmodels' ``WLS`` and
-    ``conf_int``).
-
-    Curvature test: the same weighted fit with a quadratic term gives a second intercept
-    ``b0_quad``; ``delta = |b0_quad - b0_lin| / max(|b0_lin|, CURVATURE_SCALE_FLOOR)``
-    is how much the extrapolated value would move, relative to itself, if MI bent in
-    gamma.  While ``delta > delta_threshold`` and more than ``min_gamma_points`` gammas
-    remain, the largest gamma (the smallest, most biased chunks) is dropped and both fits
-    are redone.  Because ``delta`` is relative, an MI indistinguishable from zero is
-    flagged unreliable whenever its noise exceeds ``delta_threshold`` times the floor.
-    With fewer than two distinct gammas nothing can be extrapolated: every MI-valued
-    field is NaN and ``is_reliable`` is False.
-    """
-    import logging
-
-    import pandas as pd
-
-    check_number(delta_threshold, "delta_threshold", gt=0)
-    check_int(min_gamma_points, "min_gamma_points (a line needs two points)", 2)
-    check_number(confidence_level, "confidence_level", gt=0, lt=1)
-    g, y = _check_fit_data(gammas, mi)
-    distinct, inverse, counts = np.unique(g, return_inverse=True, return_counts=True)
-    weights = 1.0 / counts[inverse]
-    per_gamma = (
-        pd.DataFrame({"gamma": np.asarray(gammas).ravel(), "mi": y})
-        .groupby("gamma")["mi"]
-        .agg(["mean", "std", "count"])
-        .rename(columns={"count": "n"})
-        .reset_index()
-    )
-    if distinct.size < 2:
-        logging.getLogger(__name__).warning(
-            "Rigorous fit needs at least 2 distinct gammas, got %s; the corrected MI is undefined.",
-            _as_tuple(distinct),
-        )
-        return RigorousFit(
-            math.nan, math.nan, math.nan, False, _as_tuple(distinct), math.nan, per_gamma
-        )
-
-    n_used = distinct.size
-    while True:
-        keep = g <= distinct[n_used - 1]
-        intercept, slope, error = _linear_fit(g[keep], y[keep], weights[keep], confidence_level)
-        delta = _curvature_delta(g[keep], y[keep], weights[keep], intercept, n_used)
-        if not (delta > delta_threshold and n_used > min_gamma_points):
-            break
-        n_used -= 1
-
-    finite = all(math.isfinite(v) for v in (intercept, slope, error, delta))
-    return RigorousFit(
-        mi_corrected=intercept,
-        mi_error=error,
-        slope=slope,
-        is_reliable=bool(n_used >= min_gamma_points and finite and delta <= delta_threshold),
-        gammas_used=_as_tuple(distinct[:n_used]),
-        delta=delta,
-        per_gamma=per_gamma,
-    )
-
-
-def _check_fit_data(gammas: Any, mi: Any) -> tuple[np.ndarray, np.ndarray]:
-    g = np.asarray(gammas, dtype=float)
-    y = np.asarray(mi, dtype=float)
-    if g.ndim != 1 or g.shape != y.shape or g.size == 0:
-        raise DataShapeError(
-            f"gammas and mi must be 1-D arrays of the same non-zero length, "
-            f"got shapes {g.shape} and {y.shape}."
-        )
-    if not (np.all(np.isfinite(g)) and np.all(np.isfinite(y))):
-        raise DataValueError("gammas and mi must be finite; found NaN or Inf.")
-    if np.any(g <= 0):
-        raise DataValueError(f"gammas must be positive, got {np.unique(g[g <= 0]).tolist()}.")
-    return g, y
-
-
-def _as_tuple(values: np.ndarray) -> tuple[float, ...]:
-    """Gammas as plain Python numbers (ints where they are whole)."""
-    return tuple(int(v) if float(v).is_integer() else float(v) for v in values)
-
-
-def _linear_fit(
-    g: np.ndarray, y: np.ndarray, w: np.ndarray, confidence_level: float
-) -> tuple[float, float, float]:
-    """Intercept, slope and intercept CI half-width of the weighted linear fit."""
-    from scipy.special import stdtrit
-
-    # polyfit weights multiply residuals, so they are the square roots of the WLS weights.
-    if g.size <= 2:  # a line through two points has no residual degrees of freedom
-        slope, intercept = np.polyfit(g, y, 1, w=np.sqrt(w))
-        return float(intercept), float(slope), math.nan
-    (slope, intercept), cov = np.polyfit(g, y, 1, w=np.sqrt(w), cov=True)
-    quantile = stdtrit(g.size - 2, 0.5 + confidence_level / 2.0)
-    return float(intercept), float(slope), float(quantile * math.sqrt(cov[1, 1]))
-
-
-def _curvature_delta(
-    g: np.ndarray, y: np.ndarray, w: np.ndarray, intercept_lin: float, n_gammas: int
-) -> float:
-    if n_gammas < 3:
-        return math.nan
-    intercept_quad = float(np.polyfit(g, y, 2, w=np.sqrt(w))[-1])
-    return abs(intercept_quad - intercept_lin) / max(abs(intercept_lin), CURVATURE_SCALE_FLOOR)
+RIGOROUS_FIT_DEFAULTS: dict[str, Any] = dict(FIT_DEFAULTS)
 
 
 def aggregate_rigorous(ds: xr.Dataset, mi_var: str = "test_mi", **fit_kw: Any) -> xr.Dataset:
@@ -315,7 +118,7 @@ def aggregate_rigorous(ds: xr.Dataset, mi_var: str = "test_mi", **fit_kw: Any) -
 def gammas_used(summary: xr.Dataset) -> list[int | float]:
     """The gammas the fit of a (single-combination) summary used, ascending."""
     used = summary["gamma_used"]
-    return list(_as_tuple(used["gamma"].values[used.values]))
+    return list(plain_gammas(used["gamma"].values[used.values]))
 
 
 @register_mode
@@ -325,6 +128,7 @@ class Rigorous(Mode):
     name = "rigorous"
     Options = RigorousOptions
     aggregation_options = FIT_SETTINGS
+    sample_cap = False  # the extrapolation is over the chunks' sample counts
     summary = (
         "per combination, one task per chunk for each gamma; MI extrapolated to "
         "infinite data with a confidence interval"

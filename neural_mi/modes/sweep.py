@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..params import Int
+from ..params import PositiveInt
 from . import register_mode
 from .base import Mode, ModeOptions
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 class SweepOptions(ModeOptions):
     """Arguments of mode ``sweep``."""
 
-    n_repeats: Int(ge=1) = 1
+    n_repeats: PositiveInt = 1
     """Independent trainings (own seeds) per combination."""
 
 

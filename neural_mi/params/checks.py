@@ -1,7 +1,7 @@
 """Checks of user-given values, in one place: names, choices, integers and numbers.
 
 Every typed parameter model (:mod:`neural_mi.params`) and the workflow's config model build
-on the annotated types below, so "an integer >= 1" is checked by one function and reads the
+on the annotated field types below, so "an integer >= 1" is checked by one function and reads the
 same from ``nmi.run``, the planner and the workflow config.  Pydantic's own errors are
 turned into :class:`~neural_mi.errors.ParameterError` messages that name the key and, for a
 typo, the closest allowed name.
@@ -20,8 +20,15 @@ from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
 from ..errors import ParameterError
 
 __all__ = [
-    "Int",
-    "Real",
+    "Fraction",
+    "IntAtLeastTwo",
+    "Integer",
+    "NonNegativeInt",
+    "NonNegativeNumber",
+    "Number",
+    "OpenFraction",
+    "PositiveInt",
+    "PositiveNumber",
     "check_choice",
     "check_int",
     "check_keys",
@@ -148,34 +155,47 @@ def _as_number(**bounds: float | None) -> Any:
     return validate
 
 
-def Int(ge: int | None = None) -> Any:
-    """An integer field (numpy integers accepted; bools, floats and strings refused)."""
-    return Annotated[int, BeforeValidator(_as_int(ge)), Field(json_schema_extra=_bounds(ge=ge))]
+def _plain_number(value: Any) -> Any:
+    # The value keeps the Python type it was given (``1`` stays an ``int``), so that a
+    # parameter set hashes the same whether it was checked or not.
+    return value.item() if isinstance(value, np.generic) else value
 
 
-def Real(
-    gt: float | None = None,
-    ge: float | None = None,
-    lt: float | None = None,
-    le: float | None = None,
-) -> Any:
-    """A finite number field within bounds (bools and strings refused).
-
-    The value keeps the Python type it was given (``1`` stays an ``int``), so that a
-    parameter set hashes the same whether it was checked or not.
-    """
-    return Annotated[
-        float | int,
-        BeforeValidator(_as_number(gt=gt, ge=ge, lt=lt, le=le)),
-        AfterValidator(lambda v: v.item() if isinstance(v, np.generic) else v),
-        Field(json_schema_extra=_bounds(gt=gt, ge=ge, lt=lt, le=le)),
-    ]
-
-
-def _bounds(**bounds: float | None) -> dict[str, Any]:
-    """JSON-schema keywords of a range (the validators enforce it)."""
-    names = {"gt": "exclusiveMinimum", "ge": "minimum", "lt": "exclusiveMaximum", "le": "maximum"}
-    return {names[key]: value for key, value in bounds.items() if value is not None}
+# Field types of the parameter models: integers (numpy integers accepted; bools, floats and
+# strings refused) and finite numbers (bools and strings refused) within a range.  One
+# validator each (:func:`check_int`, :func:`check_number`), so "an integer >= 1" reads the
+# same everywhere; the JSON schema states each range.
+Integer = Annotated[int, BeforeValidator(_as_int(None))]
+PositiveInt = Annotated[int, BeforeValidator(_as_int(1)), Field(json_schema_extra={"minimum": 1})]
+NonNegativeInt = Annotated[
+    int, BeforeValidator(_as_int(0)), Field(json_schema_extra={"minimum": 0})
+]
+IntAtLeastTwo = Annotated[int, BeforeValidator(_as_int(2)), Field(json_schema_extra={"minimum": 2})]
+Number = Annotated[float | int, BeforeValidator(_as_number()), AfterValidator(_plain_number)]
+PositiveNumber = Annotated[
+    float | int,
+    BeforeValidator(_as_number(gt=0)),
+    AfterValidator(_plain_number),
+    Field(json_schema_extra={"exclusiveMinimum": 0}),
+]
+NonNegativeNumber = Annotated[
+    float | int,
+    BeforeValidator(_as_number(ge=0)),
+    AfterValidator(_plain_number),
+    Field(json_schema_extra={"minimum": 0}),
+]
+OpenFraction = Annotated[
+    float | int,
+    BeforeValidator(_as_number(gt=0, lt=1)),
+    AfterValidator(_plain_number),
+    Field(json_schema_extra={"exclusiveMinimum": 0, "exclusiveMaximum": 1}),
+]
+Fraction = Annotated[
+    float | int,
+    BeforeValidator(_as_number(gt=0, le=1)),
+    AfterValidator(_plain_number),
+    Field(json_schema_extra={"exclusiveMinimum": 0, "maximum": 1}),
+]
 
 
 def describe_validation_error(exc: ValidationError, what: str, fields: Iterable[str] = ()) -> str:

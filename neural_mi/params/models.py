@@ -16,7 +16,17 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError
 
 from ..errors import ParameterError
-from .checks import Int, Real, check_choice, describe_validation_error, plain
+from .checks import (
+    IntAtLeastTwo,
+    NonNegativeInt,
+    NonNegativeNumber,
+    OpenFraction,
+    PositiveInt,
+    PositiveNumber,
+    check_choice,
+    describe_validation_error,
+    plain,
+)
 
 
 class ParamModel(BaseModel):
@@ -28,19 +38,19 @@ class ParamModel(BaseModel):
 class TrainParams(ParamModel):
     """Training and model parameters of a critic (``base_params``)."""
 
-    n_epochs: Int(ge=1) = 50
+    n_epochs: PositiveInt = 50
     """Most training epochs; early stopping may end sooner."""
-    learning_rate: Real(gt=0) = 5e-4
+    learning_rate: PositiveNumber = 5e-4
     """Adam's learning rate."""
-    batch_size: Int(ge=2) = 128
+    batch_size: IntAtLeastTwo = 128
     """Samples per training batch (contrastive bounds need at least 2)."""
-    patience: Int(ge=0) = 10
+    patience: NonNegativeInt = 10
     """Epochs without a new best smoothed held-out MI before training stops."""
-    embedding_dim: Int(ge=1) = 16
+    embedding_dim: PositiveInt = 16
     """Size of each variable's embedding."""
-    hidden_dim: Int(ge=1) = 128
+    hidden_dim: PositiveInt = 128
     """Width of the embedding networks' hidden layers (default chosen in docs/accuracy.md)."""
-    n_layers: Int(ge=1) = 3
+    n_layers: PositiveInt = 3
     """Hidden layers of the embedding networks (default chosen in docs/accuracy.md)."""
     critic_type: Literal["separable", "bilinear", "concat"] = "separable"
     """How embeddings are scored: separable (dot product), bilinear, or concat (joint MLP)."""
@@ -48,28 +58,28 @@ class TrainParams(ParamModel):
     """Network that embeds each variable's windows."""
     use_variational: StrictBool = False
     """Variational (stochastic) MLP embeddings with a KL penalty of weight ``beta``."""
-    beta: Real(ge=0) = 1e-3
+    beta: NonNegativeNumber = 1e-3
     """Weight of the KL penalty of variational embeddings."""
-    kernel_size: Int(ge=1) = 3
+    kernel_size: PositiveInt = 3
     """Kernel size of cnn and tcn embeddings."""
     bidirectional: StrictBool = False
     """Bidirectional gru/lstm embeddings."""
-    nhead: Int(ge=1) = 4
+    nhead: PositiveInt = 4
     """Attention heads of transformer embeddings."""
-    train_fraction: Real(gt=0, lt=1) = 0.8
+    train_fraction: OpenFraction = 0.8
     """Fraction of the samples used for training; the rest is held out."""
-    n_test_blocks: Int(ge=1) = 5
+    n_test_blocks: PositiveInt = 5
     """Contiguous held-out blocks of a blocked split."""
-    smoothing_window: Int(ge=1) = 5
+    smoothing_window: PositiveInt = 5
     """Epochs averaged when smoothing the held-out MI curve for early stopping."""
-    max_eval_samples: Int(ge=1) = 4096
+    max_eval_samples: PositiveInt = 4096
     """Most held-out samples evaluated per epoch (one batch when the critic affords it)."""
 
 
 class _WindowParams(ParamModel):
-    window_size: Int(ge=1) = 1
+    window_size: PositiveInt = 1
     """Window length in samples."""
-    step_size: Int(ge=1) = 1
+    step_size: PositiveInt = 1
     """Shift between consecutive windows in samples."""
     time_axis: Literal[-1, 0, 1] = -1
     """-1 (or 1): arrays are (channels, time); 0: (time, channels)."""
@@ -82,20 +92,20 @@ class ContinuousParams(_WindowParams):
 class CategoricalParams(_WindowParams):
     """One-hot windows of integer labels."""
 
-    n_categories: Int(ge=1) | None = None
+    n_categories: PositiveInt | None = None
     """Number of categories; null: largest label + 1."""
 
 
 class SpikeParams(ParamModel):
     """Windows of spike times (seconds)."""
 
-    window_size: Real(gt=0)
+    window_size: PositiveNumber
     """Window length in seconds (required)."""
-    step_size: Real(gt=0) | None = None
+    step_size: PositiveNumber | None = None
     """Shift between windows in seconds; null: window_size."""
-    max_spikes_per_window: Int(ge=1) | None = None
+    max_spikes_per_window: PositiveInt | None = None
     """Spike slots per window and neuron; null: the most found in any window."""
-    n_seconds: Real(gt=0) | None = None
+    n_seconds: PositiveNumber | None = None
     """Recording length in seconds; null: the last spike time."""
 
 
@@ -122,7 +132,7 @@ class NoEstimatorParams(ParamModel):
 class SmileParams(ParamModel):
     """Parameters of the SMILE estimator."""
 
-    clip: Real(gt=0) | None = 5.0
+    clip: PositiveNumber | None = 5.0
     """Clip of the density-ratio term (log scale); null: no clip (the MINE/NWJ-like bound)."""
 
 

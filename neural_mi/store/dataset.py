@@ -31,7 +31,16 @@ if TYPE_CHECKING:  # xarray is imported where datasets are built: train jobs nev
 logger = logging.getLogger(__name__)
 
 #: ``TaskSpec`` fields that become coordinates on the ``task`` dimension.
-TASK_COORDS: tuple[str, ...] = ("combo", "gamma", "subset", "lag", "split", "repeat", "seed")
+TASK_COORDS: tuple[str, ...] = (
+    "combo",
+    "gamma",
+    "subset",
+    "lag",
+    "split",
+    "repeat",
+    "seed",
+    "role",
+)
 
 #: Training diagnostics (:class:`~neural_mi.train.TrainOutcome`) that become task
 #: variables: name, dtype, and the value of a result that lacks it.

@@ -39,8 +39,8 @@ from typing import Any
 import numpy as np
 import zarr
 import zarr.api.asynchronous as zarr_async
-from zarr.core.sync import sync
 
+from ..compat import run_coroutine
 from ..errors import CorruptStoreError, ParameterError
 from ..tasks import TaskResult, TaskSpec
 from ._json import jsonable
@@ -176,9 +176,7 @@ def read_task(path: str | os.PathLike[str]) -> TaskResult:
         If the store fails verification for any reason (see the module docstring); its
         message names the store and the problem.
     """
-    # zarr 3.1 has no public way to run a coroutine: ``zarr.core.sync.sync`` runs it on
-    # zarr's own IO loop, which (unlike ``asyncio.run``) works under a running loop too.
-    return sync(_read_task_async(Path(path)))
+    return run_coroutine(_read_task_async(Path(path)))
 
 
 def read_tasks(paths: Iterable[str | os.PathLike[str]]) -> list[TaskResult | CorruptStoreError]:
@@ -190,7 +188,7 @@ def read_tasks(paths: Iterable[str | os.PathLike[str]]) -> list[TaskResult | Cor
         In the order of ``paths``: each store's :class:`TaskResult`, or the
         :class:`~neural_mi.errors.CorruptStoreError` saying why it failed verification.
     """
-    return sync(_read_tasks_async([Path(p) for p in paths]))
+    return run_coroutine(_read_tasks_async([Path(p) for p in paths]))
 
 
 def is_complete(path: str | os.PathLike[str]) -> bool:

@@ -53,11 +53,12 @@ def prepare(out: str | Path) -> Path:
     from ..prepared import write_prepared
 
     seed, session = read_session(session_file(out))
-    x, y = load_session_arrays(session, seed)
+    x, y, z = load_session_arrays(session, seed)
     validate_data(x, session.x.type, name=f"session {session.name!r} x")
-    if y is not None:
-        assert session.y is not None
-        validate_data(y, session.y.type, name=f"session {session.name!r} y")
+    for variable, values, spec in (("y", y, session.y), ("z", z, session.z)):
+        if values is not None:
+            assert spec is not None
+            validate_data(values, spec.type, name=f"session {session.name!r} {variable}")
     return write_prepared(
         out,
         x,
@@ -65,6 +66,8 @@ def prepare(out: str | Path) -> Path:
         session.x.type,
         None if session.y is None else session.y.type,
         session=session.name,
+        z=z,
+        processor_type_z=None if session.z is None else session.z.type,
     )
 
 
@@ -147,6 +150,7 @@ def aggregate(out_dir: str | Path) -> Path:
         workflow trains exactly those tasks again.  Nothing is summarised from fewer tasks
         than planned.
     """
+    from ..plot import figure_and_axes
     from ..results import Results
     from ..store import results_to_dataset
 
@@ -170,7 +174,9 @@ def aggregate(out_dir: str | Path) -> Path:
     headline = {"session": plan.session, "analysis": plan.analysis, **analysis.headline}
     (out_dir / "summary.json").write_text(json.dumps(headline, indent=2))
     analysis.dataframe.to_csv(out_dir / "summary.csv", index=False)
-    analysis.plot().savefig(out_dir / "figure.png", dpi=120)
+    figure, axes = figure_and_axes(None)  # not pyplot's: a batch job has no display
+    analysis.plot(ax=axes, show=False)
+    figure.savefig(out_dir / "figure.png", dpi=120)
     return out_dir
 
 

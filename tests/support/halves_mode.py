@@ -10,14 +10,14 @@ from __future__ import annotations
 import numpy as np
 
 from neural_mi.modes import Mode, ModeOptions, register_mode
-from neural_mi.params import Int
+from neural_mi.params import PositiveInt
 from neural_mi.plan import derive_seed
 
 
 class HalvesOptions(ModeOptions):
     """Arguments of the toy mode."""
 
-    n_halves: Int(ge=1) = 3
+    n_halves: PositiveInt = 3
     """How many random halves (one task each)."""
 
 

@@ -27,8 +27,13 @@ rule aggregate:
         ),
     log:
         "logs/aggregate/{session}/{analysis}.log",
+    group:
+        cluster_group("aggregate")
+    resources:
+        runtime=runtime("aggregate"),
+        mem_mb=mem_mb("aggregate"),
     params:
         settings=analysis_settings,
-        out_dir=lambda wildcards: f"{RESULTS}/{wildcards.session}/{wildcards.analysis}",
+        out_dir=f"{RESULTS}/{{session}}/{{analysis}}",
     shell:
         "neural-mi aggregate --out-dir {params.out_dir:q} > {log:q} 2>&1"

@@ -6,7 +6,7 @@ import sys
 
 import neural_mi
 import neural_mi.compat
-from neural_mi.workflow.plan import workflow_plan
+from neural_mi.workflow.plan import GROUP_PARENT, workflow_plan
 
 # Validates the whole config (data headers included), plans every session x analysis and
 # packs the tasks into train jobs.  When a run starts, the main process writes the files
@@ -27,6 +27,24 @@ if workflow.is_main_process:
         )
 
 
+# Collecting one table and one figure takes a second: not worth a cluster job.
+localrules:
+    collect,
+
+
+if (
+    workflow.is_main_process
+    and not workflow.local_exec
+    and GROUP_PARENT not in workflow.group_settings.group_components
+):
+    print(
+        f"neural_mi: the profile sets no group-components for {GROUP_PARENT}, so every "
+        "job is submitted on its own instead of in groups of about target_job_minutes "
+        f"(set `group-components: [{GROUP_PARENT}=100000]`).",
+        file=sys.stderr,
+    )
+
+
 wildcard_constraints:
     session="[A-Za-z0-9_-]+",
     analysis="[A-Za-z0-9_-]+",
@@ -36,7 +54,7 @@ wildcard_constraints:
 def session_files(wildcards):
     """Data files a session reads (none for synthetic sessions)."""
     session = PLAN.config.session(wildcards.session)
-    return [v.path for v in (session.x, session.y) if v is not None and v.path]
+    return [v.path for v in (session.x, session.y, session.z) if v is not None and v.path]
 
 
 def session_source(wildcards):
@@ -50,8 +68,7 @@ def analysis_plan(wildcards):
 
 def pack_tasks(wildcards):
     """Every training parameter of a pack's tasks: changing one reruns that pack only."""
-    specs = analysis_plan(wildcards).packs[wildcards.pack]
-    return "[" + ", ".join(spec.to_json() for spec in specs) + "]"
+    return PLAN.pack_signature(wildcards.session, wildcards.analysis, wildcards.pack)
 
 
 def pack_markers(wildcards):
@@ -76,3 +93,40 @@ def all_pack_markers():
 
 def all_results(name):
     return [f"{RESULTS}/{s}/{a}/{name}" for s, a in PLAN.analyses]
+
+
+# Cluster groups and resources, from the cost model (neural_mi.workflow.cost): each job's
+# group, its runtime (minutes; a group's jobs add up to the group's estimate with headroom)
+# and its memory; a retry (attempt 2, ...) multiplies both.
+
+
+def cluster_group(rule):
+    """The cluster group of a job of ``rule`` (WorkflowPlan.job_group)."""
+
+    def job_group(wildcards):
+        name = PLAN.job_group(rule, **dict(wildcards.items()))
+        # Snakemake submits the parts of a group that do not depend on each other (other
+        # sessions) as one job only as far as the group-components of the parent group
+        # allow (nmi=... in the profile).
+        workflow.parent_groupids[name] = GROUP_PARENT
+        return name
+
+    return job_group
+
+
+def runtime(rule):
+    """Minutes a job of ``rule`` asks for (WorkflowPlan.job_runtime)."""
+
+    def job_runtime(wildcards, attempt):
+        return PLAN.job_runtime(rule, attempt=attempt, **dict(wildcards.items()))
+
+    return job_runtime
+
+
+def mem_mb(rule):
+    """Memory (MB) a job of ``rule`` asks for (WorkflowPlan.job_memory_mb)."""
+
+    def job_mem_mb(wildcards, attempt):
+        return PLAN.job_memory_mb(rule, attempt=attempt, **dict(wildcards.items()))
+
+    return job_mem_mb

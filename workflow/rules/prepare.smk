@@ -6,6 +6,11 @@ rule prepare:
         directory(f"{RESULTS}/{{session}}/data.zarr"),
     log:
         "logs/prepare/{session}.log",
+    group:
+        cluster_group("prepare")
+    resources:
+        runtime=runtime("prepare"),
+        mem_mb=mem_mb("prepare"),
     params:
         source=session_source,
         version=neural_mi.__version__,

@@ -13,8 +13,11 @@ rule train:
     log:
         "logs/train/{session}/{analysis}/{pack}.log",
     group:
-        "train"
+        cluster_group("train")
     threads: PLAN.config.threads_per_job
+    resources:
+        runtime=runtime("train"),
+        mem_mb=mem_mb("train"),
     params:
         tasks=pack_tasks,
         version=neural_mi.__version__,

@@ -5,26 +5,40 @@ seed gives identical output.  The default seed is 42, the default ``random_seed`
 ``nmi.run``, so that a script or tutorial that does not pass one gives the same numbers on
 every run; pass ``seed=None`` for fresh randomness.  MI values are in **bits** unless stated
 otherwise.
+
+The names, argument order and defaults follow NeuralMI 1.1, whose notebooks call them
+(``neural_mi.datasets.generators`` is the same functions under 1.1's module path); 1.1's
+argument names that differ from ours (``noise_level``, ``transition_probability``,
+``delay``) are accepted as keyword aliases.  What differs from 1.1 (the seed, the exact
+processes) is listed in ``docs/migrating_from_neuralmi.md``.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from .errors import ParameterError
+from ..errors import ParameterError
+from ..params import check_int, check_number
 
 if TYPE_CHECKING:  # torch is imported only when a tensor is asked for (workflow parse time)
     import torch
 
+_T = TypeVar("_T")
+
 __all__ = [
+    "autoregressive_transfer_entropy",
     "categorical_mi_bits",
+    "generate_block_channels",
+    "generate_conditional_gaussians",
     "generate_correlated_categorical_series",
     "generate_correlated_gaussians",
     "generate_correlated_spike_trains",
+    "generate_coupled_autoregressive",
     "generate_full_data",
     "generate_history_data",
     "generate_latent_factor_data",
@@ -40,14 +54,28 @@ __all__ = [
 _MAP_SEED = 1729
 
 
-def _check_int(value: object, name: str, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ParameterError(f"{name} must be an integer >= {minimum}, got {value!r}.")
+def _legacy_names(**renames: str) -> Callable[[Callable[..., _T]], Callable[..., _T]]:
+    """Accept NeuralMI 1.1's keyword names (``old="new"``) for arguments we name otherwise.
 
+    The wrapped function keeps our signature (``inspect.signature`` shows our names only,
+    so a workflow config cannot use the old ones); giving both names is an error.
+    """
 
-def _check_non_negative(value: object, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise ParameterError(f"{name} must be a non-negative number, got {value!r}.")
+    def decorate(function: Callable[..., _T]) -> Callable[..., _T]:
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> _T:
+            for old, new in renames.items():
+                if old in kwargs:
+                    if new in kwargs:
+                        raise ParameterError(
+                            f"Give {new} or its NeuralMI 1.1 name {old}, not both."
+                        )
+                    kwargs[new] = kwargs.pop(old)
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 def _output(array: np.ndarray, use_torch: bool) -> np.ndarray | torch.Tensor:
@@ -76,8 +104,8 @@ def rho_from_mi(mi: float, dim: int) -> float:
     float
         ``rho = sqrt(1 - 2**(-2 * mi / dim))`` in ``[0, 1)``.
     """
-    _check_non_negative(mi, "mi")
-    _check_int(dim, "dim", 1)
+    check_number(mi, "mi", ge=0)
+    check_int(dim, "dim", 1)
     return math.sqrt(-math.expm1(-2.0 * mi * math.log(2.0) / dim))
 
 
@@ -117,7 +145,7 @@ def generate_correlated_gaussians(
     x, y
         float32, each ``(n_samples, dim)``.
     """
-    _check_int(n_samples, "n_samples", 1)
+    check_int(n_samples, "n_samples", 1)
     x, y = _correlated_pairs(np.random.default_rng(seed), n_samples, dim, mi)
     return _output(x, use_torch), _output(y, use_torch)
 
@@ -158,6 +186,7 @@ def generate_nonlinear_from_latent(
     latent_dim: int,
     observed_dim: int,
     mi: float,
+    *,
     use_torch: bool = True,
     seed: int | None = 42,
 ) -> tuple[np.ndarray | torch.Tensor, np.ndarray | torch.Tensor]:
@@ -170,7 +199,9 @@ def generate_nonlinear_from_latent(
     tanh then softplus for ``f`` and softplus then tanh for ``g``.  Orthonormal columns
     make ``Q u`` injective and the activations are strictly monotone, so ``f`` and ``g``
     are injective; MI is invariant under injective maps of each variable separately, hence
-    ``I(X; Y) = I(Zx; Zy) = mi`` exactly.
+    ``I(X; Y) = I(Zx; Zy) = mi`` exactly.  ``use_torch`` and ``seed`` are keyword-only:
+    NeuralMI 1.1's fifth positional argument was the width of its random maps, which these
+    fixed maps do not have.
 
     Parameters
     ----------
@@ -192,9 +223,9 @@ def generate_nonlinear_from_latent(
     x, y
         float32, each ``(n_samples, observed_dim)``.
     """
-    _check_int(n_samples, "n_samples", 1)
-    _check_int(latent_dim, "latent_dim", 1)
-    _check_int(observed_dim, "observed_dim", 1)
+    check_int(n_samples, "n_samples", 1)
+    check_int(latent_dim, "latent_dim", 1)
+    check_int(observed_dim, "observed_dim", 1)
     if observed_dim < latent_dim:
         raise ParameterError(
             f"observed_dim={observed_dim} must be >= latent_dim={latent_dim} for the maps to "
@@ -211,12 +242,13 @@ def _poisson_times(rng: np.random.Generator, rate: float, duration: float) -> np
     return np.sort(rng.uniform(0.0, duration, rng.poisson(rate * duration)))
 
 
+@_legacy_names(delay="lag")
 def generate_correlated_spike_trains(
-    n_neurons: int = 5,
+    n_neurons: int = 10,
     duration: float = 100.0,
-    firing_rate: float = 10.0,
-    lag: float = 0.005,
-    jitter: float = 0.002,
+    firing_rate: float = 5.0,
+    lag: float = 0.02,
+    jitter: float = 0.005,
     seed: int | None = 42,
     background_rate: float | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -225,7 +257,9 @@ def generate_correlated_spike_trains(
     Each X neuron fires as a homogeneous Poisson process at ``firing_rate`` Hz on
     ``[0, duration)``.  Y neuron ``i`` fires once for every spike of X neuron ``i``, at
     ``t + lag + jitter * N(0, 1)``, plus independent Poisson background spikes at
-    ``background_rate`` Hz; Y spikes outside ``[0, duration)`` are dropped.
+    ``background_rate`` Hz; Y spikes outside ``[0, duration)`` are dropped.  The defaults
+    are NeuralMI 1.1's, whose name for ``lag`` (``delay``) is accepted too; 1.1's Y had no
+    background (``background_rate=0`` gives its process).
 
     Parameters
     ----------
@@ -247,16 +281,16 @@ def generate_correlated_spike_trains(
     x_spikes, y_spikes
         Lists of ``n_neurons`` sorted float64 arrays of spike times (s).
     """
-    _check_int(n_neurons, "n_neurons", 1)
+    check_int(n_neurons, "n_neurons", 1)
     for value, name in (
         (duration, "duration"),
         (firing_rate, "firing_rate"),
         (lag, "lag"),
         (jitter, "jitter"),
     ):
-        _check_non_negative(value, name)
+        check_number(value, name, ge=0)
     background_rate = firing_rate / 2 if background_rate is None else background_rate
-    _check_non_negative(background_rate, "background_rate")
+    check_number(background_rate, "background_rate", ge=0)
     rng = np.random.default_rng(seed)
     x_spikes, y_spikes = [], []
     for _ in range(n_neurons):
@@ -270,51 +304,62 @@ def generate_correlated_spike_trains(
     return x_spikes, y_spikes
 
 
+@_legacy_names(transition_probability="p_copy")
 def generate_correlated_categorical_series(
     n_samples: int,
-    n_categories: int = 4,
     n_channels: int = 1,
-    p_copy: float = 0.8,
+    n_categories: int = 3,
+    p_copy: float = 0.9,
+    use_torch: bool = True,
     seed: int | None = 42,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray | torch.Tensor, np.ndarray | torch.Tensor]:
     """Label series where Y copies X with probability ``p_copy``.
 
     ``x`` is i.i.d. uniform on ``{0, ..., n_categories - 1}``; at each time and channel
     ``y = x`` with probability ``p_copy``, else a fresh uniform label (which may equal
     ``x`` by chance).  The per-sample, per-channel MI is :func:`categorical_mi_bits`.
+    Argument order and defaults are NeuralMI 1.1's (whose name for ``p_copy``,
+    ``transition_probability``, is accepted too); 1.1's ``x`` also kept its label from one
+    time point to the next with probability 0.95, which made its MI unknown.
 
     Parameters
     ----------
     n_samples
         Number of time points.
-    n_categories
-        Number of labels ``K`` (>= 2).
     n_channels
         Independent channels.
+    n_categories
+        Number of labels ``K`` (>= 2).
     p_copy
         Copy probability in ``[0, 1]``.
+    use_torch
+        Return torch int64 tensors (default) or numpy int64 arrays.
     seed
         Seed of the random generator (default 42, reproducible; ``None``: fresh draws).
 
     Returns
     -------
     x, y
-        int64 arrays ``(n_channels, n_samples)``.
+        int64 ``(n_channels, n_samples)``.
     """
-    _check_int(n_samples, "n_samples", 1)
-    _check_int(n_channels, "n_channels", 1)
+    check_int(n_samples, "n_samples", 1)
+    check_int(n_channels, "n_channels", 1)
     _check_probability_and_k(n_categories, p_copy)
     rng = np.random.default_rng(seed)
     shape = (n_channels, n_samples)
     x = rng.integers(0, n_categories, shape)
     y = np.where(rng.random(shape) < p_copy, x, rng.integers(0, n_categories, shape))
-    return x.astype(np.int64), y.astype(np.int64)
+    x, y = x.astype(np.int64), y.astype(np.int64)
+    if not use_torch:
+        return x, y
+    import torch
+
+    return torch.from_numpy(x), torch.from_numpy(y)
 
 
 def _check_probability_and_k(n_categories: int, p_copy: float) -> None:
-    _check_int(n_categories, "n_categories", 2)
-    if isinstance(p_copy, bool) or not isinstance(p_copy, (int, float)) or not 0 <= p_copy <= 1:
-        raise ParameterError(f"p_copy must be a probability in [0, 1], got {p_copy!r}.")
+    check_int(n_categories, "n_categories", 2)
+    check_number(p_copy, "p_copy", ge=0, le=1)
 
 
 def categorical_mi_bits(n_categories: int, p_copy: float) -> float:
@@ -355,8 +400,8 @@ def _lagged_copy(x: np.ndarray, lag: int) -> np.ndarray:
 
 
 def _check_lag(n_samples: int, lag: int, name: str) -> None:
-    _check_int(n_samples, "n_samples", 2)
-    _check_int(lag, name, 0)
+    check_int(n_samples, "n_samples", 2)
+    check_int(lag, name, 0)
     if lag >= n_samples:
         raise ParameterError(f"{name}={lag} must be smaller than n_samples={n_samples}.")
 
@@ -365,6 +410,7 @@ def _series(y: np.ndarray) -> np.ndarray:
     return np.asarray(y, dtype=np.float32)[None, :]
 
 
+@_legacy_names(noise_level="noise")
 def generate_linear_data(
     n_samples: int = 5000, true_lag: int = 50, noise: float = 0.5, seed: int | None = 42
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -380,7 +426,8 @@ def generate_linear_data(
     true_lag
         Delay of ``y`` after ``x``, in samples.
     noise
-        Standard deviation of the additive Gaussian noise.
+        Standard deviation of the additive Gaussian noise (NeuralMI 1.1's name
+        ``noise_level`` is accepted too).
     seed
         Seed of the random generator (default 42, reproducible; ``None``: fresh draws).
 
@@ -390,21 +437,22 @@ def generate_linear_data(
         float32 arrays ``(1, n_samples)`` (channels, time).
     """
     _check_lag(n_samples, true_lag, "true_lag")
-    _check_non_negative(noise, "noise")
+    check_number(noise, "noise", ge=0)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(n_samples)
     y = _lagged_copy(x, true_lag) + noise * rng.standard_normal(n_samples)
     return _series(x), _series(y)
 
 
+@_legacy_names(noise_level="noise")
 def generate_nonlinear_data(
-    n_samples: int = 5000, true_lag: int = 50, noise: float = 0.5, seed: int | None = 42
+    n_samples: int = 5000, true_lag: int = 50, noise: float = 0.2, seed: int | None = 42
 ) -> tuple[np.ndarray, np.ndarray]:
-    """White noise ``x`` and ``y[t] = sin(2 x[t - true_lag]) + noise * e[t]``.
+    """White noise ``x`` and ``y[t] = x[t - true_lag]^2 - 1 + noise * e[t]``.
 
-    The first ``true_lag`` values of ``y`` are pure noise.  The dependence is
-    non-monotone: the linear correlation at the true lag is only
-    ``2 exp(-2) / std(y)`` (about 0.31 for ``noise = 0.5``).
+    The first ``true_lag`` values of ``y`` are pure noise.  The dependence is even in
+    ``x``, so the linear correlation of ``x`` and ``y`` is zero at every lag (``E[x^3] = 0``
+    for Gaussian ``x``): cross-correlation cannot find the lag, MI can.
 
     Parameters
     ----------
@@ -417,15 +465,16 @@ def generate_nonlinear_data(
         float32 arrays ``(1, n_samples)`` (channels, time).
     """
     _check_lag(n_samples, true_lag, "true_lag")
-    _check_non_negative(noise, "noise")
+    check_number(noise, "noise", ge=0)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(n_samples)
-    y = np.sin(2.0 * _lagged_copy(x, true_lag)) + noise * rng.standard_normal(n_samples)
+    y = _lagged_copy(x**2 - 1.0, true_lag) + noise * rng.standard_normal(n_samples)
     return _series(x), _series(y)
 
 
+@_legacy_names(noise_level="noise")
 def generate_history_data(
-    n_samples: int = 5000, history_duration: int = 20, noise: float = 0.5, seed: int | None = 42
+    n_samples: int = 5000, history_duration: int = 20, noise: float = 0.1, seed: int | None = 42
 ) -> tuple[np.ndarray, np.ndarray]:
     """White noise ``x`` and ``y[t] = x[t - history_duration] + noise * e[t]``.
 
@@ -451,11 +500,12 @@ def generate_history_data(
     return generate_linear_data(n_samples, history_duration, noise, seed)
 
 
+@_legacy_names(noise_level="noise")
 def generate_full_data(
     n_samples: int = 5000,
-    true_lag: int = 50,
+    true_lag: int = 30,
     history_duration: int = 20,
-    noise: float = 0.5,
+    noise: float = 0.3,
     seed: int | None = 42,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``y`` driven by a window of ``x``'s past that ends ``true_lag`` samples ago.
@@ -484,8 +534,8 @@ def generate_full_data(
         float32 arrays ``(1, n_samples)`` (channels, time).
     """
     _check_lag(n_samples, true_lag, "true_lag")
-    _check_int(history_duration, "history_duration", 1)
-    _check_non_negative(noise, "noise")
+    check_int(history_duration, "history_duration", 1)
+    check_number(noise, "noise", ge=0)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(n_samples)
     history_sum = np.convolve(x, np.ones(history_duration))[:n_samples]
@@ -520,8 +570,8 @@ def generate_xor_data(
     x, y
         float32 arrays ``(2, n_samples)`` and ``(1, n_samples)`` (channels, time).
     """
-    _check_int(n_samples, "n_samples", 1)
-    _check_non_negative(noise, "noise")
+    check_int(n_samples, "n_samples", 1)
+    check_number(noise, "noise", ge=0)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((2, n_samples))
     bit = np.logical_xor(x[0] > 0, x[1] > 0)
@@ -562,12 +612,226 @@ def generate_latent_factor_data(
     numpy.ndarray
         float32 ``(n_channels, n_samples)``.
     """
-    _check_int(n_samples, "n_samples", 1)
-    _check_int(latent_dim, "latent_dim", 1)
-    _check_int(n_channels, "n_channels", 1)
-    _check_non_negative(noise, "noise")
+    check_int(n_samples, "n_samples", 1)
+    check_int(latent_dim, "latent_dim", 1)
+    check_int(n_channels, "n_channels", 1)
+    check_number(noise, "noise", ge=0)
     rng = np.random.default_rng(seed)
     mixing = rng.standard_normal((n_channels, latent_dim)) / math.sqrt(latent_dim)
     factors = rng.standard_normal((latent_dim, n_samples))
     data = mixing @ factors + noise * rng.standard_normal((n_channels, n_samples))
     return data.astype(np.float32)
+
+
+def generate_conditional_gaussians(
+    n_samples: int,
+    dim: int = 1,
+    cmi: float = 1.0,
+    rho_xz: float = 0.6,
+    rho_zy: float = 0.6,
+    seed: int | None = 42,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Jointly Gaussian X, Y and Z with exactly ``cmi`` bits of I(X;Y|Z).
+
+    Per coordinate, ``z ~ N(0, 1)``, ``x = rho_xz z + sqrt(1 - rho_xz^2) e_x`` and
+    ``y = rho_zy z + r e_x + s e_y`` with independent standard normal ``e_x``, ``e_y``,
+    where ``r^2 = q (1 - rho_zy^2)``, ``s^2 = (1 - q)(1 - rho_zy^2)`` and
+    ``q = 1 - 2^(-2 cmi / dim)``.  Given Z, the correlation of X and Y is ``sqrt(q)``, so
+    ``I(X;Y|Z) = -0.5 dim log2(1 - q) = cmi``; ``I(Z;Y) = -0.5 dim log2(1 - rho_zy^2)``.
+    With ``cmi = 0``, Y depends on X only through Z (X - Z - Y is a Markov chain) although
+    ``I(X;Y) > 0`` whenever ``rho_xz`` and ``rho_zy`` are not 0.
+
+    Parameters
+    ----------
+    n_samples
+        Number of time points.
+    dim
+        Channels of each variable (independent copies).
+    cmi
+        I(X;Y|Z) in bits (total over the channels).
+    rho_xz, rho_zy
+        Correlation of each channel of X, and of Y, with the same channel of Z, in
+        ``(-1, 1)``.
+    seed
+        Seed of the random generator (default 42, reproducible; ``None``: fresh draws).
+
+    Returns
+    -------
+    x, y, z
+        float32 arrays ``(dim, n_samples)`` (channels, time).
+    """
+    check_int(n_samples, "n_samples", 1)
+    check_int(dim, "dim", 1)
+    check_number(cmi, "cmi", ge=0)
+    for value, name in ((rho_xz, "rho_xz"), (rho_zy, "rho_zy")):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not -1 < value < 1:
+            raise ParameterError(f"{name} must be a number in (-1, 1), got {value!r}.")
+    q = -math.expm1(-2.0 * cmi * math.log(2.0) / dim)
+    rest = 1.0 - rho_zy**2
+    rng = np.random.default_rng(seed)
+    z, e_x, e_y = rng.standard_normal((3, dim, n_samples))
+    x = rho_xz * z + math.sqrt(1.0 - rho_xz**2) * e_x
+    y = rho_zy * z + math.sqrt(q * rest) * e_x + math.sqrt((1.0 - q) * rest) * e_y
+    return x.astype(np.float32), y.astype(np.float32), z.astype(np.float32)
+
+
+def _coupled_matrices(
+    coupling: float, a: float, b: float, noise_x: float, noise_y: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Transition matrix and innovation covariance of the state ``(x_t, y_t)``."""
+    for value, name in ((a, "a"), (b, "b")):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not -1 < value < 1:
+            raise ParameterError(f"{name} must be a number in (-1, 1) (a stable process).")
+    for value, name in ((noise_x, "noise_x"), (noise_y, "noise_y")):
+        check_number(value, name, ge=0)
+        if value == 0:
+            raise ParameterError(f"{name} must be positive.")
+    if isinstance(coupling, bool) or not isinstance(coupling, (int, float)):
+        raise ParameterError(f"coupling must be a number, got {coupling!r}.")
+    transition = np.array([[a, 0.0], [coupling, b]])
+    return transition, np.diag([noise_x**2, noise_y**2])
+
+
+def generate_coupled_autoregressive(
+    n_samples: int,
+    coupling: float = 0.8,
+    a: float = 0.5,
+    b: float = 0.5,
+    noise_x: float = 1.0,
+    noise_y: float = 1.0,
+    seed: int | None = 42,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A linear Gaussian VAR(1) pair in which X drives Y and Y does not drive X.
+
+    ``x[t+1] = a x[t] + noise_x e[t]`` and ``y[t+1] = b y[t] + coupling x[t] + noise_y
+    n[t]`` (independent standard normal ``e``, ``n``), started from the stationary
+    distribution.  :func:`autoregressive_transfer_entropy` gives the transfer entropies in
+    closed form; TE(Y→X) is 0.
+
+    Parameters
+    ----------
+    n_samples
+        Number of time points.
+    coupling
+        Weight of ``x[t]`` in ``y[t+1]``.
+    a, b
+        Autoregressive weights of X and of Y, in ``(-1, 1)``.
+    noise_x, noise_y
+        Standard deviations of the innovations (positive).
+    seed
+        Seed of the random generator (default 42, reproducible; ``None``: fresh draws).
+
+    Returns
+    -------
+    x, y
+        float32 arrays ``(1, n_samples)`` (channels, time).
+    """
+    check_int(n_samples, "n_samples", 2)
+    transition, innovation = _coupled_matrices(coupling, a, b, noise_x, noise_y)
+    from scipy.linalg import solve_discrete_lyapunov
+    from scipy.signal import lfilter
+
+    stationary = solve_discrete_lyapunov(transition, innovation)
+    rng = np.random.default_rng(seed)
+    start = rng.multivariate_normal(np.zeros(2), stationary)
+    shocks = rng.standard_normal((n_samples, 2)) * np.array([noise_x, noise_y])
+    # Each series is a first-order recursion driven by its input (the start, then shocks).
+    drive_x = np.concatenate([[start[0]], shocks[1:, 0]])
+    x = lfilter([1.0], [1.0, -a], drive_x)
+    drive_y = np.concatenate([[start[1]], coupling * x[:-1] + shocks[1:, 1]])
+    y = lfilter([1.0], [1.0, -b], drive_y)
+    return _series(x), _series(y)
+
+
+def autoregressive_transfer_entropy(
+    coupling: float = 0.8,
+    a: float = 0.5,
+    b: float = 0.5,
+    noise_x: float = 1.0,
+    noise_y: float = 1.0,
+    history: int = 1,
+    horizon: int = 1,
+) -> tuple[float, float]:
+    """Transfer entropies (bits) of :func:`generate_coupled_autoregressive`, in closed form.
+
+    ``TE(X→Y) = I(Y_future; X_past | Y_past)`` with the past the ``history`` samples up to
+    ``t`` and the future the sample ``t + horizon`` (the definition of mode ``transfer``
+    on one-sample windows), ``0.5 log2(Var(Y_f | Y_past) / Var(Y_f | Y_past, X_past))``
+    from the process' stationary autocovariance ``Cov(v[t+k], v[t]) = A^k S``.
+
+    Returns
+    -------
+    te_xy, te_yx
+        TE(X→Y) and TE(Y→X) in bits (the latter 0 up to rounding).
+    """
+    check_int(history, "history", 1)
+    check_int(horizon, "horizon", 1)
+    transition, innovation = _coupled_matrices(coupling, a, b, noise_x, noise_y)
+    from scipy.linalg import solve_discrete_lyapunov
+
+    stationary = solve_discrete_lyapunov(transition, innovation)
+    times = [*range(history), history - 1 + horizon]  # past samples, then the future one
+    blocks = [
+        [
+            np.linalg.matrix_power(transition, i - j) @ stationary
+            if i >= j
+            else stationary @ np.linalg.matrix_power(transition, j - i).T
+            for j in times
+        ]
+        for i in times
+    ]
+    cov = np.block(blocks)  # variables ordered (x, y) per time
+
+    def conditional_variance(target: int, given: list[int]) -> float:
+        s_tg = cov[target, given]
+        return float(cov[target, target] - s_tg @ np.linalg.solve(cov[np.ix_(given, given)], s_tg))
+
+    future = 2 * history
+    past_x = [2 * k for k in range(history)]
+    past_y = [2 * k + 1 for k in range(history)]
+    te = []
+    for target, own, other in ((future + 1, past_y, past_x), (future, past_x, past_y)):
+        reduced = conditional_variance(target, own)
+        full = conditional_variance(target, own + other)
+        te.append(0.5 * math.log2(reduced / full))
+    return te[0], te[1]
+
+
+def generate_block_channels(
+    n_samples: int,
+    n_blocks: int = 3,
+    block_size: int = 4,
+    mi: float = 0.7,
+    seed: int | None = 42,
+) -> np.ndarray:
+    """Channels in independent blocks; any two channels of one block share ``mi`` bits.
+
+    Channel ``i`` of block ``k`` is ``sqrt(rho) s_k + sqrt(1 - rho) e_i`` with independent
+    standard normal block sources ``s_k`` and noises ``e_i``, so two channels of a block have
+    correlation ``rho = rho_from_mi(mi, 1)`` and ``I = -0.5 log2(1 - rho^2) = mi``; channels
+    of different blocks are independent (I = 0).  Channels are ordered block by block.
+
+    Parameters
+    ----------
+    n_samples
+        Number of time points.
+    n_blocks, block_size
+        Number of blocks and channels per block.
+    mi
+        MI in bits of any two channels of a block.
+    seed
+        Seed of the random generator (default 42, reproducible; ``None``: fresh draws).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(n_blocks * block_size, n_samples)``.
+    """
+    check_int(n_samples, "n_samples", 1)
+    check_int(n_blocks, "n_blocks", 1)
+    check_int(block_size, "block_size", 1)
+    rho = rho_from_mi(mi, 1)
+    rng = np.random.default_rng(seed)
+    sources = np.repeat(rng.standard_normal((n_blocks, n_samples)), block_size, axis=0)
+    noise = rng.standard_normal((n_blocks * block_size, n_samples))
+    return (math.sqrt(rho) * sources + math.sqrt(1.0 - rho) * noise).astype(np.float32)

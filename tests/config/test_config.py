@@ -24,7 +24,7 @@ from neural_mi.errors import ConfigError
 from neural_mi.plan import derive_seed, plan_tasks
 from neural_mi.workflow.packing import pack_tasks
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _gauss_session(name: str = "g", n_samples: int = 1000) -> dict:
@@ -190,7 +190,7 @@ def test_arguments_of_other_modes_name_the_mode_that_uses_them():
     with pytest.raises(
         ConfigError,
         match=r"analyses\[0\] \(rig\): 'confidence_level' in fit is not used in this mode "
-        r"\(it is an argument of mode 'rigorous'\)",
+        r"\(it is an argument of mode 'conditional' / 'rigorous' / 'transfer'\)",
     ):
         load_config(raw)
     with pytest.raises(
@@ -487,7 +487,7 @@ def test_synthetic_arrays_are_channels_by_time_with_derived_seed():
     from neural_mi.datasets import generate_correlated_gaussians
 
     config = load_config(_config())
-    x, y = load_session_arrays(config.session("g"), config.seed)
+    x, y, _ = load_session_arrays(config.session("g"), config.seed)
     ex, ey = generate_correlated_gaussians(1000, 2, 1.0, use_torch=False, seed=derive_seed(5, "g"))
     assert x.shape == (2, 1000)
     np.testing.assert_array_equal(x, ex.T)
@@ -504,7 +504,7 @@ def test_channels_first_generators_are_not_transposed_and_x_only_sessions_drop_y
         }
     ]
     config = load_config(raw)
-    x, y = load_session_arrays(config.session("lagged"), config.seed)
+    x, y, _ = load_session_arrays(config.session("lagged"), config.seed)
     assert x.shape == (1, 300) and y is None
 
 
@@ -540,7 +540,7 @@ def test_file_sessions_read_arrays_and_spikes(tmp_path):
         }
     ]
     config = load_config(raw)
-    x, y = load_session_arrays(config.session("rec"), config.seed)
+    x, y, _ = load_session_arrays(config.session("rec"), config.seed)
     np.testing.assert_array_equal(x, np.arange(6.0).reshape(2, 3))
     assert [list(c) for c in y] == [[0.1, 0.2], [0.5]]
 
@@ -556,7 +556,7 @@ def test_synthetic_length_argument_must_fit_the_type():
         plan_config(load_config(raw))
     raw = _config()
     raw["sessions"][0]["synthetic"]["n_samples"] = "many"
-    with pytest.raises(ConfigError, match="synthetic n_samples must be a positive number"):
+    with pytest.raises(ConfigError, match="synthetic n_samples must be a finite number > 0"):
         plan_config(load_config(raw))
 
 
