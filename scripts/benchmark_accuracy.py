@@ -7,7 +7,7 @@ Usage::
                                                    # 3-, 5- and 25-d, 3 seeds; README table
     python scripts/benchmark_accuracy.py --quick --modes estimate \\
         --transforms none,standardize,robust,rank_gauss --base '{"n_layers": 2}'
-    python scripts/benchmark_accuracy.py --from-json out.json    # the table again
+    python scripts/benchmark_accuracy.py --from-json est.json rig.json  # one table of both
 
 The task families are those of Czyż, Grabowski, Vogt, Beerenwinkel & Marx, "Beyond
 Normal: On the Evaluation of Mutual Information Estimators", NeurIPS 2023, arXiv:2306.11078
@@ -33,7 +33,8 @@ The markdown table (:func:`report`) shows, per task, the truth and each method's
 error over seeds (bits, estimate minus truth), marking where neural_mi is more than 0.1
 bit worse than the better of CCA and KSG and where an estimate was at the estimator's
 ceiling; the last lines give each method's mean absolute error over all task-seed pairs,
-how many of neural_mi's estimates were refused (a task failed), and the time per estimate.
+how many of neural_mi's estimates were refused (a task failed), and the time per estimate
+relative to the first neural_mi method's.
 ``--readme`` puts the table into the README's accuracy section.
 """
 
@@ -315,20 +316,35 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated substrings of task names")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", help="write every estimate to this file")
-    parser.add_argument("--from-json", help="report the estimates of this file (no runs)")
+    parser.add_argument(
+        "--from-json",
+        nargs="+",
+        help="report the estimates of these files (no runs); rows of the same task and seed "
+        "are joined, so that an estimate run and a rigorous run make one table",
+    )
     parser.add_argument("--readme", help=f"replace the table between the {MARKERS} markers")
     args = parser.parse_args()
     if args.from_json:
-        with open(args.from_json) as f:
-            rows = json.load(f)
-        methods = [k for k in rows[0] if k not in ("task", "seed", "truth") and " " not in k]
+        joined: dict[tuple[str, int], dict] = {}
+        for path in args.from_json:
+            with open(path) as f:
+                for row in json.load(f):
+                    joined.setdefault((row["task"], row["seed"]), {}).update(row)
+        methods = list(
+            dict.fromkeys(
+                k
+                for r in joined.values()
+                for k in r
+                if k not in ("task", "seed", "truth") and " " not in k
+            )
+        )
+        rows = [r for r in joined.values() if all(m in r for m in methods)]
+        if len(rows) < len(joined):
+            print(f"left out {len(joined) - len(rows)} task-seed pairs not run by every method")
     else:
         methods, rows = run_benchmark(args)
     table = report(rows, methods)
     print("\n" + table)
-    if args.json and not args.from_json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
     if args.readme:
         replace_block(args.readme, table)
 
@@ -355,8 +371,8 @@ def run_benchmark(args: argparse.Namespace) -> tuple[list[str], list[dict]]:
     if args.estimator:
         extra["estimator"] = args.estimator
     rows = []
-    for task in selected:
-        for seed in range(n_seeds):
+    for seed in range(n_seeds):  # seeds outermost: an interrupted run covers every task
+        for task in selected:
             rng = np.random.default_rng([seed, zlib.crc32(task.name.encode())])
             x, y = task.sample(args.samples, rng)
             row: dict = {"task": task.name, "seed": seed, "truth": task.mi_nats / LOG2}
@@ -374,6 +390,9 @@ def run_benchmark(args: argparse.Namespace) -> tuple[list[str], list[dict]]:
                 row[f"{method} s"] = time.perf_counter() - start
                 row[f"{method} ceiling"] = ceiling
             rows.append(row)
+            if args.json:  # after every row, so that an interrupted run keeps what it measured
+                with open(args.json, "w") as f:
+                    json.dump(rows, f, indent=1)
             print(
                 f"{task.name:26s} seed {seed} truth {row['truth']:6.3f} "
                 + " ".join(f"{m}={row[m]:.3f}" for m in methods),
@@ -418,6 +437,8 @@ def report(rows: list[dict], methods: list[str]) -> str:
                 cell += f" ({len(group) - len(errors)} refused)"
             cells.append(cell)
         lines.append(f"| {name} | {group[0]['truth']:.3f} | " + " | ".join(cells) + " |")
+    # Times as ratios: the machine's speed (and its other jobs) cancel out.
+    reference_time = np.mean([r[f"{methods[2]} s"] for r in rows])
     below = [r for r in rows if not any(r.get(f"{m} ceiling") for m in methods)]
     summary = {
         "MAE (bits)": [f"{_mae(rows, m):.3f}" for m in methods],
@@ -426,7 +447,9 @@ def report(rows: list[dict], methods: list[str]) -> str:
             "" if m in ("CCA", "KSG") else str(excess_count[m]) for m in methods
         ],
         "refused (task failed)": [str(sum(math.isnan(r[m]) for r in rows)) for m in methods],
-        "seconds per estimate": [f"{np.mean([r[f'{m} s'] for r in rows]):.1f}" for m in methods],
+        f"time per estimate (x {methods[2]}'s)": [
+            f"{np.mean([r[f'{m} s'] for r in rows]) / reference_time:.3g}" for m in methods
+        ],
     }
     for label, cells in summary.items():
         lines.append(f"| **{label}** | | " + " | ".join(cells) + " |")
