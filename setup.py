@@ -16,6 +16,7 @@ setup(
     packages=[*find_packages(include=["neural_mi", "neural_mi.*"]), *DATA_PACKAGES],
     package_dir=DATA_PACKAGES,
     package_data={
+        "neural_mi": ["py.typed"],  # PEP 561: the package's annotations are for its users too
         "neural_mi._workflow": ["Snakefile", "rules/*.smk", "schemas/*.yaml", "report/*.rst"],
         "neural_mi._profiles": ["*/config.yaml"],
     },

@@ -121,7 +121,7 @@ def first_combination(summary: xr.Dataset, keep: Sequence[str] = ()) -> xr.Datas
 
 def plain_value(value: xr.DataArray | Any) -> float | int | bool | str | None:
     """A 0-d array as a JSON-friendly Python scalar (NaN becomes ``None``)."""
-    item = value.values.item() if hasattr(value, "values") else value
+    item: Any = value.values.item() if hasattr(value, "values") else value
     if isinstance(item, np.generic):
         item = item.item()
     if isinstance(item, float) and not math.isfinite(item):

@@ -94,24 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Run the workflow on CONFIG (on this machine, or with --profile slurm on a "
         "cluster), then print the cross-session table; further arguments go to snakemake.",
     )
-    run.add_argument("config", help="workflow config YAML")
-    run.add_argument(
-        "--profile",
-        default="local",
-        help="Snakemake profile: local (default), slurm, or a folder holding a config.yaml",
-    )
-    run.add_argument(
-        "--cores",
-        default=None,
-        help="cores for snakemake (default: all with a local profile, the profile's otherwise)",
-    )
-    run.add_argument(
-        "--no-preload",
-        dest="preload",
-        action="store_false",
-        help="start every rule step in a fresh interpreter instead of forking it "
-        "from a preload server",
-    )
+    _add_run_arguments(run)
 
     plan = command("plan", "Print the tasks and train jobs of every session x analysis.")
     plan.add_argument("config", help="workflow config YAML")
@@ -160,6 +143,28 @@ def build_parser() -> argparse.ArgumentParser:
     collect.add_argument("--out-csv", required=True)
     collect.add_argument("--out-png", required=True)
     return parser
+
+
+def _add_run_arguments(run: argparse.ArgumentParser) -> None:
+    """The arguments of ``neural-mi run`` (any others go to Snakemake)."""
+    run.add_argument("config", help="workflow config YAML")
+    run.add_argument(
+        "--profile",
+        default="local",
+        help="Snakemake profile: local (default), slurm, or a folder holding a config.yaml",
+    )
+    run.add_argument(
+        "--cores",
+        default=None,
+        help="cores for snakemake (default: all with a local profile, the profile's otherwise)",
+    )
+    run.add_argument(
+        "--no-preload",
+        dest="preload",
+        action="store_false",
+        help="start every rule step in a fresh interpreter instead of forking it "
+        "from a preload server",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -62,7 +62,10 @@ def adam_step(
     import torch
 
     fused = getattr(torch, "_fused_adam_", None) if private else None
-    arguments = dict(lr=float(lr), weight_decay=0.0, eps=ADAM_EPS, amsgrad=False, maximize=False)
+    # Keyword arguments of both kernels (floats and flags).
+    arguments: dict[str, Any] = dict(
+        lr=float(lr), weight_decay=0.0, eps=ADAM_EPS, amsgrad=False, maximize=False
+    )
     if fused is not None:
         fused(
             list(params),
@@ -110,14 +113,13 @@ def run_coroutine(coroutine: Coroutine[Any, Any, T], *, private: bool = True) ->
         synchronous API) when this zarr has it; ``False`` (or a zarr without it) runs it
         with ``asyncio.run`` in a thread of its own.
     """
-    sync = None
     if private:
         try:
             from zarr.core.sync import sync
         except ImportError:
-            sync = None
-    if sync is not None:
-        return sync(coroutine)
+            pass
+        else:
+            return sync(coroutine)
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
 

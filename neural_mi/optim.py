@@ -74,7 +74,8 @@ class FusedAdam:
 
     def step(self) -> None:
         """One Adam update of every parameter that has a gradient."""
-        live = [i for i, p in enumerate(self.params) if p.grad is not None]
+        grads = {i: p.grad for i, p in enumerate(self.params) if p.grad is not None}
+        live = list(grads)
         if not live:
             return
         steps = [self.steps[i] for i in live]
@@ -83,7 +84,7 @@ class FusedAdam:
                 step.add_(1.0)
             adam_update(
                 [self.params[i] for i in live],
-                [self.params[i].grad for i in live],
+                list(grads.values()),
                 [self.exp_avgs[i] for i in live],
                 [self.exp_avg_sqs[i] for i in live],
                 steps,

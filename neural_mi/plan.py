@@ -355,7 +355,7 @@ def _resolve(
     common: Mapping[str, Any], raw: Mapping[str, Any], coords: Mapping[str, Any]
 ) -> Combination:
     """Apply one grid combination and validate the complete parameter set."""
-    merged = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
+    merged: dict[str, Any] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
     for name, value in coords.items():
         for target in _grid_target(name, raw, common["estimator"]):
             merged[target][name] = value

@@ -42,7 +42,10 @@ def figure_and_axes(
 ) -> tuple[Figure, Axes]:
     """``ax`` and its figure, or a new figure (without pyplot) with one axes."""
     if ax is not None:
-        return ax.get_figure(root=True), ax
+        figure = ax.get_figure(root=True)
+        if figure is None:
+            raise ValueError("ax belongs to no figure.")
+        return figure, ax
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=figsize, layout="constrained")

@@ -43,7 +43,8 @@ import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from types import FrameType
 
 #: Environment variable naming the server's socket (set by ``neural-mi run``).
 ENV_VAR = "NEURAL_MI_PRELOAD"
@@ -132,10 +133,14 @@ def run_step(argv: Sequence[str]) -> int | None:
         if pid is None:
             return _lost()
 
-        def forward(signum: int, frame: object) -> None:
+        def forward(signum: int, frame: FrameType | None) -> None:
             _kill(pid, signum)
 
-        handlers = {signal.SIGINT: signal.SIG_IGN, signal.SIGTERM: forward, signal.SIGHUP: forward}
+        handlers: dict[int, Callable[[int, FrameType | None], None] | signal.Handlers] = {
+            signal.SIGINT: signal.SIG_IGN,
+            signal.SIGTERM: forward,
+            signal.SIGHUP: forward,
+        }
         previous = {signum: signal.signal(signum, handler) for signum, handler in handlers.items()}
         try:
             status = _receive(sock, _STATUS)
@@ -239,7 +244,8 @@ def preload_server(
     try:
         yield {ENV_VAR: path}
     finally:
-        server.stdin.close()
+        if server.stdin is not None:  # always: the server was started with stdin=PIPE
+            server.stdin.close()
         try:
             server.wait(timeout=SHUTDOWN_GRACE + 5)
         except subprocess.TimeoutExpired:

@@ -22,13 +22,15 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import zarr
 
 from .errors import DataShapeError, IncompleteStoreError
 from .store.atomic import write_atomically
+
+_Node = TypeVar("_Node", zarr.Group, zarr.Array)
 
 __all__ = ["load_prepared", "write_prepared"]
 
@@ -128,14 +130,14 @@ def load_prepared(path: str | os.PathLike[str]) -> dict[str, Any]:
     Raises
     ------
     IncompleteStoreError
-        If the store was never completed.
+        If the store was never completed, or its layout is not the one written here.
     """
     group = zarr.open_group(Path(path), mode="r")
     if not group.attrs.get("complete", False):
         raise IncompleteStoreError(f"Prepared data {str(path)!r} is incomplete; rerun prepare.")
-    x, type_x = _read_variable(group["x"])
-    y, type_y = _read_variable(group["y"]) if "y" in group else (None, None)
-    z, type_z = _read_variable(group["z"]) if "z" in group else (None, None)
+    x, type_x = _read_variable(_node(group, "x", zarr.Group))
+    y, type_y = _read_variable(_node(group, "y", zarr.Group)) if "y" in group else (None, None)
+    z, type_z = _read_variable(_node(group, "z", zarr.Group)) if "z" in group else (None, None)
     return {
         "x": x,
         "y": y,
@@ -146,10 +148,26 @@ def load_prepared(path: str | os.PathLike[str]) -> dict[str, Any]:
     }
 
 
+def _node(group: zarr.Group, name: str, kind: type[_Node]) -> _Node:
+    """``group[name]``, which must be a ``kind`` (a zarr group or array) in a complete store."""
+    node = group[name]
+    if not isinstance(node, kind):
+        raise IncompleteStoreError(
+            f"Prepared data {str(group.store_path)!r}: {name!r} is not a zarr "
+            f"{kind.__name__}; rerun prepare."
+        )
+    return node
+
+
 def _read_variable(sub: zarr.Group) -> tuple[Any, str | None]:
     processor_type = sub.attrs["processor_type"]
+    if processor_type is not None and not isinstance(processor_type, str):
+        raise IncompleteStoreError(
+            f"Prepared data {str(sub.store_path)!r}: processor_type {processor_type!r} is not "
+            "a name; rerun prepare."
+        )
     if sub.attrs["kind"] == "spikes":
-        times = sub["times"][...]
-        bounds = np.cumsum(sub["counts"][...])[:-1]
+        times = _node(sub, "times", zarr.Array)[...]
+        bounds = np.cumsum(_node(sub, "counts", zarr.Array)[...])[:-1]
         return np.split(times, bounds), processor_type
-    return sub["values"][...], processor_type
+    return _node(sub, "values", zarr.Array)[...], processor_type

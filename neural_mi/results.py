@@ -86,7 +86,7 @@ class Results:
         if self.partial:
             self.dataframe["partial"] = True
         table = _task_table(tasks, self.factor)
-        self.details = {"tasks": table, "raw_results": table, "dataset": tasks}
+        self.details: dict[str, Any] = {"tasks": table, "raw_results": table, "dataset": tasks}
         self.details.update(_reliability_details(headline, tasks))
         self.details.update(self._mode.details(self))
 

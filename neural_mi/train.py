@@ -327,6 +327,9 @@ class _ModuleEngine:
     def evaluate(self, batch: list[Tensor]) -> Tensor:
         return self.estimator(self.critic(*batch)[0]).reshape(1)
 
+    def keep(self, models: Tensor) -> None:
+        """Keep the critics at ``models``: with one critic, only ever itself."""
+
     def save_best(self, improved: list[int]) -> None:
         if improved:
             self.best = {k: v.detach().clone() for k, v in self.critic.state_dict().items()}
@@ -452,7 +455,7 @@ def _evaluate(
 ) -> list[float]:
     """Mean bound per critic over near-equal batches of at most ``eval_batch_size``."""
     chunks = _eval_chunks(positions, eval_batch_size)
-    total = sum(engine.evaluate(split.take(chunk)) for chunk in chunks)
+    total = sum((engine.evaluate(split.take(chunk)) for chunk in chunks), torch.zeros(()))
     return (total / len(chunks)).tolist()
 
 
@@ -842,7 +845,9 @@ def _train_round(
     n_batches = math.ceil(n_train / batch_size)
     window = int(params["smoothing_window"])
     patience = int(params["patience"])
-    histories = [{"test_mi": [], "test_mi_smoothed": [], "loss": []} for _ in range(n_models)]
+    histories: list[dict[str, list[float]]] = [
+        {"test_mi": [], "test_mi_smoothed": [], "loss": []} for _ in range(n_models)
+    ]
     best_smoothed = [-math.inf] * n_models
     best_epoch = [-1] * n_models
     diverged = [""] * n_models

@@ -23,7 +23,7 @@ import psutil
 import pytest
 from helpers import task_mi
 
-from neural_mi.launch import RUN_ID_ENV, read_record, snakemake_locks
+from neural_mi.ownership import RUN_ID_ENV, read_record, snakemake_locks
 from neural_mi.processes import processes_with_env
 
 pytestmark = [

@@ -1,4 +1,4 @@
-"""Run ownership of ``neural-mi run`` (``neural_mi.launch``) and temporary folders that go
+"""Run ownership of ``neural-mi run`` (``neural_mi.ownership``) and temporary folders that go
 with their owner (``neural_mi.processes``), without training: each decision about a
 Snakemake lock found at start is made on a hand-made ``.snakemake`` folder."""
 
@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from neural_mi import cli, launch
+from neural_mi import cli, launch, ownership
 from neural_mi.errors import WorkdirLockedError
 from neural_mi.processes import (
+    host_id,
     is_running,
     owned_temp_dir,
     processes_with_env,
@@ -73,20 +74,20 @@ def ended_process() -> tuple[int, int]:
     return process.pid, stamp
 
 
-def record_of(pid: int, stamp: int, **fields) -> launch.RunRecord:
+def record_of(pid: int, stamp: int, **fields) -> ownership.RunRecord:
     """A run record of process ``pid`` on this host (fields as given)."""
-    mine = launch.RunRecord.of_this_process()
+    mine = ownership.RunRecord.of_this_process()
     return dataclasses.replace(
         mine, run_id=uuid.uuid4().hex, pid=pid, pgid=pid, stamp=stamp, **fields
     )
 
 
-def hold(workdir: Path, record: launch.RunRecord | None, locked: bool = True) -> list[Path]:
+def hold(workdir: Path, record: ownership.RunRecord | None, locked: bool = True) -> list[Path]:
     """Give ``workdir`` the record and (``locked``) a Snakemake lock; returns the lock files."""
     state = workdir / ".snakemake"
     (state / "locks").mkdir(parents=True)
     if record is not None:
-        (state / launch.RECORD_NAME).write_text(json.dumps(dataclasses.asdict(record)))
+        (state / ownership.RECORD_NAME).write_text(json.dumps(dataclasses.asdict(record)))
     if not locked:
         return []
     locks = [state / "locks" / "0.input.lock", state / "locks" / "0.output.lock"]
@@ -97,7 +98,7 @@ def hold(workdir: Path, record: launch.RunRecord | None, locked: bool = True) ->
 
 def claim(workdir: Path, config: str) -> None:
     """Claim ``workdir`` and let go at once."""
-    with launch.claim_workdir(workdir, config):
+    with ownership.claim_workdir(workdir, config):
         pass
 
 
@@ -110,22 +111,22 @@ def test_the_stale_lock_of_an_ended_run_is_removed_with_a_message(tmp_path, capl
     pid, stamp = ended_process()
     previous = record_of(pid, stamp)
     locks = hold(tmp_path, previous)
-    with caplog.at_level(logging.WARNING), launch.claim_workdir(tmp_path, "c.yaml") as record:
+    with caplog.at_level(logging.WARNING), ownership.claim_workdir(tmp_path, "c.yaml") as record:
         assert not any(lock.exists() for lock in locks)
-        assert launch.read_record(tmp_path) == record != previous
+        assert ownership.read_record(tmp_path) == record != previous
         assert record.pid == os.getpid() and record.run_id != previous.run_id
     assert (
         f"removed the lock of run pid {pid} started at {previous.started_at}, which is no "
         "longer running" in caplog.text
     )
     # The run ended and Snakemake released its lock: the record goes.
-    assert launch.read_record(tmp_path) is None
+    assert ownership.read_record(tmp_path) is None
 
 
 def test_a_lock_whose_pid_now_belongs_to_another_program_is_stale(tmp_path, sleeper, caplog):
     other = sleeper()
     locks = hold(tmp_path, record_of(other.pid, start_stamp(other.pid) - 1))
-    with caplog.at_level(logging.WARNING), launch.claim_workdir(tmp_path, "c.yaml"):
+    with caplog.at_level(logging.WARNING), ownership.claim_workdir(tmp_path, "c.yaml"):
         pass
     assert not any(lock.exists() for lock in locks)
     assert f"removed the lock of run pid {other.pid}" in caplog.text
@@ -133,7 +134,7 @@ def test_a_lock_whose_pid_now_belongs_to_another_program_is_stale(tmp_path, slee
 
 def test_a_live_run_is_refused_without_touching_anything(tmp_path, sleeper, temp_dir, capsys):
     owner = sleeper()
-    previous = record_of(owner.pid, start_stamp(owner.pid), host=launch.host_id())
+    previous = record_of(owner.pid, start_stamp(owner.pid), host=host_id())
     locks = hold(tmp_path, previous)
     (tmp_path / "config.yaml").write_text((REPO / "config" / "test_tiny.yaml").read_text())
     # Through the command: refused before Snakemake starts.
@@ -146,7 +147,7 @@ def test_a_live_run_is_refused_without_touching_anything(tmp_path, sleeper, temp
     )
     assert f"`kill {owner.pid}`" in err
     assert all(lock.exists() for lock in locks)
-    assert launch.read_record(tmp_path) == previous
+    assert ownership.read_record(tmp_path) == previous
     assert list(temp_dir.iterdir()) == []  # the refused run's own folder is gone
     assert not (tmp_path / "results").exists()
 
@@ -155,13 +156,13 @@ def test_a_run_whose_snakemake_outlived_it_is_refused(tmp_path, sleeper):
     """`neural-mi run` killed alone: its pid is gone, Snakemake and its jobs still run."""
     pid, stamp = ended_process()
     previous = record_of(pid, stamp)
-    job = sleeper(env={**os.environ, launch.RUN_ID_ENV: previous.run_id})
+    job = sleeper(env={**os.environ, ownership.RUN_ID_ENV: previous.run_id})
     locks = hold(tmp_path, previous)
     with pytest.raises(WorkdirLockedError, match=rf"its processes {job.pid} still run") as error:
         claim(tmp_path, "c.yaml")
     assert f"`kill {job.pid}`" in str(error.value)
     assert all(lock.exists() for lock in locks)
-    assert processes_with_env(launch.RUN_ID_ENV, previous.run_id) == [job.pid]
+    assert processes_with_env(ownership.RUN_ID_ENV, previous.run_id) == [job.pid]
 
 
 def test_a_live_run_is_refused_even_before_it_locks(tmp_path, sleeper):
@@ -181,7 +182,7 @@ def test_a_lock_without_a_record_is_refused(tmp_path):
     assert "`ps -ef | grep snakemake`" in message
     assert "`neural-mi run my.yaml --unlock`" in message
     assert all(lock.exists() for lock in locks)
-    assert launch.read_record(tmp_path) is None
+    assert ownership.read_record(tmp_path) is None
 
 
 def test_a_lock_recorded_on_another_host_is_refused(tmp_path):
@@ -206,10 +207,10 @@ def test_a_stale_record_does_not_release_the_lock_of_a_plain_snakemake(tmp_path,
 
 def test_the_record_stays_while_snakemake_left_its_lock(tmp_path):
     hold(tmp_path, None, locked=False)
-    with launch.claim_workdir(tmp_path, "c.yaml") as record:
+    with ownership.claim_workdir(tmp_path, "c.yaml") as record:
         # Snakemake locks, then dies without unlocking.
         (tmp_path / ".snakemake" / "locks" / "0.input.lock").write_text("x\n")
-    assert launch.read_record(tmp_path) == record
+    assert ownership.read_record(tmp_path) == record
 
 
 def test_unlock_through_neural_mi_run(tmp_path, temp_dir):
@@ -222,7 +223,7 @@ def test_unlock_through_neural_mi_run(tmp_path, temp_dir):
     status, table = launch.run_workflow(config, "1", ["--unlock", "--directory", str(tmp_path)])
     assert (status, table) == (0, None)
     assert not any(lock.exists() for lock in locks)
-    assert launch.read_record(tmp_path) is None
+    assert ownership.read_record(tmp_path) is None
     assert list(temp_dir.iterdir()) == []
 
 

@@ -73,7 +73,8 @@ def test_dependencies_are_ranges_and_constraints_pin_each_of_them():
             pins[name.strip().lower()] = version.strip()
     assert pins["torch"] == "2.13.0"  # the CPU wheel on this machine
     requirements = [Requirement(r) for r in project["dependencies"]]
-    requirements += [Requirement(r) for r in project["optional-dependencies"]["test"]]
+    for extra in ("test", "lint"):  # what the README's test command and .ci/run install
+        requirements += [Requirement(r) for r in project["optional-dependencies"][extra]]
     for req in requirements:
         name = req.name.lower().replace("_", "-")
         assert not any(spec.operator == "==" for spec in req.specifier), req
@@ -87,7 +88,25 @@ def test_readme_and_ci_install_with_the_constraints():
     commands = [line for line in setup.splitlines() if line.startswith("python3 -m venv")]
     assert len(commands) == 2
     assert all("-c constraints.txt" in command for command in commands)
-    assert "-c constraints.txt" in (REPO / ".ci" / "run").read_text()
+    ci = (REPO / ".ci" / "run").read_text()
+    assert "-c constraints.txt" in ci
+    # CI installs what the README's test command installs (the linters among it) and runs it.
+    (test_command,) = [command for command in commands if "pytest" in command]
+    assert test_command.split(" && ")[1].replace("pip install", "pip install -q") in ci
+    assert ".venv/bin/python -m pytest" in ci
+
+
+def test_one_version_string():
+    """pyproject.toml reads the version from neural_mi.__version__; the metadata agrees."""
+    from importlib.metadata import version
+
+    import neural_mi
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert "version" not in project["project"]
+    assert "version" in project["project"]["dynamic"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "neural_mi.__version__"}
+    assert version("neural_mi") == neural_mi.__version__
 
 
 @pytest.mark.slow

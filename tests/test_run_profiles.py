@@ -10,6 +10,7 @@ import pytest
 
 from neural_mi import cli, launch
 from neural_mi.errors import ConfigError
+from neural_mi.progress import Progress
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -101,7 +102,7 @@ Trying to restart job 3.
 
 def test_progress_reads_jobs_done_failures_and_retries(tmp_path):
     stream = io.StringIO()
-    progress = launch.Progress(tmp_path / "logs", stream=stream)
+    progress = Progress(tmp_path / "logs", stream=stream)
     for line in SNAKEMAKE_OUTPUT.splitlines():
         progress.read(line)
     assert (progress.done, progress.total, progress.failed, progress.retries) == (2, 4, 1, 1)
@@ -120,7 +121,7 @@ def test_progress_reads_jobs_done_failures_and_retries(tmp_path):
 
 def test_a_failed_run_shows_the_end_of_the_log(tmp_path):
     stream = io.StringIO()
-    progress = launch.Progress(tmp_path / "logs", stream=stream)
+    progress = Progress(tmp_path / "logs", stream=stream)
     with progress.log_file() as handle:
         handle.write("".join(f"line {i}\n" for i in range(100)))
     progress.finish(1)

@@ -110,7 +110,8 @@ def _array_shape(path: Path, key: str | None) -> tuple[int, ...]:
 
         node = zarr.open(str(path), mode="r")
         if isinstance(node, zarr.Group):
-            node = node[_one_key(sorted(name for name, _ in node.arrays()), key, path)]
+            arrays = dict(node.arrays())
+            node = arrays[_one_key(sorted(arrays), key, path)]
         return tuple(node.shape)
     raise ValueError(f"unsupported file type {suffix!r}; use .npy, .npz or .zarr")
 
@@ -156,8 +157,9 @@ def processed_samples(
     if processor_type == "spike":
         window = float(params["window_size"])
         step = float(params["step_size"] or window)
-        n_seconds = float(params["n_seconds"] or extent.last_spike)
-        return count_spike_windows(n_seconds, window, step)
+        n_seconds = params["n_seconds"] or extent.last_spike
+        assert n_seconds is not None  # a spike file's extent has its last spike
+        return count_spike_windows(float(n_seconds), window, step)
     shape = extent.shape
     assert shape is not None
     n_time = shape[0] if len(shape) == 1 or params["time_axis"] == 0 else shape[-1]

@@ -196,7 +196,8 @@ class _FitBase(_Strict):
 
 def analysis_model(mode_name: str) -> type[AnalysisConfig]:
     """The config model of an analysis in mode ``mode_name``."""
-    return _analysis_model(type(get_mode(mode_name)))
+    mode_class: type = type(get_mode(mode_name))
+    return _analysis_model(mode_class)
 
 
 @cache
@@ -205,12 +206,13 @@ def _analysis_model(mode_class: type) -> type[AnalysisConfig]:
     mode_name = mode.name
     options = mode.Options.model_fields
     aggregation_names = {*mode.aggregation_options, *COMMON_AGGREGATION_OPTIONS}
-    aggregation = {
+    # Field definitions of create_model: name -> (annotation, FieldInfo).
+    aggregation: dict[str, Any] = {
         name: (field.annotation, field)
         for name, field in options.items()
         if name in aggregation_names
     }
-    planning = {
+    planning: dict[str, Any] = {
         name: (field.annotation, field)
         for name, field in options.items()
         if name not in aggregation_names
@@ -219,11 +221,13 @@ def _analysis_model(mode_class: type) -> type[AnalysisConfig]:
     fit_model = create_model(
         f"{title}Fit", __base__=_FitBase, __doc__=_FitBase.__doc__, **aggregation
     )
+    # The mode's name as a Literal type built at run time: a value to mypy.
+    mode_field: Any = (Literal[mode_name], Field(description=f"{mode_name}: {mode.summary}."))
     return create_model(
         f"{title}Analysis",
         __base__=AnalysisConfig,
         __doc__=f"An analysis in mode {mode_name!r}: {mode.summary}.",
-        mode=(Literal[mode_name], Field(description=f"{mode_name}: {mode.summary}.")),
+        mode=mode_field,
         fit=(fit_model, Field(default_factory=fit_model, description=_FitBase.__doc__)),
         **planning,
     )
@@ -325,7 +329,8 @@ def _by_name(items: Any, name: str, what: str, index: dict[str, dict[str, Any]])
 @cache
 def _config_model(modes: tuple[type, ...]) -> type[Config]:
     models = tuple(_analysis_model(mode) for mode in modes)
-    entry = Annotated[Union[models], Field(discriminator="mode")]  # noqa: UP007
+    # A union of the registered modes' models, built at run time (a value, not a static type).
+    entry: Any = Annotated[Union[models], Field(discriminator="mode")]  # noqa: UP007
     return create_model(
         "Config",
         __base__=Config,

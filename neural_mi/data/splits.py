@@ -164,7 +164,7 @@ def _explicit_split(n: int, train_indices: Any, test_indices: Any) -> tuple[np.n
         if unique.size != array.size:
             raise ParameterError(f"{name} holds {array.size - unique.size} duplicated indices.")
         arrays.append(unique)
-    shared = np.intersect1d(*arrays)
+    shared = np.intersect1d(arrays[0], arrays[1])
     if shared.size:
         raise ParameterError(
             f"train_indices and test_indices overlap in {shared.size} indices "

@@ -101,8 +101,7 @@ def _check_finite(array: np.ndarray, name: str) -> None:
         return
     bad = ~np.isfinite(array)
     if bad.any():
-        first = np.unravel_index(int(np.argmax(bad)), array.shape)
-        first = tuple(int(i) for i in first)
+        first = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), array.shape))
         raise DataValueError(
             f"{name} holds {int(bad.sum())} non-finite values (NaN or Inf); the first is at "
             f"index {first} ({array[first]!r}). Remove or interpolate them before estimating MI."

@@ -17,10 +17,10 @@ from torch import Tensor, nn
 
 def _module_device(module: nn.Module) -> torch.device:
     """Device of a module's first parameter or buffer (CPU if it has neither)."""
-    for tensor in module.parameters():
-        return tensor.device
-    for tensor in module.buffers():
-        return tensor.device
+    for parameter in module.parameters():
+        return parameter.device
+    for buffer in module.buffers():
+        return buffer.device
     return torch.device("cpu")
 
 

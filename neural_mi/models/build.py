@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -24,8 +24,9 @@ from .embeddings import (
 
 logger = logging.getLogger(__name__)
 
-#: Built-in embedding classes and the base_params keys each takes beyond the common four.
-EMBEDDINGS: dict[str, tuple[type[BaseEmbedding], tuple[str, ...]]] = {
+#: Built-in embedding classes (constructed as ``cls(input_shape, hidden_dim, embed_dim,
+#: n_layers, **extra)``) and the base_params keys each takes beyond the common four.
+EMBEDDINGS: dict[str, tuple[Callable[..., BaseEmbedding], tuple[str, ...]]] = {
     "mlp": (MLPEmbedding, ()),
     "cnn": (CNNEmbedding, ("kernel_size",)),
     "tcn": (TCNEmbedding, ("kernel_size",)),
@@ -118,6 +119,12 @@ def _builtin_embedding(params: Mapping[str, Any], shape: tuple[int, int]) -> Bas
     return cls(*common, **{key: params[key] for key in extra})
 
 
+def _shape(shape: Sequence[int]) -> tuple[int, int]:
+    """``(n_channels, n_features)`` as a tuple (a list, e.g. read from JSON, works too)."""
+    n_channels, n_features = shape
+    return n_channels, n_features
+
+
 def _check_combination(params: Mapping[str, Any], custom: bool) -> None:
     critic = params["critic_type"]
     model = params["embedding_model"]
@@ -143,8 +150,8 @@ def _check_combination(params: Mapping[str, Any], custom: bool) -> None:
 
 def build_critic(
     base_params: Mapping[str, Any],
-    x_shape: tuple[int, int],
-    y_shape: tuple[int, int],
+    x_shape: Sequence[int],
+    y_shape: Sequence[int],
     custom_embedding_cls: type | None = None,
     marginal_terms: bool = False,
 ) -> BaseCritic:
@@ -185,15 +192,16 @@ def build_critic(
     """
     custom = custom_embedding_cls is not None
     _check_combination(base_params, custom)
+    shapes = {"X": _shape(x_shape), "Y": _shape(y_shape)}
     if base_params["critic_type"] == "concat":
         return ConcatCritic(
-            tuple(x_shape), tuple(y_shape), base_params["hidden_dim"], base_params["n_layers"]
+            shapes["X"], shapes["Y"], base_params["hidden_dim"], base_params["n_layers"]
         )
     params = dict(base_params)
     params["embedding_dim"] += int(marginal_terms)
-    embeddings = []
-    for variable, shape in (("X", tuple(x_shape)), ("Y", tuple(y_shape))):
-        if custom:
+    embeddings: list[BaseEmbedding] = []
+    for variable, shape in shapes.items():
+        if custom_embedding_cls is not None:
             embeddings.append(
                 _custom_embedding(
                     custom_embedding_cls,
@@ -207,7 +215,7 @@ def build_critic(
         else:
             embeddings.append(_builtin_embedding(params, shape))
     critic_cls = BilinearCritic if params["critic_type"] == "bilinear" else SeparableCritic
-    critic = critic_cls(*embeddings, marginal=marginal_terms)
+    critic = critic_cls(embeddings[0], embeddings[1], marginal=marginal_terms)
     logger.debug(
         "Built %s with %d parameters for X %s, Y %s.",
         type(critic).__name__,

@@ -225,7 +225,7 @@ class TCNEmbedding(BaseEmbedding):
 class _RecurrentEmbedding(BaseEmbedding):
     """Shared code of the GRU and LSTM embeddings."""
 
-    rnn_cls: type[nn.RNNBase]
+    rnn_cls: type[nn.GRU | nn.LSTM]
 
     def __init__(
         self,

@@ -50,13 +50,21 @@ def stackable(critic: nn.Module) -> bool:
     without marginal terms whose two embeddings are plain :class:`MLPEmbedding` instances
     with equal output size.
     """
-    if type(critic) not in (SeparableCritic, BilinearCritic) or critic.marginal:
-        return False
-    embeddings = (critic.embed_x, critic.embed_y)
-    return (
-        all(type(e) is MLPEmbedding for e in embeddings)
-        and critic.embed_x.embed_dim == critic.embed_y.embed_dim
-    )
+    return _mlp_embeddings(critic) is not None
+
+
+def _mlp_embeddings(critic: nn.Module) -> tuple[MLPEmbedding, MLPEmbedding] | None:
+    """The X and Y embeddings of a critic accepted by :func:`stackable`, else None."""
+    if (
+        not isinstance(critic, SeparableCritic)
+        or type(critic) not in (SeparableCritic, BilinearCritic)
+        or critic.marginal
+    ):
+        return None
+    x, y = critic.embed_x, critic.embed_y
+    if type(x) is not MLPEmbedding or type(y) is not MLPEmbedding or x.embed_dim != y.embed_dim:
+        return None
+    return x, y
 
 
 def _linears(embedding: MLPEmbedding) -> list[nn.Linear]:
@@ -66,6 +74,13 @@ def _linears(embedding: MLPEmbedding) -> list[nn.Linear]:
 def _widths(embedding: MLPEmbedding) -> tuple[int, ...]:
     layers = _linears(embedding)
     return (layers[0].in_features, *(layer.out_features for layer in layers))
+
+
+def _grad(parameter: Tensor) -> Tensor:
+    """The gradient buffer of a stacked parameter (allocated by ``_init_grads``)."""
+    if parameter.grad is None:
+        raise RuntimeError("a stacked parameter lost its gradient buffer")
+    return parameter.grad
 
 
 def _activation(h: Tensor) -> Tensor:
@@ -98,29 +113,28 @@ class StackedMLPCritics:
 
     def __init__(self, critics: Sequence[nn.Module], device: torch.device) -> None:
         first = critics[0]
-        for critic in critics:
-            if (
-                not stackable(critic)
-                or type(critic) is not type(first)
-                or (_widths(critic.embed_x), _widths(critic.embed_y))
-                != (_widths(first.embed_x), _widths(first.embed_y))
-            ):
-                raise ParameterError(
-                    "StackedMLPCritics needs separable or bilinear critics with MLP "
-                    "embeddings, all of one class and with the same layer widths."
-                )
+        embeddings = [_mlp_embeddings(critic) for critic in critics]
+        pairs = [pair for pair in embeddings if pair is not None]
+        if len(pairs) < len(critics) or any(
+            type(critic) is not type(first)
+            or (_widths(x), _widths(y)) != (_widths(pairs[0][0]), _widths(pairs[0][1]))
+            for critic, (x, y) in zip(critics, pairs)
+        ):
+            raise ParameterError(
+                "StackedMLPCritics needs separable or bilinear critics with MLP "
+                "embeddings, all of one class and with the same layer widths."
+            )
         self.n_models = len(critics)
         self.bilinear = isinstance(first, BilinearCritic)
-        self.joint = _widths(first.embed_x) == _widths(first.embed_y)
+        self.joint = _widths(pairs[0][0]) == _widths(pairs[0][1])
         with torch.no_grad():
             if self.joint:
-                stacks = [self._stack([c.embed_x for c in critics] + [c.embed_y for c in critics])]
+                stacks = [self._stack([x for x, _ in pairs] + [y for _, y in pairs])]
             else:
-                stacks = [
-                    self._stack([c.embed_x for c in critics]),
-                    self._stack([c.embed_y for c in critics]),
-                ]
-            extra = [torch.stack([c.weight.T for c in critics])] if self.bilinear else []
+                stacks = [self._stack([x for x, _ in pairs]), self._stack([y for _, y in pairs])]
+            # All critics are of one class: bilinear ones all, or none.
+            bilinear = [c.weight.T for c in critics if isinstance(c, BilinearCritic)]
+            extra = [torch.stack(bilinear)] if self.bilinear else []
         self._n_layers = [len(s) // 2 for s in stacks]
         self.params = [t.to(device).requires_grad_() for s in stacks for t in s] + [
             t.to(device).requires_grad_() for t in extra
@@ -157,7 +171,7 @@ class StackedMLPCritics:
     def slot_views(self) -> tuple[list[Tensor], list[Tensor]]:
         """Per-slot views of every parameter and of its gradient (see :func:`adam_update`)."""
         params = [p.detach()[k] for p in self.params for k in range(p.shape[0])]
-        grads = [p.grad[k] for p in self.params for k in range(p.shape[0])]
+        grads = [_grad(p)[k] for p in self.params for k in range(p.shape[0])]
         return params, grads
 
     def _mlp(self, h: Tensor, weights: Sequence[Tensor], biases: Sequence[Tensor]) -> Tensor:
@@ -251,11 +265,12 @@ class StackedMLPCritics:
         n_models
             Number of critics of that layout.
         """
-        sides = (
-            [(critic.embed_x, critic.embed_y)]
-            if self.joint
-            else [(critic.embed_x,), (critic.embed_y,)]
-        )
+        pair = _mlp_embeddings(critic)
+        if pair is None or self.bilinear != isinstance(critic, BilinearCritic):
+            raise ParameterError(
+                f"copy_into needs a critic of the stacked shape, not {type(critic).__name__}."
+            )
+        sides = [pair] if self.joint else [pair[:1], pair[1:]]
         position = 0
         with torch.no_grad():
             for embeddings, n in zip(sides, self._n_layers):
@@ -269,5 +284,5 @@ class StackedMLPCritics:
                         layer.weight.copy_(weight[slot].T)
                         layer.bias.copy_(bias[slot, 0])
                 position += 2 * n
-            if self.bilinear:
+            if isinstance(critic, BilinearCritic):
                 critic.weight.copy_(params[-1][model].T)

@@ -41,7 +41,7 @@ class ConditionalOptions(DifferenceOptions):
 
 
 @register_mode
-class Conditional(DifferenceMode):
+class Conditional(DifferenceMode[DifferenceOptions]):
     """Conditional MI I(X;Y|Z) as a paired difference of two fits, optionally bias-corrected."""
 
     name = "conditional"

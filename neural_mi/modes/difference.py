@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
 from pydantic import field_validator
@@ -93,7 +93,11 @@ class DifferenceOptions(ModeOptions):
         }
 
 
-class DifferenceMode(Mode):
+#: The options class of a difference mode (its methods take an instance of it).
+_Options = TypeVar("_Options", bound=DifferenceOptions)
+
+
+class DifferenceMode(Mode, Generic[_Options]):
     """Base of modes whose terms are each a full MI minus a reduced MI (see the module).
 
     A subclass names its terms (:meth:`terms`: ``{term: (full role, reduced role)}``),
@@ -107,11 +111,11 @@ class DifferenceMode(Mode):
     #: Name of the summary's dimension over terms (e.g. ``direction``).
     term_dim: str = "term"
 
-    def terms(self, options: DifferenceOptions) -> dict[str, tuple[str, str]]:
+    def terms(self, options: _Options) -> dict[str, tuple[str, str]]:
         """``{term: (role of the full fit, role of the reduced fit)}``."""
         raise NotImplementedError
 
-    def role_parts(self, options: DifferenceOptions) -> dict[str, str]:
+    def role_parts(self, options: _Options) -> dict[str, str]:
         """``{role: file-name-safe key part}`` of every role of :meth:`terms`."""
         raise NotImplementedError
 
@@ -128,7 +132,7 @@ class DifferenceMode(Mode):
             )
         return options
 
-    def tasks(self, combination: Combination, options: DifferenceOptions) -> list[TaskSpec]:
+    def tasks(self, combination: Combination, options: _Options) -> list[TaskSpec]:
         parts = self.role_parts(options)
         return [
             combination.task(
@@ -144,7 +148,7 @@ class DifferenceMode(Mode):
         """Tasks of one role and gamma share their data (and chunk sizes)."""
         return (spec.combo, spec.role, spec.gamma)
 
-    def aggregate(self, tasks: xr.Dataset, mi_var: str, options: DifferenceOptions) -> xr.Dataset:
+    def aggregate(self, tasks: xr.Dataset, mi_var: str, options: _Options) -> xr.Dataset:
         return aggregate_differences(
             tasks,
             mi_var,

@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from pydantic import field_validator
@@ -111,7 +111,7 @@ class Pairwise(Mode):
     """MI of every pair of X's channels (or channel groups): a labelled matrix."""
 
     name = "pairwise"
-    Options = PairwiseOptions
+    Options: ClassVar[type[PairwiseOptions]] = PairwiseOptions
     summary = "one task per pair of X's channels (or channel groups) x n_repeats; the MI matrix"
     uses_y = False
     #: Variable of the second member of each pair.
@@ -379,7 +379,7 @@ def aggregate_pairs(
     rows, columns = labels
     shape = (len(combos), len(rows), len(columns))
     mean, std, count = np.full(shape, np.nan), np.full(shape, np.nan), np.zeros(shape, np.int64)
-    for (combo, role), (m, s, n) in stats.iterrows():
+    for (combo, role), m, s, n in zip(stats.index, stats["mean"], stats["std"], stats["count"]):
         a, b = roles[role]
         cells = [(rows.index(a), columns.index(b))]
         if symmetric:

@@ -62,7 +62,7 @@ def role(direction: str, part: str, options: TransferOptions) -> str:
 
 
 @register_mode
-class Transfer(DifferenceMode):
+class Transfer(DifferenceMode[TransferOptions]):
     """Transfer entropy per direction as a paired difference of two fits, and the
     directionality index."""
 

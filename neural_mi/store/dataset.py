@@ -58,7 +58,7 @@ def swept_coords(ds: xr.Dataset) -> list[str]:
     """
     reserved = {"key", *TASK_COORDS}
     return [
-        name
+        str(name)
         for name, coord in ds.coords.items()
         if coord.dims == ("task",) and name not in reserved
     ]
@@ -157,7 +157,7 @@ def results_to_dataset(results: Sequence[TaskResult], mode: str | None = None) -
         coords["epoch"] = ("epoch", np.arange(n_epochs))
 
     attrs: dict[str, Any] = {"mode": _resolve_mode(results, mode), "units": "nats"}
-    run_seeds = {r.spec.params.get("run_seed") for r in results} - {None}
+    run_seeds = {seed for r in results if (seed := r.spec.params.get("run_seed")) is not None}
     if len(run_seeds) > 1:
         raise ParameterError(
             f"The results come from runs with different run_seed values {sorted(run_seeds)}; "
@@ -177,12 +177,13 @@ def results_to_dataset(results: Sequence[TaskResult], mode: str | None = None) -
 def _resolve_mode(results: Sequence[TaskResult], mode: str | None) -> str:
     if mode is None:
         modes = {r.spec.params.get("mode") for r in results}
-        if len(modes) != 1 or None in modes:
+        found = next(iter(modes)) if len(modes) == 1 else None
+        if not isinstance(found, str):
             raise ParameterError(
                 f"Cannot tell the analysis mode: spec.params['mode'] is {sorted(map(str, modes))} "
                 "across the results. Pass mode= explicitly, and collect one analysis at a time."
             )
-        mode = modes.pop()
+        mode = found
     from ..modes import get_mode
 
     get_mode(mode)  # an unknown mode is refused, naming the registered ones
