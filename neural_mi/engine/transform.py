@@ -33,7 +33,11 @@ def transformed_bytes(data: SessionData) -> int:
     continuous and already-processed variables; categorical labels and spike times are
     never transformed, so never copied)."""
     total = 0
-    for raw, ptype in ((data.x, data.processor_type_x), (data.y, data.processor_type_y)):
+    for raw, ptype in (
+        (data.x, data.processor_type_x),
+        (data.y, data.processor_type_y),
+        (data.z, data.processor_type_z),
+    ):
         if raw is not None and ptype not in ("categorical", "spike"):
             total += 4 * int(np.prod(np.shape(raw)))
     return total
@@ -77,12 +81,23 @@ def transformed_task_data(
             data.y, data.processor_type_y, p["processor_params_y"], kind, windows_y
         )
     )
+    # A third variable's samples pair with X's (sample i of each is its window i), so Z is
+    # fitted on the windows of X's training samples.
+    raw_z, fit_z = (
+        (None, None)
+        if data.z is None or not mode.uses_z
+        else transform_input(
+            data.z, data.processor_type_z, p["processor_params_z"], kind, windows_x
+        )
+    )
     summary: dict[str, Any] = {"kind": kind}
-    for name, fit in (("x", fit_x), ("y", fit_y)):
+    for name, fit in (("x", fit_x), ("y", fit_y), ("z", fit_z)):
         if fit is not None:
             summary[name] = fit.summary()
-    if fit_x is None and fit_y is None:
+    if fit_x is None and fit_y is None and fit_z is None:
         return None, None, summary
-    transformed = SessionData(raw_x, raw_y, data.processor_type_x, data.processor_type_y)
+    transformed = SessionData(
+        raw_x, raw_y, data.processor_type_x, data.processor_type_y, raw_z, data.processor_type_z
+    )
     x, y, _ = mode.task_data(spec, transformed)
     return x, y, summary
