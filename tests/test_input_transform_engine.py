@@ -9,6 +9,7 @@ float rounding.
 
 from __future__ import annotations
 
+import dataclasses
 import typing
 
 import numpy as np
@@ -193,19 +194,24 @@ def test_the_fit_sees_the_training_windows_only(lag, fast_params):
 
 
 def test_spike_trains_are_never_transformed(fast_params):
+    # Nothing to transform: the task is planned as without a transform (the same key and
+    # seed, so the numbers of an analysis without one), and even a task that names a
+    # transform gets its spike windows as given.
     x, y = nmi.datasets.generate_correlated_spike_trains(n_neurons=2, duration=20.0, seed=1)
-    spec = plan_tasks(
-        "estimate",
+    spike = dict(
         base_params=fast_params,
         processor_type_x="spike",
         processor_params_x={"window_size": 0.05},
         processor_type_y="spike",
         processor_params_y={"window_size": 0.05},
-        input_transform="rank_gauss",
-    )[0]
+    )
+    spec = plan_tasks("estimate", input_transform="rank_gauss", **spike)[0]
+    assert spec == plan_tasks("estimate", input_transform="none", **spike)[0]
+    assert "input_transform" not in spec.params
+    named = dataclasses.replace(spec, params={**spec.params, "input_transform": "rank_gauss"})
     data = SessionData(x, y, "spike", "spike")
-    assert transformed_task_data(spec, data, np.arange(10)) == (None, None, {"kind": "rank_gauss"})
-    result = run_task(spec, data)
+    assert transformed_task_data(named, data, np.arange(10)) == (None, None, {"kind": "rank_gauss"})
+    result = run_task(named, data)
     assert result.diagnostics["input_transform"] == {"kind": "rank_gauss"}
 
 

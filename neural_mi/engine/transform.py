@@ -17,6 +17,7 @@ import torch
 
 from ..data.transforms import transform_input
 from ..modes import get_mode
+from ..params import UNTRANSFORMED_TYPES
 from ..tasks import TaskSpec
 from .inputs import SessionData
 
@@ -38,7 +39,7 @@ def transformed_bytes(data: SessionData) -> int:
         (data.y, data.processor_type_y),
         (data.z, data.processor_type_z),
     ):
-        if raw is not None and ptype not in ("categorical", "spike"):
+        if raw is not None and ptype not in UNTRANSFORMED_TYPES:
             total += 4 * int(np.prod(np.shape(raw)))
     return total
 

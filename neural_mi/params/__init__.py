@@ -57,6 +57,8 @@ INPUT_TRANSFORMS: tuple[str, ...] = ("none", "standardize", "robust", "rank_gaus
 #: The input transform of an analysis that names none (the measurements behind the choice
 #: are in docs/accuracy.md).
 DEFAULT_INPUT_TRANSFORM: Final = "rank_gauss"
+#: Processor types whose inputs are never transformed (spike times, categorical labels).
+UNTRANSFORMED_TYPES: tuple[str, ...] = ("categorical", "spike")
 
 #: The smaller X/Y sample count must be at least this fraction of the larger one; a bigger
 #: mismatch cannot come from windowing edge effects and signals a configuration error.
@@ -78,6 +80,7 @@ __all__ = [
     "PROCESSOR_TYPES",
     "SPLIT_MODES",
     "UNIT_FACTORS",
+    "UNTRANSFORMED_TYPES",
     "CategoricalParams",
     "ContinuousParams",
     "Fraction",
