@@ -30,6 +30,7 @@ from .params import (
     INPUT_TRANSFORMS,
     PROCESSOR_PARAM_DEFAULTS,
     SPLIT_MODES,
+    UNTRANSFORMED_TYPES,
     check_choice,
     check_int,
     resolve_base_params,
@@ -174,8 +175,9 @@ def plan_tasks(
     input_transform
         Per-channel transform of the inputs, fitted on each task's training samples
         (:data:`neural_mi.params.INPUT_TRANSFORMS`, :mod:`neural_mi.data.transforms`).
-        Recorded as ``params['input_transform']`` only when it is not ``'none'``, so that
-        the keys and seeds of analyses without one are those they always had.
+        Recorded as ``params['input_transform']`` only when it is not ``'none'`` and some
+        variable can be transformed (not only spike times or categorical labels), so that
+        the keys and seeds of analyses it cannot change are those they always had.
     options, **mode_arguments
         The mode's own arguments (e.g. ``gamma_range`` for rigorous, ``lag_range`` for
         lag), as a mapping or keywords.  With ``n_permutations`` the plan ends with the
@@ -339,7 +341,8 @@ def combinations(
     }
     if max_samples_per_task is not None:  # only when given: other plans keep their keys
         common["max_samples_per_task"] = _sample_cap(mode, max_samples_per_task)
-    if input_transform != "none":
+    types = [processor_type_x, processor_type_y] + ([processor_type_z] if mode.uses_z else [])
+    if input_transform != "none" and any(t not in UNTRANSFORMED_TYPES for t in types):
         common["input_transform"] = input_transform
     common.update(null or {})
     raw = {

@@ -792,7 +792,9 @@ def _describe(
     if failed:
         notes.append(
             f"gave up after {MAX_RESTARTS} restart(s): use a smaller learning_rate, or "
-            "bring the inputs to a common scale (input_transform)"
+            "bring the inputs to a common scale (input_transform); held-out estimates only "
+            "a little below -0.1 bit mean that the critic learned nothing that generalises "
+            "(train longer, or on more samples)"
         )
     elif divergences:
         notes.append(f"restarted from the initial weights at learning_rate={learning_rate:g}")

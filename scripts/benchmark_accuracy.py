@@ -3,9 +3,11 @@
 Usage::
 
     python scripts/benchmark_accuracy.py --quick                 # 5-d tasks, 2 seeds
-    python scripts/benchmark_accuracy.py                          # 3-, 5- and 25-d, 5 seeds
+    python scripts/benchmark_accuracy.py --json out.json --readme README.md
+                                                   # 3-, 5- and 25-d, 3 seeds; README table
     python scripts/benchmark_accuracy.py --quick --modes estimate \\
-        --transforms none,standardize,robust,rank_gauss --json out.json
+        --transforms none,standardize,robust,rank_gauss --base '{"n_layers": 2}'
+    python scripts/benchmark_accuracy.py --from-json est.json rig.json  # one table of both
 
 The task families are those of Czyż, Grabowski, Vogt, Beerenwinkel & Marx, "Beyond
 Normal: On the Evaluation of Mutual Information Estimators", NeurIPS 2023, arXiv:2306.11078
@@ -23,12 +25,17 @@ Each task is sampled with several seeds and estimated by:
   ``-1/2 sum log(1 - rho_i^2)`` over canonical correlations ``rho_i``;
 - ``KSG``: the Kraskov-Stögbauer-Grassberger estimator (Phys. Rev. E 69, 066138, 2004,
   estimator 1, max-norm, ``k=3``) on standardized coordinates;
-- ``nmi.run`` with its default parameters (InfoNCE), IID split, in ``estimate`` and
-  ``rigorous`` mode, once per requested input transform.
+- ``nmi.run`` with its default parameters, IID split, in ``estimate`` and ``rigorous``
+  mode (once per input transform asked for; ``--base`` and ``--estimator`` change the
+  defaults, to compare settings).
 
-The table shows, per task, the truth and each method's mean error over seeds (bits,
-estimate minus truth); the last lines give each method's mean absolute error over all
-task-seed pairs, and how many of neural_mi's estimates were refused (failed tasks: NaN).
+The markdown table (:func:`report`) shows, per task, the truth and each method's mean
+error over seeds (bits, estimate minus truth), marking where neural_mi is more than 0.1
+bit worse than the better of CCA and KSG and where an estimate was at the estimator's
+ceiling; the last lines give each method's mean absolute error over all task-seed pairs,
+how many of neural_mi's estimates were refused (a task failed), and the time per estimate
+relative to the first neural_mi method's.
+``--readme`` puts the table into the README's accuracy section.
 """
 
 from __future__ import annotations
@@ -46,7 +53,7 @@ from scipy.spatial import cKDTree
 from scipy.special import digamma, gammaln, ndtr
 
 import neural_mi as nmi
-from neural_mi.errors import DataValueError
+from neural_mi.errors import FailedTasksError
 
 LOG2 = math.log(2.0)
 
@@ -256,37 +263,38 @@ def ksg_mi(x: np.ndarray, y: np.ndarray, k: int = 3) -> float:
 
 
 def neural_mi(
-    x: np.ndarray, y: np.ndarray, mode: str, transform: str, seed: int, workers: int
-) -> float:
-    """``nmi.run`` with default parameters (nats); NaN when the run refused a number.
-
-    A rigorous run whose tasks failed (diverged) cannot be fitted (DataValueError): it is
-    counted as refused too.
-    """
+    x: np.ndarray,
+    y: np.ndarray,
+    mode: str,
+    transform: str,
+    seed: int,
+    workers: int,
+    extra: dict | None = None,
+) -> tuple[float, bool]:
+    """``nmi.run`` with default parameters but ``extra``: the MI (nats; NaN when the run
+    refused a number because a task failed) and whether a task's estimate was at the
+    estimator's ceiling."""
+    kwargs = dict(extra or {})
+    if transform != "default":
+        kwargs["input_transform"] = transform
     try:
-        result = _run(x, y, mode, transform, seed, workers)
-    except DataValueError:
-        return math.nan
+        result = nmi.run(
+            x.T.astype(np.float32),
+            y.T.astype(np.float32),
+            mode=mode,
+            processor_type="continuous",
+            processor_params={"window_size": 1},
+            split_mode="random",
+            output_units="nats",
+            random_seed=seed,
+            verbose=False,
+            n_workers=workers,
+            **kwargs,
+        )
+    except FailedTasksError:
+        return math.nan, False
     value = result.mi_estimate
-    return math.nan if value is None else float(value)
-
-
-def _run(
-    x: np.ndarray, y: np.ndarray, mode: str, transform: str, seed: int, workers: int
-) -> nmi.Results:
-    return nmi.run(
-        x.T.astype(np.float32),
-        y.T.astype(np.float32),
-        mode=mode,
-        processor_type="continuous",
-        processor_params={"window_size": 1},
-        split_mode="random",
-        output_units="nats",
-        random_seed=seed,
-        verbose=False,
-        n_workers=workers,
-        input_transform=transform,
-    )
+    return (math.nan if value is None else float(value)), bool(result.headline["n_at_ceiling"])
 
 
 # --------------------------------------------------------------------------------------
@@ -297,72 +305,174 @@ def _run(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="5-d tasks and 2 seeds")
-    parser.add_argument("--seeds", type=int, help="seeds per task (default 5, quick 2)")
+    parser.add_argument("--seeds", type=int, help="seeds per task (default 3, quick 2)")
     parser.add_argument("--samples", type=int, default=5000, help="samples per task")
     parser.add_argument("--modes", default="estimate,rigorous")
-    parser.add_argument("--transforms", default="none,rank_gauss")
+    parser.add_argument(
+        "--transforms", default="default", help="comma-separated; 'default': the package's"
+    )
+    parser.add_argument("--base", default="{}", help="base_params (JSON) for every nmi.run")
+    parser.add_argument("--estimator", help="estimator for every nmi.run")
     parser.add_argument("--only", default="", help="comma-separated substrings of task names")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", help="write every estimate to this file")
+    parser.add_argument(
+        "--from-json",
+        nargs="+",
+        help="report the estimates of these files (no runs); rows of the same task and seed "
+        "are joined, so that an estimate run and a rigorous run make one table",
+    )
+    parser.add_argument("--readme", help=f"replace the table between the {MARKERS} markers")
     args = parser.parse_args()
+    if args.from_json:
+        joined: dict[tuple[str, int], dict] = {}
+        for path in args.from_json:
+            with open(path) as f:
+                for row in json.load(f):
+                    joined.setdefault((row["task"], row["seed"]), {}).update(row)
+        methods = list(
+            dict.fromkeys(
+                k
+                for r in joined.values()
+                for k in r
+                if k not in ("task", "seed", "truth") and " " not in k
+            )
+        )
+        rows = [r for r in joined.values() if all(m in r for m in methods)]
+        if len(rows) < len(joined):
+            print(f"left out {len(joined) - len(rows)} task-seed pairs not run by every method")
+    else:
+        methods, rows = run_benchmark(args)
+    table = report(rows, methods)
+    print("\n" + table)
+    if args.readme:
+        replace_block(args.readme, table)
+
+
+#: The README's benchmark table lies between these lines (``--readme``).
+MARKERS = ("<!-- benchmark_accuracy:begin -->", "<!-- benchmark_accuracy:end -->")
+
+
+def run_benchmark(args: argparse.Namespace) -> tuple[list[str], list[dict]]:
+    """Every selected task x seed by every method: ``(methods, rows)``, values in bits."""
     dims = [5] if args.quick else [3, 5, 25]
-    n_seeds = args.seeds or (2 if args.quick else 5)
+    n_seeds = args.seeds or (2 if args.quick else 3)
     selected = [
         t for t in tasks(dims) if not args.only or any(s in t.name for s in args.only.split(","))
     ]
-    methods = ["CCA", "KSG"] + [
-        f"{mode}:{transform}"
+    transforms = args.transforms.split(",")
+    neural = [
+        (mode, transform, mode if transforms == ["default"] else f"{mode}:{transform}")
         for mode in args.modes.split(",")
-        for transform in args.transforms.split(",")
+        for transform in transforms
     ]
+    methods = ["CCA", "KSG"] + [label for _, _, label in neural]
+    extra: dict = {"base_params": json.loads(args.base)}
+    if args.estimator:
+        extra["estimator"] = args.estimator
     rows = []
-    for task in selected:
-        for seed in range(n_seeds):
+    for seed in range(n_seeds):  # seeds outermost: an interrupted run covers every task
+        for task in selected:
             rng = np.random.default_rng([seed, zlib.crc32(task.name.encode())])
             x, y = task.sample(args.samples, rng)
-            row = {"task": task.name, "seed": seed, "truth": task.mi_nats / LOG2}
+            row: dict = {"task": task.name, "seed": seed, "truth": task.mi_nats / LOG2}
             for method in methods:
                 start = time.perf_counter()
+                ceiling = False
                 if method == "CCA":
                     value = cca_mi(x, y)
                 elif method == "KSG":
                     value = ksg_mi(x, y)
                 else:
-                    mode, transform = method.split(":")
-                    value = neural_mi(x, y, mode, transform, seed, args.workers)
+                    mode, transform = next((m, t) for m, t, label in neural if label == method)
+                    value, ceiling = neural_mi(x, y, mode, transform, seed, args.workers, extra)
                 row[method] = value / LOG2
                 row[f"{method} s"] = time.perf_counter() - start
+                row[f"{method} ceiling"] = ceiling
             rows.append(row)
+            if args.json:  # after every row, so that an interrupted run keeps what it measured
+                with open(args.json, "w") as f:
+                    json.dump(rows, f, indent=1)
             print(
                 f"{task.name:26s} seed {seed} truth {row['truth']:6.3f} "
                 + " ".join(f"{m}={row[m]:.3f}" for m in methods),
                 flush=True,
             )
-    print_table(rows, methods)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
+    return methods, rows
 
 
-def print_table(rows: list[dict], methods: list[str]) -> None:
-    """Per task: truth and mean error (bits) per method over the seeds that gave a number;
-    then the MAE over every number given, and how many were refused."""
+#: A family whose MAE exceeds the better of CCA's and KSG's by more than this is marked.
+BASELINE_MARGIN_BITS = 0.1
+
+
+def report(rows: list[dict], methods: list[str]) -> str:
+    """A markdown table: per task, the truth and each method's mean error over seeds (bits,
+    estimate minus truth); then each method's MAE, refusals and time.
+
+    Marks: ``†`` the method's MAE on the task exceeds the better of CCA's and KSG's by more
+    than :data:`BASELINE_MARGIN_BITS`; ``c`` an estimate was flagged at the estimator's
+    ceiling; ``(k refused)`` k seeds gave no number (a task failed).
+    """
     names = list(dict.fromkeys(r["task"] for r in rows))
-    width = max(10, *(len(m) for m in methods))
-    print("\nError (estimate - truth, bits), mean over the seeds that gave a number")
-    print(f"{'task':26s} {'truth':>6s} " + " ".join(f"{m:>{width}s}" for m in methods))
+    n_seeds = len({r["seed"] for r in rows})
+    lines = [
+        f"| task ({n_seeds} seeds) | truth | " + " | ".join(methods) + " |",
+        "|---|---:|" + "---:|" * len(methods),
+    ]
+    excess_count = dict.fromkeys(methods, 0)
     for name in names:
         group = [r for r in rows if r["task"] == name]
-        errors = [np.nanmean([r[m] - r["truth"] for r in group]) for m in methods]
-        print(
-            f"{name:26s} {group[0]['truth']:6.3f} " + " ".join(f"{e:>{width}.3f}" for e in errors)
-        )
-    mae = [np.nanmean([abs(r[m] - r["truth"]) for r in rows]) for m in methods]
-    failed = [sum(math.isnan(r[m]) for r in rows) for m in methods]
-    seconds = [np.mean([r[f"{m} s"] for r in rows]) for m in methods]
-    print(f"{'MAE (bits)':33s} " + " ".join(f"{v:>{width}.3f}" for v in mae))
-    print(f"{'refused (NaN)':33s} " + " ".join(f"{v:>{width}d}" for v in failed))
-    print(f"{'seconds per estimate':33s} " + " ".join(f"{v:>{width}.1f}" for v in seconds))
+        mae = {m: _mae(group, m) for m in methods}
+        best_baseline = min(mae["CCA"], mae["KSG"])
+        cells = []
+        for m in methods:
+            errors = [r[m] - r["truth"] for r in group if not math.isnan(r[m])]
+            cell = f"{np.mean(errors):+.3f}" if errors else "n/a"
+            if m not in ("CCA", "KSG") and mae[m] > best_baseline + BASELINE_MARGIN_BITS:
+                cell += " †"
+                excess_count[m] += 1
+            if any(r.get(f"{m} ceiling") for r in group):
+                cell += " c"
+            if len(errors) < len(group):
+                cell += f" ({len(group) - len(errors)} refused)"
+            cells.append(cell)
+        lines.append(f"| {name} | {group[0]['truth']:.3f} | " + " | ".join(cells) + " |")
+    # Times as ratios: the machine's speed (and its other jobs) cancel out.
+    reference_time = np.mean([r[f"{methods[2]} s"] for r in rows])
+    below = [r for r in rows if not any(r.get(f"{m} ceiling") for m in methods)]
+    summary = {
+        "MAE (bits)": [f"{_mae(rows, m):.3f}" for m in methods],
+        "MAE, tasks never at the ceiling": [f"{_mae(below, m):.3f}" for m in methods],
+        f"tasks † (> {BASELINE_MARGIN_BITS} bit worse than CCA/KSG)": [
+            "" if m in ("CCA", "KSG") else str(excess_count[m]) for m in methods
+        ],
+        "refused (task failed)": [str(sum(math.isnan(r[m]) for r in rows)) for m in methods],
+        f"time per estimate (x {methods[2]}'s)": [
+            f"{np.mean([r[f'{m} s'] for r in rows]) / reference_time:.3g}" for m in methods
+        ],
+    }
+    for label, cells in summary.items():
+        lines.append(f"| **{label}** | | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _mae(rows: list[dict], method: str) -> float:
+    """Mean absolute error (bits) of the numbers a method gave."""
+    errors = [abs(r[method] - r["truth"]) for r in rows if not math.isnan(r[method])]
+    return float(np.mean(errors)) if errors else math.nan
+
+
+def replace_block(path: str, table: str) -> None:
+    """Put ``table`` between the :data:`MARKERS` lines of the file at ``path``."""
+    with open(path) as f:
+        text = f.read()
+    begin, end = MARKERS
+    if begin not in text or end not in text:
+        raise SystemExit(f"{path} lacks the lines {begin} and {end}.")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    with open(path, "w") as f:
+        f.write(f"{head}{begin}\n{table}\n{end}{tail}")
 
 
 if __name__ == "__main__":

@@ -20,9 +20,10 @@ import torch
 import neural_mi as nmi
 from neural_mi.engine.inputs import SessionData
 from neural_mi.engine.task import run_task
+from neural_mi.errors import FailedTasksError
 from neural_mi.estimators import get_estimator
 from neural_mi.models import build_critic
-from neural_mi.params import resolve_base_params
+from neural_mi.params import DEFAULT_INPUT_TRANSFORM, resolve_base_params
 from neural_mi.plan import plan_tasks
 from neural_mi.train import (
     CEILING_MARGIN_NATS,
@@ -216,6 +217,9 @@ def test_task_results_carry_status_message_and_diagnostics(gauss_small, fast_par
     result = run_task(spec, SessionData(*gauss_small))
     assert (result.status, result.message) == ("ok", "")
     n_eval = result.n_test
+    transform = result.diagnostics.pop("input_transform")
+    assert transform["kind"] == DEFAULT_INPUT_TRANSFORM == "rank_gauss"
+    assert transform["x"]["n_points"] == transform["y"]["n_points"] == result.n_train
     assert result.diagnostics == {
         "restarts": 0,
         "learning_rate": fast_params["learning_rate"],
@@ -266,3 +270,27 @@ def test_an_estimate_at_the_ceiling_is_flagged():
     assert outcome.diagnostics["at_ceiling"] is True
     assert "ceiling log K = 4.605 nats" in outcome.message
     assert _in_range_or_refused(outcome.test_mi, 100)
+
+
+@pytest.mark.parametrize("scale, learning_rate", [(1e3, 1e-3), (1e6, 1e-3), (1.0, 1e6)])
+def test_nmi_run_never_returns_a_diverged_estimate(scale, learning_rate, gauss_small, fast_params):
+    # Without a transform, inputs x 1000 gave -456 bits (the report), x 1e6 and a
+    # learning rate of 1e6 worse: every attempt diverges, and the analysis is refused
+    # naming the task.  With rank_gauss, the same inputs give a number in range.
+    x, y = gauss_small
+    common = dict(
+        processor_params={"window_size": 1},
+        base_params={**fast_params, "learning_rate": learning_rate},
+        split_mode="random",
+        verbose=False,
+    )
+    with pytest.raises(FailedTasksError) as info:
+        nmi.run(x * scale, y * scale, input_transform="none", **common)
+    (reason,) = info.value.failed.values()
+    assert f"gave up after {MAX_RESTARTS} restart(s)" in reason
+    if learning_rate < 1:
+        result = nmi.run(x * scale, y * scale, input_transform="rank_gauss", **common)
+        task = result.details["dataset"].isel(task=0)
+        assert task["status"].item() == "ok"
+        assert _in_range_or_refused(float(task["test_mi"]), int(task["n_test"]))
+        assert -0.1 <= result.mi_estimate <= math.log2(int(task["n_test"])) + 0.1

@@ -87,7 +87,15 @@ def _label(task) -> str:
 
 @pytest.mark.parametrize("mode", list(RECORDED))
 def test_per_task_mi_is_unchanged(mode: str) -> None:
-    results = nmi.run(**_cases()[mode], mode=mode, base_params=FAST, random_seed=7, verbose=False)
+    # input_transform='none': the default before #15 made rank_gauss the default.
+    results = nmi.run(
+        **_cases()[mode],
+        mode=mode,
+        base_params=FAST,
+        random_seed=7,
+        verbose=False,
+        input_transform="none",
+    )
     ds = results.details["dataset"]
     got = {
         _label(ds.isel(task=i)): float(ds["test_mi"].values[i]).hex()

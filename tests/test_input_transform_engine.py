@@ -9,6 +9,7 @@ float rounding.
 
 from __future__ import annotations
 
+import dataclasses
 import typing
 
 import numpy as np
@@ -193,19 +194,24 @@ def test_the_fit_sees_the_training_windows_only(lag, fast_params):
 
 
 def test_spike_trains_are_never_transformed(fast_params):
+    # Nothing to transform: the task is planned as without a transform (the same key and
+    # seed, so the numbers of an analysis without one), and even a task that names a
+    # transform gets its spike windows as given.
     x, y = nmi.datasets.generate_correlated_spike_trains(n_neurons=2, duration=20.0, seed=1)
-    spec = plan_tasks(
-        "estimate",
+    spike = dict(
         base_params=fast_params,
         processor_type_x="spike",
         processor_params_x={"window_size": 0.05},
         processor_type_y="spike",
         processor_params_y={"window_size": 0.05},
-        input_transform="rank_gauss",
-    )[0]
+    )
+    spec = plan_tasks("estimate", input_transform="rank_gauss", **spike)[0]
+    assert spec == plan_tasks("estimate", input_transform="none", **spike)[0]
+    assert "input_transform" not in spec.params
+    named = dataclasses.replace(spec, params={**spec.params, "input_transform": "rank_gauss"})
     data = SessionData(x, y, "spike", "spike")
-    assert transformed_task_data(spec, data, np.arange(10)) == (None, None, {"kind": "rank_gauss"})
-    result = run_task(spec, data)
+    assert transformed_task_data(named, data, np.arange(10)) == (None, None, {"kind": "rank_gauss"})
+    result = run_task(named, data)
     assert result.diagnostics["input_transform"] == {"kind": "rank_gauss"}
 
 
@@ -258,3 +264,35 @@ def test_the_workflow_config_takes_an_input_transform(tmp_path):
         load_config(raw)
     field = AnalysisConfig.model_fields["input_transform"]
     assert typing.get_args(field.annotation) == INPUT_TRANSFORMS
+
+
+def test_a_third_variable_is_transformed_with_the_fit_on_x_s_training_windows(fast_params):
+    # Conditional MI (seed 11, 1,200 samples, 1-channel Gaussians): Z in other units gives
+    # the same per-task MI (ranks do not change; held-out values equal up to float
+    # rounding, tolerance 1e-5 nats), and each task's store records Z's fit on its
+    # training samples.
+    x, y, z = nmi.datasets.generate_conditional_gaussians(1200, dim=1, cmi=1.0, seed=11)
+    common = dict(
+        mode="conditional",
+        base_params=fast_params,
+        split_mode="random",
+        random_seed=3,
+        verbose=False,
+        input_transform="rank_gauss",
+    )
+    plain, rescaled = (nmi.run(x, y, z_data=z * s, **common) for s in (1.0, 1e6))
+    np.testing.assert_allclose(
+        rescaled.tasks["test_mi"].values, plain.tasks["test_mi"].values, rtol=0, atol=1e-5
+    )
+    spec = plan_tasks(
+        "conditional",
+        base_params=fast_params,
+        split_mode="random",
+        input_transform="rank_gauss",
+        processor_params_x={"window_size": 1},
+        processor_params_y={"window_size": 1},
+        processor_params_z={"window_size": 1},
+    )[0]
+    result = run_task(spec, SessionData(x, y, z=z))
+    fits = result.diagnostics["input_transform"]
+    assert fits["z"]["n_points"] == fits["x"]["n_points"] == result.n_train

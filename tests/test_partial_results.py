@@ -19,6 +19,7 @@ import yaml
 
 import neural_mi as nmi
 from neural_mi.errors import FailedTasksError
+from neural_mi.params import DEFAULT_INPUT_TRANSFORM
 from neural_mi.plan import plan_tasks
 from neural_mi.results import Results
 from neural_mi.store import read_task, results_to_dataset, write_task
@@ -83,7 +84,7 @@ def test_the_task_dataset_carries_status_message_restarts_and_ceiling():
     assert int(row["restarts"].sel(key=failed)) == 2
     assert bool(row["at_ceiling"].sel(key=ceiling)) and not bool(row["at_ceiling"].sel(key=failed))
     assert (ds["status"] == "ok").sum() == len(specs) - 1
-    assert ds.attrs["input_transform"] == "none"
+    assert ds.attrs["input_transform"] == DEFAULT_INPUT_TRANSFORM
 
 
 def test_a_failed_task_store_round_trips(tmp_path):

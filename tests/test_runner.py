@@ -82,7 +82,7 @@ def test_store_with_other_parameters_is_retrained(gauss_small, fast_params, tmp_
     x, y = gauss_small
     _rigorous(x, y, fast_params, store=tmp_path)
     calls = _count_trained(monkeypatch)
-    _rigorous(x, y, {**fast_params, "n_epochs": 3}, store=tmp_path)
+    _rigorous(x, y, {**fast_params, "n_epochs": 5}, store=tmp_path)
     assert len(calls) == 6
 
 

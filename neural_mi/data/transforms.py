@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ParameterError
-from ..params import INPUT_TRANSFORMS, check_choice
+from ..params import INPUT_TRANSFORMS, UNTRANSFORMED_TYPES, check_choice
 
 __all__ = [
     "INPUT_TRANSFORMS",
@@ -266,7 +266,7 @@ def transform_input(
         ``None``.
     """
     check_choice(kind, INPUT_TRANSFORMS, "input_transform")
-    if kind == "none" or processor_type in ("categorical", "spike"):
+    if kind == "none" or processor_type in UNTRANSFORMED_TYPES:
         return raw, None
     array = np.asarray(raw.detach().cpu() if hasattr(raw, "detach") else raw)
     if processor_type is None:

@@ -18,6 +18,7 @@ import torch
 from ..data.pairing import lag_in_seconds
 from ..data.transforms import transform_input
 from ..modes import get_mode
+from ..params import UNTRANSFORMED_TYPES
 from ..tasks import TaskSpec
 from .inputs import SessionData
 
@@ -34,8 +35,12 @@ def transformed_bytes(data: SessionData) -> int:
     continuous and already-processed variables; categorical labels and spike times are
     never transformed, so never copied)."""
     total = 0
-    for raw, ptype in ((data.x, data.processor_type_x), (data.y, data.processor_type_y)):
-        if raw is not None and ptype not in ("categorical", "spike"):
+    for raw, ptype in (
+        (data.x, data.processor_type_x),
+        (data.y, data.processor_type_y),
+        (data.z, data.processor_type_z),
+    ):
+        if raw is not None and ptype not in UNTRANSFORMED_TYPES:
             total += 4 * int(np.prod(np.shape(raw)))
     return total
 
@@ -78,13 +83,22 @@ def transformed_task_data(
             data.y, data.processor_type_y, p["processor_params_y"], kind, windows_y
         )
     )
+    # A third variable's samples pair with X's (sample i of each is its window i), so Z is
+    # fitted on the windows of X's training samples.
+    raw_z, fit_z = (
+        (None, None)
+        if data.z is None or not mode.uses_z
+        else transform_input(
+            data.z, data.processor_type_z, p["processor_params_z"], kind, windows_x
+        )
+    )
     summary: dict[str, Any] = {"kind": kind}
-    for name, fit in (("x", fit_x), ("y", fit_y)):
+    for name, fit in (("x", fit_x), ("y", fit_y), ("z", fit_z)):
         if fit is not None:
             summary[name] = fit.summary()
-    if fit_x is None and fit_y is None:
+    if fit_x is None and fit_y is None and fit_z is None:
         return None, None, summary
-    transformed = data.replaced(x=raw_x, y=raw_y)
+    transformed = data.replaced(x=raw_x, y=raw_y, z=data.z if raw_z is None else raw_z)
     x, y, _ = mode.task_data(spec, transformed)
     return x, y, summary
 

@@ -60,7 +60,9 @@ OUTPUT_UNITS: tuple[str, ...] = ("bits", "nats")
 INPUT_TRANSFORMS: tuple[str, ...] = ("none", "standardize", "robust", "rank_gauss")
 #: The input transform of an analysis that names none (the measurements behind the choice
 #: are in docs/accuracy.md).
-DEFAULT_INPUT_TRANSFORM: Final = "none"
+DEFAULT_INPUT_TRANSFORM: Final = "rank_gauss"
+#: Processor types whose inputs are never transformed (spike times, categorical labels).
+UNTRANSFORMED_TYPES: tuple[str, ...] = ("categorical", "spike")
 
 #: How X and Y (and Z) are paired when they do not all have a time base: ``"auto"`` pairs
 #: window ``i`` with window ``i`` only when the window counts are equal; ``"truncate"`` also
@@ -91,6 +93,7 @@ __all__ = [
     "PROCESSOR_TYPES",
     "SPLIT_MODES",
     "UNIT_FACTORS",
+    "UNTRANSFORMED_TYPES",
     "CategoricalParams",
     "ContinuousParams",
     "Duration",

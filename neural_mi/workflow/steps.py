@@ -32,8 +32,9 @@ __all__ = ["SUMMARY_COLUMNS", "aggregate", "collect", "prepare", "train_pack"]
 
 logger = logging.getLogger(__name__)
 
-#: Columns of the cross-session table ``<results_dir>/summary.csv`` (``p_value`` and
-#: ``is_significant`` of the headline number are empty without a permutation test).
+#: Columns of the cross-session table ``<results_dir>/summary.csv`` (``partial``: some
+#: tasks failed and were left out, see ``allow_partial``; ``p_value`` and ``is_significant``
+#: of the headline number are empty without a permutation test).
 SUMMARY_COLUMNS = (
     "session",
     "analysis",
@@ -41,6 +42,7 @@ SUMMARY_COLUMNS = (
     "mi",
     "mi_error",
     "is_reliable",
+    "partial",
     "units",
     "p_value",
     "is_significant",
@@ -268,6 +270,7 @@ def collect(
             "mi": headline["mi_estimate"],
             "mi_error": headline["mi_error"],
             "is_reliable": headline["is_reliable"],
+            "partial": bool(headline.get("partial", False)),
             "units": headline["units"],
             "p_value": headline.get("p_value"),
             "is_significant": headline.get("is_significant"),
@@ -300,7 +303,8 @@ def summary_dataset(table: Any, metadata: dict[str, dict[str, Any]]) -> Any:
     -------
     xarray.Dataset
         ``mi``, ``mi_error`` (NaN where unknown, or where an analysis did not run on a
-        session), ``is_reliable`` (1, 0, NaN where the mode has no such test),
+        session), ``is_reliable`` (1, 0, NaN where the mode has no such test), ``partial``
+        (1 where failed tasks were left out, see ``allow_partial``),
         ``p_value`` and ``is_significant`` (1, 0; NaN without a permutation test);
         coordinates ``mode`` and ``units`` along ``analysis``, and one per metadata column
         along ``session`` (numbers, or text with ``""`` where a session has none).
@@ -311,7 +315,7 @@ def summary_dataset(table: Any, metadata: dict[str, dict[str, Any]]) -> Any:
     sessions = list(dict.fromkeys(table["session"]))
     analyses = list(dict.fromkeys(table["analysis"]))
     shape = (len(sessions), len(analyses))
-    names = ("mi", "mi_error", "is_reliable", "p_value", "is_significant")
+    names = ("mi", "mi_error", "is_reliable", "partial", "p_value", "is_significant")
     values = {name: np.full(shape, np.nan) for name in names}
     mode, units = {}, {}
     for row in table.itertuples(index=False):

@@ -86,6 +86,7 @@ def _critic_sweep(n_samples: int, n_epochs: int, **kw):
         split_mode="random",
         n_workers=1,
         random_seed=42,
+        input_transform="none",  # as NeuralMI 1.1 (rank_gauss: concat 4.6, separable 5.1 bits)
         verbose=False,
         **X_ONLY,
         **kw,

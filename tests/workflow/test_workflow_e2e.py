@@ -211,7 +211,9 @@ def test_dry_run_of_100_sessions(tmp_path):
 def test_run_writes_every_output(finished_run):
     results = finished_run / "results"
     table = (results / "summary.csv").read_text().splitlines()
-    assert table[0] == "session,analysis,mode,mi,mi_error,is_reliable,units,p_value,is_significant"
+    assert table[0] == (
+        "session,analysis,mode,mi,mi_error,is_reliable,partial,units,p_value,is_significant"
+    )
     assert [row.split(",")[:3] for row in table[1:]] == [
         ["tiny", "rigorous", "rigorous"],
         ["tiny", "quick", "estimate"],
@@ -295,6 +297,7 @@ def test_deleting_a_pack_reruns_one_train_job_with_the_same_numbers(finished_run
         "mi",
         "mi_error",
         "is_reliable",
+        "partial",
         "units",
         "p_value",
         "is_significant",
