@@ -283,52 +283,7 @@ def overview_figure(table: pd.DataFrame, color_by: str | None = None) -> Figure:
     )
     axes = fig.subplots(len(analyses), 1, squeeze=False, sharex=True)[:, 0]
     for ax, analysis in zip(axes, analyses):
-        rows = table[table["analysis"] == analysis]
-        x = rows["session"].map(position).to_numpy()
-        mi = rows["mi"].astype(float).to_numpy()
-        error = rows["mi_error"].astype(float).to_numpy()
-        unreliable = rows["is_reliable"].map(lambda v: v is False or v == 0).to_numpy(bool)
-        labels = groups(rows) if groups is not None else np.full(len(rows), "")
-        for index, label in enumerate(dict.fromkeys(labels)):
-            pick = labels == label
-            colour = color(index)
-            if np.isfinite(error[pick]).any():
-                ax.errorbar(
-                    x[pick],
-                    mi[pick],
-                    yerr=np.nan_to_num(error[pick]),
-                    fmt="none",
-                    ecolor=colour,
-                    alpha=0.6,
-                    linewidth=1,
-                )
-            for hollow in (False, True):
-                chosen = pick & (unreliable == hollow)
-                if chosen.any():
-                    ax.plot(
-                        x[chosen],
-                        mi[chosen],
-                        "o",
-                        markersize=3.5 if n > 60 else 5,
-                        color=colour,
-                        markerfacecolor="none" if hollow else colour,
-                        label=(label or None) if not hollow else None,
-                    )
-        if "is_significant" in rows and rows["is_significant"].notna().any():
-            tested = rows["is_significant"].map(_truth).to_numpy()
-            starred = tested == 1
-            ax.plot(
-                x[starred],
-                mi[starred],
-                "*",
-                color="k",
-                markersize=6 if n > 60 else 9,
-                markerfacecolor="none",
-            )
-            ax.set_title("* significant (permutation test)", loc="right", fontsize="small")
-        ax.set_title(f"{analysis} ({rows['mode'].iloc[0]})", loc="left", fontsize="medium")
-        ax.set_ylabel(f"MI ({rows['units'].iloc[0]})")
-        ax.grid(axis="y", alpha=0.3)
+        _overview_panel(ax, table[table["analysis"] == analysis], position, groups, n)
     if groups is not None:
         handles, names = axes[0].get_legend_handles_labels()
         if len(names) > 1:
@@ -343,6 +298,59 @@ def overview_figure(table: pd.DataFrame, color_by: str | None = None) -> Figure:
             )
     _session_axis(axes[-1], sessions)
     return fig
+
+
+def _overview_panel(
+    ax: Axes, rows: pd.DataFrame, position: dict[str, int], groups: _Groups | None, n: int
+) -> None:
+    """One analysis' panel of :func:`overview_figure` (``n`` sessions in all)."""
+    x = rows["session"].map(position).to_numpy()
+    mi = rows["mi"].astype(float).to_numpy()
+    error = rows["mi_error"].astype(float).to_numpy()
+    unreliable = rows["is_reliable"].map(lambda v: v is False or v == 0).to_numpy(bool)
+    labels = groups(rows) if groups is not None else np.full(len(rows), "")
+    for index, label in enumerate(dict.fromkeys(labels)):
+        pick = labels == label
+        colour = color(index)
+        if np.isfinite(error[pick]).any():
+            ax.errorbar(
+                x[pick],
+                mi[pick],
+                yerr=np.nan_to_num(error[pick]),
+                fmt="none",
+                ecolor=colour,
+                alpha=0.6,
+                linewidth=1,
+            )
+        for hollow in (False, True):
+            chosen = pick & (unreliable == hollow)
+            if chosen.any():
+                ax.plot(
+                    x[chosen],
+                    mi[chosen],
+                    "o",
+                    markersize=3.5 if n > 60 else 5,
+                    color=colour,
+                    markerfacecolor="none" if hollow else colour,
+                    label=(label or None) if not hollow else None,
+                )
+    if "is_significant" in rows and rows["is_significant"].notna().any():
+        tested = rows["is_significant"].map(_truth).to_numpy()
+        starred = tested == 1
+        ax.plot(
+            x[starred],
+            mi[starred],
+            "*",
+            color="k",
+            markersize=6 if n > 60 else 9,
+            markerfacecolor="none",
+        )
+        ax.set_title("* significant (permutation test)", loc="right", fontsize="small")
+    ax.set_title(
+        f"{rows['analysis'].iloc[0]} ({rows['mode'].iloc[0]})", loc="left", fontsize="medium"
+    )
+    ax.set_ylabel(f"MI ({rows['units'].iloc[0]})")
+    ax.grid(axis="y", alpha=0.3)
 
 
 def _session_axis(ax: Axes, sessions: list[str]) -> None:
