@@ -3,7 +3,8 @@ everything here runs before any task is planned or trained."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import inspect
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from . import store as task_store
 from .engine.inputs import SessionData
 from .errors import ParameterError
 from .modes import Mode, available_modes, get_mode
-from .params import OUTPUT_UNITS, check_choice, check_int, check_number
+from .params import OUTPUT_UNITS, check_choice, check_int, check_number, did_you_mean
 
 
 class _Unset:
@@ -64,6 +65,28 @@ def check_run_arguments(
             "which say exactly which samples to use."
         )
     return seed
+
+
+def check_mode_arguments(
+    mode: Mode, given: Mapping[str, Any], run: Callable[..., Any]
+) -> dict[str, Any]:
+    """Keyword arguments of ``run`` (``nmi.run``) that are options of the mode (a plug-in
+    mode's own arguments); anything else is refused, naming the closest allowed name."""
+    own = set(mode.Options.model_fields)
+    for name in given:
+        if name not in own:
+            allowed = [n for n in inspect.signature(run).parameters if n != "mode_arguments"]
+            allowed += sorted(own - set(allowed))
+            raise ParameterError(
+                f"Unknown argument {name!r} to nmi.run.{did_you_mean(name, allowed)} "
+                f"Allowed: {', '.join(allowed)}."
+            )
+    return dict(given)
+
+
+def given_options(**arguments: Any) -> dict[str, Any]:
+    """The mode arguments the caller gave (``None``: not given, the mode's default)."""
+    return {name: value for name, value in arguments.items() if value is not None}
 
 
 def check_custom_critic(options: Any, custom_critic: Any) -> None:

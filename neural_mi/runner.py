@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -12,16 +11,18 @@ import torch
 
 from .engine.execution import preflight, run_tasks
 from .engine.inputs import SessionData, TaskContext
-from .errors import DataShapeError, InsufficientDataError, ParameterError
+from .errors import DataShapeError, InsufficientDataError
 from .modes import Mode, get_mode
-from .params import DEFAULT_INPUT_TRANSFORM, DEFAULT_MIN_OVERLAP, did_you_mean
+from .params import DEFAULT_INPUT_TRANSFORM, DEFAULT_MIN_OVERLAP
 from .plan import plan_tasks
 from .results import Results
 from .run_arguments import (
     UNSET,
     check_custom_critic,
     check_device,
+    check_mode_arguments,
     check_run_arguments,
+    given_options,
     layout_hint,
     processor_z,
     resolve_processors,
@@ -246,7 +247,7 @@ def run(
         names them and why (with ``store``, a rerun reads every task back).
     """
     the_mode = get_mode(mode)
-    mode_arguments = _mode_arguments(the_mode, mode_arguments)
+    mode_arguments = check_mode_arguments(the_mode, mode_arguments, run)
     random_seed = check_run_arguments(
         the_mode,
         output_units=output_units,
@@ -262,7 +263,7 @@ def run(
         max_samples_per_task=max_samples_per_task,
     )
     options = the_mode.options(
-        _given(
+        given_options(
             gamma_range=gamma_range,
             delta_threshold=delta_threshold,
             min_gamma_points=min_gamma_points,
@@ -410,23 +411,3 @@ def _results(
 def _used(mode: Mode) -> tuple[str, ...]:
     """The variables an analysis in ``mode`` reads."""
     return ("x",) + (("y",) if mode.uses_y else ()) + (("z",) if mode.uses_z else ())
-
-
-def _mode_arguments(mode: Mode, given: Mapping[str, Any]) -> dict[str, Any]:
-    """Keyword arguments that are options of the mode (a plug-in mode's own arguments);
-    anything else is refused, naming the closest allowed name."""
-    own = set(mode.Options.model_fields)
-    for name in given:
-        if name not in own:
-            allowed = [n for n in inspect.signature(run).parameters if n != "mode_arguments"]
-            allowed += sorted(own - set(allowed))
-            raise ParameterError(
-                f"Unknown argument {name!r} to nmi.run.{did_you_mean(name, allowed)} "
-                f"Allowed: {', '.join(allowed)}."
-            )
-    return dict(given)
-
-
-def _given(**arguments: Any) -> dict[str, Any]:
-    """The mode arguments the caller gave (``None``: not given, the mode's default)."""
-    return {name: value for name, value in arguments.items() if value is not None}
