@@ -23,6 +23,7 @@ from typing import Any
 from .data.pairing import resolve_seconds
 from .errors import ParameterError
 from .modes import Mode, ModeOptions, get_mode
+from .null_plan import null_settings, null_tasks
 from .params import (
     BASE_PARAM_DEFAULTS,
     DEFAULT_INPUT_TRANSFORM,
@@ -38,29 +39,13 @@ from .params import (
     resolve_processor_params,
 )
 from .params.checks import plain
+from .seeding import derive_seed
 from .tasks import TaskSpec
 
 #: The ``sweep_grid`` key that repeats every task of each combination (NeuralMI 1.1's
 #: convention): ``{'run_id': range(3)}`` trains each task three times, each with its own
 #: seed and split, and the repeats are aggregated together (mean ± std).
 REPEAT_KEY = "run_id"
-
-
-def derive_seed(run_seed: int, *parts: Any) -> int:
-    """Return a 32-bit seed derived by hashing the run seed and ``parts``.
-
-    The same inputs always give the same seed, whatever the execution order, process or
-    machine.
-
-    Parameters
-    ----------
-    run_seed
-        The analysis' ``random_seed``.
-    *parts
-        Anything that identifies the random choice (a task key, ``"chunks"`` and a gamma...).
-    """
-    text = "|".join([str(int(run_seed)), *(str(p) for p in parts)])
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
 
 
 def combination_id(params: Mapping[str, Any]) -> str:
@@ -233,63 +218,6 @@ def plan_tasks(
         for copy in combination.repeated(task)
     ]
     return [*observed, *null_tasks(the_mode, observed, opts.n_permutations)]
-
-
-def null_settings(options: ModeOptions) -> dict[str, Any]:
-    """The null method and minimum shift an analysis gives besides their defaults (they
-    enter the task parameters; defaults leave the parameters, keys and seeds as they are).
-
-    Raises
-    ------
-    ParameterError
-        When they are given without ``n_permutations``.
-    """
-    given: dict[str, Any] = {}
-    if options.null_method != "auto":
-        given["null_method"] = options.null_method
-    if options.null_min_shift is not None:
-        given["null_min_shift"] = options.null_min_shift
-    if given and not options.n_permutations:
-        raise ParameterError(
-            f"{', '.join(given)} only apply to a permutation test; give n_permutations "
-            "(or leave them out)."
-        )
-    return given
-
-
-def null_key(key: str, permutation: int) -> str:
-    """The key of permutation ``permutation`` (>= 1) of the task keyed ``key``."""
-    return f"{key}-n{permutation:04d}"
-
-
-def null_tasks(mode: Mode, observed: Sequence[TaskSpec], n_permutations: int) -> list[TaskSpec]:
-    """The null copies of the observed tasks: permutation 1, then 2..., each holding a copy
-    of every task whose data the null changes (:meth:`~neural_mi.modes.base.Mode.
-    null_variable`), keyed :func:`null_key` and seeded by that key.  With lags, their
-    parameters hold the largest ``null_lag_span`` (the default minimum shift covers it,
-    :func:`neural_mi.engine.null.minimum_shift`).
-
-    Raises
-    ------
-    ParameterError
-        When the mode defines no null.
-    """
-    if not n_permutations:
-        return []
-    changed = [spec for spec in observed if mode.null_variable(spec) is not None]
-    span = max((abs(spec.lag) for spec in changed), default=0)
-    extra = {"null_lag_span": span} if span else {}
-    return [
-        dataclasses.replace(
-            spec,
-            key=null_key(spec.key, k),
-            seed=derive_seed(spec.params["run_seed"], null_key(spec.key, k)),
-            permutation=k,
-            params={**spec.params, **extra},
-        )
-        for k in range(1, n_permutations + 1)
-        for spec in changed
-    ]
 
 
 def _options_dict(options: Mapping[str, Any] | ModeOptions | None) -> Mapping[str, Any]:

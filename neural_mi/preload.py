@@ -14,6 +14,8 @@ command runs the step itself, as it always does under plain ``snakemake``; so do
 SLURM job, which must run inside its own allocation.  The server changes how fast a step
 starts, never what it computes.
 
+The server process is :mod:`neural_mi.preload_serve`.
+
 Protocol, one Unix stream connection per step: the client sends an 8-byte payload length
 with its descriptors 0, 1 and 2 attached (``SCM_RIGHTS``), then the JSON payload
 ``{"argv", "cwd", "env"}``; the server answers the pid of the step's process (8 bytes)
@@ -29,20 +31,15 @@ closes its standard input (or dies) it terminates the steps still running and ex
 from __future__ import annotations
 
 import contextlib
-import gc
-import importlib
 import json
 import logging
 import os
-import select
 import shutil
 import signal
 import socket
 import struct
 import subprocess
 import sys
-import time
-import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import FrameType
 
@@ -85,9 +82,9 @@ SHUTDOWN_GRACE = 10.0
 
 logger = logging.getLogger(__name__)
 
-_LENGTH = struct.Struct("!Q")
-_PID = struct.Struct("!q")
-_STATUS = struct.Struct("!i")
+LENGTH = struct.Struct("!Q")
+PID = struct.Struct("!q")
+STATUS = struct.Struct("!i")
 
 
 # --------------------------------------------------------------------------------------
@@ -130,14 +127,14 @@ def run_step(argv: Sequence[str]) -> int | None:
         payload = json.dumps(
             {"argv": list(argv), "cwd": os.getcwd(), "env": dict(os.environ)}
         ).encode()
-        socket.send_fds(sock, [_LENGTH.pack(len(payload))], [0, 1, 2])
+        socket.send_fds(sock, [LENGTH.pack(len(payload))], [0, 1, 2])
         sock.sendall(payload)
-        pid = _receive(sock, _PID)
+        pid = _receive(sock, PID)
         if pid is None:
             return _lost()
 
         def forward(signum: int, frame: FrameType | None) -> None:
-            _kill(pid, signum)
+            send_signal(pid, signum)
 
         handlers: dict[int, Callable[[int, FrameType | None], None] | signal.Handlers] = {
             signal.SIGINT: signal.SIG_IGN,
@@ -146,7 +143,7 @@ def run_step(argv: Sequence[str]) -> int | None:
         }
         previous = {signum: signal.signal(signum, handler) for signum, handler in handlers.items()}
         try:
-            status = _receive(sock, _STATUS)
+            status = _receive(sock, STATUS)
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
@@ -160,7 +157,7 @@ def _lost() -> int:
     return 1
 
 
-def _kill(pid: int, signum: int) -> None:
+def send_signal(pid: int, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signum)
 
@@ -168,12 +165,12 @@ def _kill(pid: int, signum: int) -> None:
 def _receive(sock: socket.socket, fmt: struct.Struct) -> int | None:
     """One integer of format ``fmt``; None if the connection closed first."""
     try:
-        return fmt.unpack(_exactly(sock, fmt.size))[0]
+        return fmt.unpack(exactly(sock, fmt.size))[0]
     except ConnectionError:
         return None
 
 
-def _exactly(sock: socket.socket, size: int) -> bytes:
+def exactly(sock: socket.socket, size: int) -> bytes:
     """``size`` bytes from ``sock``; ConnectionError if it closes first."""
     data = b""
     while len(data) < size:
@@ -236,7 +233,7 @@ def preload_server(
             listener.bind(path)
             listener.listen(64)
             server = subprocess.Popen(
-                [sys.executable, "-m", "neural_mi.preload", str(listener.fileno())],
+                [sys.executable, "-m", "neural_mi.preload_serve", str(listener.fileno())],
                 stdin=subprocess.PIPE,
                 pass_fds=[listener.fileno()],
                 env=env,
@@ -255,149 +252,3 @@ def preload_server(
             server.kill()
             server.wait()
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def serve(listener_fd: int) -> None:
-    """Fork a process per step asked for on the listening socket ``listener_fd`` until
-    standard input closes.
-
-    The server preloads :data:`PRELOAD_MODULES` one by one and serves the requests that
-    arrive meanwhile between two imports, so a step never waits for more than one of
-    them (it imports the rest itself).
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    listener = socket.socket(fileno=listener_fd)
-    wake_r, wake_w = os.pipe()
-    os.set_blocking(wake_w, False)
-    signal.set_wakeup_fd(wake_w)
-    signal.signal(signal.SIGCHLD, lambda signum, frame: None)
-    server = _Server(listener, wake_r, wake_w)
-    try:
-        for name in PRELOAD_MODULES:
-            importlib.import_module(name)
-            if not server.poll(timeout=0):
-                return
-        # Imported objects stay out of the steps' garbage collections (and their pages
-        # shared); each step ends with os._exit, without a final collection either.
-        gc.freeze()
-        while server.poll(timeout=None):
-            pass
-    finally:
-        server.stop()
-        listener.close()
-
-
-class _Server:
-    """The server's descriptors and running steps (pid -> connection to its client)."""
-
-    def __init__(self, listener: socket.socket, wake_r: int, wake_w: int) -> None:
-        self.listener, self.wake_r, self.wake_w = listener, wake_r, wake_w
-        self.stdin = sys.stdin.fileno()
-        self.steps: dict[int, socket.socket] = {}
-
-    def poll(self, timeout: float | None) -> bool:
-        """Handle what is ready within ``timeout`` seconds; False once stdin has closed."""
-        ready = select.select([self.listener, self.wake_r, self.stdin], [], [], timeout)[0]
-        if self.wake_r in ready:
-            os.read(self.wake_r, 4096)
-            _reap(self.steps, block=False)
-        if self.listener in ready:
-            conn = self.listener.accept()[0]
-            pid = os.fork()
-            if pid == 0:
-                _step(conn, closing=(self.listener, self.wake_r, self.wake_w, self.stdin))
-            self.steps[pid] = conn
-            with contextlib.suppress(OSError):
-                conn.sendall(_PID.pack(pid))
-        return not (self.stdin in ready and not os.read(self.stdin, 4096))
-
-    def stop(self) -> None:
-        """Terminate the steps still running (SIGTERM; SIGKILL after
-        :data:`SHUTDOWN_GRACE` seconds) and send their statuses."""
-        for pid in self.steps:
-            _kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + SHUTDOWN_GRACE
-        while self.steps and time.monotonic() < deadline:
-            _reap(self.steps, block=False)
-            time.sleep(0.05)
-        for pid in self.steps:
-            _kill(pid, signal.SIGKILL)
-        _reap(self.steps, block=True)
-
-
-def _reap(steps: dict[int, socket.socket], block: bool) -> None:
-    """Send the exit status of every ended step to its client."""
-    while steps:
-        try:
-            pid, status = os.waitpid(-1, 0 if block else os.WNOHANG)
-        except ChildProcessError:
-            steps.clear()
-            return
-        if pid == 0:
-            return
-        conn = steps.pop(pid, None)
-        if conn is not None:
-            with contextlib.suppress(OSError):
-                conn.sendall(_STATUS.pack(os.waitstatus_to_exitcode(status)))
-            conn.close()
-
-
-def _step(conn: socket.socket, closing: tuple) -> None:
-    """In the forked process: become ``neural-mi ARGV`` as the client asked, run, exit."""
-    status = 1
-    try:
-        listener, *fds = closing
-        listener.close()
-        for fd in fds:
-            os.close(fd)
-        signal.set_wakeup_fd(-1)
-        for signum in (signal.SIGCHLD, signal.SIGTERM):
-            signal.signal(signum, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        argv, cwd, env = _request(conn)
-        conn.close()
-        os.chdir(cwd)
-        os.environ.clear()
-        os.environ.update(env)
-        sys.argv = ["neural-mi", *argv]
-        from .cli import main
-
-        status = main(argv)
-    except SystemExit as exc:  # argparse's errors (status 2), sys.exit(...)
-        if isinstance(exc.code, int):
-            status = exc.code
-        elif exc.code is None:
-            status = 0
-        else:
-            print(exc.code, file=sys.stderr)
-    except KeyboardInterrupt:
-        status = 128 + signal.SIGINT
-    except BaseException:
-        traceback.print_exc()
-        status = 1
-    finally:
-        with contextlib.suppress(Exception):
-            sys.stdout.flush()
-            sys.stderr.flush()
-        os._exit(int(status))
-
-
-def _request(conn: socket.socket) -> tuple[list[str], str, dict[str, str]]:
-    """Receive a client's request; its descriptors become this process' 0, 1 and 2."""
-    header, fds, _, _ = socket.recv_fds(conn, _LENGTH.size, 3)
-    if len(fds) != 3:
-        raise ConnectionError(f"preload request with {len(fds)} descriptors instead of 3")
-    for target, fd in enumerate(fds):
-        os.dup2(fd, target)
-        os.close(fd)
-    length = _LENGTH.unpack(header + _exactly(conn, _LENGTH.size - len(header)))[0]
-    data = _exactly(conn, length)
-    request = json.loads(data)
-    return request["argv"], request["cwd"], request["env"]
-
-
-if __name__ == "__main__":
-    serve(int(sys.argv[1]))
-    # Skip the interpreter's teardown of everything preloaded (`neural-mi run` would wait for
-    # it).
-    os._exit(0)

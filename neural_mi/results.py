@@ -7,7 +7,6 @@ the figure) comes from the analysis' mode (:mod:`neural_mi.modes`).
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +17,13 @@ import xarray as xr
 from .errors import ParameterError
 from .modes import get_mode
 from .params import OUTPUT_UNITS, UNIT_FACTORS
+from .result_notes import (
+    format_value,
+    notes_lines,
+    reliability_details,
+    significance_details,
+    significance_lines,
+)
 from .store import load_dataset, save_dataset
 
 if TYPE_CHECKING:
@@ -91,8 +97,8 @@ class Results:
             self.dataframe["partial"] = True
         table = _task_table(tasks, self.factor)
         self.details: dict[str, Any] = {"tasks": table, "raw_results": table, "dataset": tasks}
-        self.details.update(_reliability_details(headline, tasks))
-        self.details.update(_significance_details(headline, summary_dataset))
+        self.details.update(reliability_details(headline, tasks))
+        self.details.update(significance_details(headline, summary_dataset))
         self.details.update(self._mode.details(self))
 
     @classmethod
@@ -175,7 +181,7 @@ class Results:
     @staticmethod
     def format_value(value: float | None) -> str:
         """A number with three decimals, or ``n/a``."""
-        return "n/a" if value is None or not math.isfinite(value) else f"{value:.3f}"
+        return format_value(value)
 
     def __repr__(self) -> str:
         return (
@@ -190,7 +196,7 @@ class Results:
             f"MI from {self.headline['mi_var']}, units: {self.units})",
             *(f"  {note}" for note in self.notes(detailed=True)),
             f"  MI estimate: {self.format_value(self.mi_estimate)} {self.units}",
-            *_significance_lines(self.headline, self.summary_dataset, self.units),
+            *significance_lines(self.headline, self.summary_dataset, self.units),
             *self._mode.describe(self),
             self.dataframe.to_string(index=False),
         ]
@@ -200,7 +206,7 @@ class Results:
         """What a reader must know before trusting the numbers: that the result is partial
         (with ``detailed``: each task left out and why) and that an estimate is at its
         estimator's ceiling (with the remedy)."""
-        return _notes(self.headline, detailed)
+        return notes_lines(self.headline, detailed)
 
     def plot(
         self,
@@ -314,82 +320,6 @@ def _read_meta(path: Path) -> dict[str, Any]:
             "units must be bits or nats and the headline's mode the same."
         )
     return meta
-
-
-# --------------------------------------------------------------------------------------
-# Failed tasks and the estimator's ceiling (#15)
-# --------------------------------------------------------------------------------------
-
-
-def _reliability_details(headline: dict[str, Any], tasks: xr.Dataset) -> dict[str, Any]:
-    """``left_out`` (``{task key: reason}``) and ``at_ceiling`` (keys of the tasks whose
-    held-out estimate is at the estimator's ceiling) for :attr:`Results.details`."""
-    at_ceiling = (
-        [str(k) for k in tasks["key"].values[tasks["at_ceiling"].values.astype(bool)]]
-        if "at_ceiling" in tasks.data_vars
-        else []
-    )
-    return {"left_out": dict(headline.get("left_out") or {}), "at_ceiling": at_ceiling}
-
-
-def _notes(headline: dict[str, Any], detailed: bool) -> list[str]:
-    """See :meth:`Results.notes`."""
-    notes = []
-    left_out = headline.get("left_out") or {}
-    if headline.get("partial"):
-        notes.append(f"PARTIAL: {len(left_out)} of {headline['n_tasks']} planned task(s) left out")
-        if detailed:
-            notes += [f"  {key}: {reason}" for key, reason in left_out.items()]
-    if headline.get("n_at_ceiling"):
-        notes.append(
-            f"AT CEILING: {headline['n_at_ceiling']} task(s) within reach of the estimator's "
-            "ceiling log K (the true MI may be higher); use estimator='smile'"
-        )
-    return notes
-
-
-# --------------------------------------------------------------------------------------
-# Permutation tests (#18)
-# --------------------------------------------------------------------------------------
-
-
-def _significance_details(headline: dict[str, Any], summary: xr.Dataset) -> dict[str, Any]:
-    """``p_value``, ``is_significant`` and, with a permutation test,
-    ``null_distribution`` (the headline number's null values) for :attr:`Results.details`."""
-    details: dict[str, Any] = {
-        "p_value": headline.get("p_value"),
-        "is_significant": headline.get("is_significant"),
-    }
-    if "null_values" in summary.data_vars:
-        from .aggregate import first_combination
-
-        values = first_combination(summary["null_values"], keep=("permutation",)).values
-        details["null_distribution"] = np.asarray(values, dtype=float)
-    return details
-
-
-def _significance_lines(headline: dict[str, Any], summary: xr.Dataset, units: str) -> list[str]:
-    """Lines of :meth:`Results.summary` on the headline number's permutation test."""
-    if headline.get("p_value") is None and "p_value" not in summary.data_vars:
-        return []
-    fmt = Results.format_value
-    verdict = "significant" if headline.get("is_significant") else "not significant"
-    correction = " (family-wise, max-statistic)" if headline.get("correction") == "max" else ""
-    lines = [
-        f"  permutation test: p = {fmt(headline.get('p_value'))}{correction}, {verdict} at "
-        f"alpha = {headline.get('alpha')}; null ({headline.get('n_permutations')} "
-        f"permutations, {headline.get('null_method') or 'n/a'}): mean "
-        f"{fmt(headline.get('null_mean'))}, {1 - float(headline.get('alpha') or 0):.0%} "
-        f"quantile {fmt(headline.get('null_upper'))} {units}",
-        f"  the null breaks {summary.attrs.get('null_breaks', 'the pairing of X and Y')}",
-    ]
-    failed = np.atleast_1d(summary.attrs.get("failed_permutations", []))
-    if len(failed):
-        lines.append(
-            f"  {len(failed)} permutation(s) had a task whose training failed; each counts as "
-            f"exceeding the observed value: {failed.tolist()}"
-        )
-    return lines
 
 
 def _frame(summary: xr.Dataset) -> pd.DataFrame:

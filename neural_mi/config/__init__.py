@@ -50,9 +50,10 @@ from ..errors import ConfigError, NeuralMIError
 from ..modes import get_mode, load_plugins
 from ..plan import plan_tasks
 from ..tasks import TaskSpec
-from .extents import DataExtent, check_plan, processed_samples, session_extents, timing_labels
+from .extents import DataExtent, processed_samples, session_extents, timing_labels
 from .messages import describe_validation_error
 from .model import AnalysisConfig, Config, SessionConfig, config_model
+from .plan_checks import check_plan
 from .sessions import check_generator, load_session, load_session_arrays
 from .sheets import expand_sessions
 

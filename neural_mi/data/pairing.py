@@ -36,16 +36,31 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
-from ..errors import DataShapeError, ParameterError
-from ..params import ALIGN_CHOICES, DEFAULT_MIN_OVERLAP, check_choice, check_number, seconds_in
+from ..errors import ParameterError
+from ..params import DEFAULT_MIN_OVERLAP
+from .durations import WHOLE_TOL as _WHOLE_TOL
+from .durations import lag_in_seconds, lag_windows, resolve_seconds, task_lag
 from .sources.base import TimeBase
+from .timing import (
+    Grid,
+    Pairing,
+    PairingError,
+    SpikeSpan,
+    Timing,
+    VariableTime,
+    check_align,
+    timing_label,
+    timing_record,
+)
+from .timing import short_number as _g
 from .windows import WINDOW_COUNT_TOL, count_spike_windows, count_windows
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "Grid",
@@ -63,354 +78,6 @@ __all__ = [
     "timing_label",
     "timing_record",
 ]
-
-logger = logging.getLogger(__name__)
-
-#: Relative slack of "a whole number of samples / steps" when durations are converted.
-_WHOLE_TOL = 1e-6
-
-#: Conversions already logged in this process.
-_LOGGED: set[tuple[str, str, str, float]] = set()
-
-
-class PairingError(DataShapeError):
-    """X and Y (and Z) cannot be paired: spans that barely overlap, grids that cannot be
-    matched, or unequal window counts without a time base."""
-
-
-@dataclass(frozen=True)
-class SpikeSpan:
-    """The stretch of time spike trains cover; their windows lie in ``[start, stop)``.
-
-    Attributes
-    ----------
-    start
-        Seconds; spike times are on the same clock.
-    stop
-        Seconds, or ``None``: the processor's ``n_seconds`` when given, else the last spike.
-    """
-
-    start: float = 0.0
-    stop: float | None = None
-
-    def __post_init__(self) -> None:
-        if not math.isfinite(self.start) or (
-            self.stop is not None and not (math.isfinite(self.stop) and self.stop > self.start)
-        ):
-            raise ValueError(f"a spike span is (start, stop) with start < stop, got {self}")
-
-
-#: A variable's time base: sampled signals (and already-processed rows) have a
-#: :class:`TimeBase`, spike trains a :class:`SpikeSpan`.
-Timing = TimeBase | SpikeSpan
-
-
-@dataclass(frozen=True)
-class VariableTime:
-    """What pairing needs to know of one variable.
-
-    Attributes
-    ----------
-    name
-        ``"X"``, ``"Y"`` or ``"Z"`` (for messages).
-    processor_type
-        ``'continuous'``, ``'categorical'``, ``'spike'`` or ``None`` (processed rows).
-    params
-        Its resolved processor parameters (window and step in samples, or in seconds for
-        spikes).
-    timing
-        Its time base, or ``None``.
-    n_times
-        Time points of a sampled signal (along the processor's time axis), rows of
-        processed data; unused for spikes.
-    last_spike
-        Latest spike time (spike trains whose span has no stop).
-    approximate
-        The time base is known only by its span (timestamps read from headers): the grid
-        is a regular approximation, and windows that do not match are not refused (the
-        engine checks the real timestamps).
-    """
-
-    name: str
-    processor_type: str | None
-    params: Mapping[str, Any]
-    timing: Timing | None
-    n_times: int | None = None
-    last_spike: float | None = None
-    approximate: bool = False
-
-
-@dataclass(frozen=True)
-class Grid:
-    """Where a variable's windows start, in seconds.
-
-    Attributes
-    ----------
-    name
-        ``"X"``, ``"Y"`` or ``"Z"``.
-    starts
-        ``(n_windows,)`` float64 start times, increasing.
-    window, step
-        Window length and step in seconds (the median step for timestamps).
-    span
-        ``(start, end)`` of the variable's data, seconds.
-    text
-        How the windows were given, for messages.
-    origin
-        Spike trains: where their window 0 starts (window ``k`` at ``origin + k * step``);
-        ``None`` for sampled signals.
-    approximate
-        See :class:`VariableTime`.
-    """
-
-    name: str
-    starts: np.ndarray
-    window: float
-    step: float
-    span: tuple[float, float]
-    text: str
-    origin: float | None = None
-    approximate: bool = False
-
-    def describe(self) -> str:
-        """One line for messages: the span, the windows and where they start."""
-        first = f"from {self.starts[0]:.3f} s" if self.starts.size else "none fits"
-        return (
-            f"{self.name} spans {self.span[0]:.3f}-{self.span[1]:.3f} s ({self.text}); "
-            f"{self.starts.size} windows of {_g(self.window)} s every {_g(self.step)} s "
-            f"{first}"
-        )
-
-
-@dataclass(frozen=True)
-class Pairing:
-    """Which window of each variable each pair takes.
-
-    Attributes
-    ----------
-    indices
-        Per variable, its windows in pair order: a ``slice`` (views of the windows) or an
-        index array.
-    n
-        Number of pairs.
-    by_time
-        Paired by start times (else by index).
-    step
-        Seconds between consecutive pairs (by time), else ``None``.
-    origins, stops
-        Per variable: for spike trains, where window 0 starts and when the windows end
-        (seconds, their processing: spike times minus ``origin``, ``n_seconds = stop -
-        origin``); ``None`` for other variables and when paired by index.
-    """
-
-    indices: tuple[slice | np.ndarray, ...]
-    n: int
-    by_time: bool
-    step: float | None = None
-    origins: tuple[float | None, ...] = field(default=())
-    stops: tuple[float | None, ...] = field(default=())
-
-    def windows(self, position: int, samples: Any) -> np.ndarray:
-        """Window indices of variable ``position`` behind pair indices ``samples``."""
-        samples = np.asarray(samples, dtype=np.int64)
-        index = self.indices[position]
-        if isinstance(index, slice):
-            return (index.start or 0) + samples * (index.step or 1)
-        return np.asarray(index, dtype=np.int64)[samples]
-
-
-# --------------------------------------------------------------------------------------
-# Durations in processor parameters and lags
-# --------------------------------------------------------------------------------------
-
-
-def check_align(align: Any, min_overlap: Any) -> tuple[str, float]:
-    """``align`` and ``min_overlap`` checked (see the module docstring).
-
-    Raises
-    ------
-    ParameterError
-        For an unknown ``align`` or an overlap outside (0, 1].
-    """
-    check_choice(align, ALIGN_CHOICES, "align")
-    return str(align), check_number(min_overlap, "min_overlap", gt=0, le=1)
-
-
-def timing_label(processor_type: str | None, timing: Timing | None) -> float | str | None:
-    """What a plan records of a variable's time base: its rate (Hz), ``'timestamps'``,
-    ``'spikes'``, or ``None`` without one."""
-    if timing is None:
-        return None
-    if processor_type == "spike" or isinstance(timing, SpikeSpan):
-        return "spikes"
-    return float(timing.rate) if timing.rate is not None else "timestamps"
-
-
-def timing_record(labels: Mapping[str, float | str | None]) -> dict[str, float | str] | None:
-    """The time bases a plan records in its tasks' parameters (``params['timing']``), from
-    :func:`timing_label` of each variable the analysis uses: every variable has one and
-    not all are spike trains (spike trains alone are paired by time without a record, as
-    they always were).  ``None`` otherwise."""
-    if not labels or any(label is None for label in labels.values()):
-        return None
-    if all(label == "spikes" for label in labels.values()):
-        return None
-    return {name: label for name, label in labels.items() if label is not None}
-
-
-def resolve_seconds(
-    params: dict[str, Any], labels: Mapping[str, float | str | None] | None
-) -> dict[str, Any]:
-    """A combination's parameters with durations turned into samples, and its time bases.
-
-    Window and step sizes of sampled signals given as durations (``'0.5 s'``) become
-    samples at the variable's rate: a window is rounded to the nearest sample, a step must
-    be a whole number of samples (else the windows would drift against the other
-    variable's).  Each conversion is logged.  ``params['timing']`` records the time bases
-    (:func:`timing_record`) when the variables are paired by time.
-
-    Parameters
-    ----------
-    params
-        A combination's resolved parameters (``processor_type_<v>`` and
-        ``processor_params_<v>`` for each variable); not modified.
-    labels
-        :func:`timing_label` of each variable the analysis uses, or ``None`` when unknown
-        (then durations are refused for sampled signals).
-
-    Raises
-    ------
-    ParameterError
-        A duration for a variable without a rate, or a step that is not a whole number of
-        samples; the message says what would work.
-    """
-    labels = dict(labels or {})
-    out = dict(params)
-    for variable in ("x", "y", "z"):
-        ptype = params.get(f"processor_type_{variable}")
-        if f"processor_params_{variable}" not in params or ptype in ("spike", None):
-            continue
-        own = dict(params[f"processor_params_{variable}"])
-        for key in ("window_size", "step_size"):
-            seconds = seconds_in(own.get(key))
-            if seconds is not None:
-                own[key] = _samples(seconds, key, own[key], variable, labels.get(variable))
-        out[f"processor_params_{variable}"] = own
-    record = timing_record(labels)
-    if record is not None:
-        out["timing"] = record
-    return out
-
-
-def _samples(seconds: float, key: str, given: str, variable: str, rate: Any) -> int:
-    name = variable.upper()
-    if not isinstance(rate, float):
-        why = (
-            "has timestamps, not a sampling rate"
-            if rate == "timestamps"
-            else "has no sampling rate"
-        )
-        raise ParameterError(
-            f"{key} {given!r} of {name} is a duration, but {name} {why}: give {key} in "
-            f"samples, or give {name}'s sampling_rate (Hz)."
-        )
-    exact = seconds * rate
-    samples = max(1, round(exact))
-    if key == "step_size" and abs(exact - samples) > _WHOLE_TOL * max(1.0, exact):
-        below, above = math.floor(exact), math.ceil(exact)
-        options = ", ".join(f"{_g(n / rate)} s ({n} samples)" for n in (below, above) if n >= 1)
-        raise ParameterError(
-            f"step_size {given!r} of {name} is {exact:g} samples at {_g(rate)} Hz; a step "
-            f"must be a whole number of samples, or {name}'s windows drift against the other "
-            f"variable's: use e.g. {options}."
-        )
-    said = (name, key, given, rate)
-    if said not in _LOGGED:  # once per conversion, not once per session and combination
-        _LOGGED.add(said)
-        logger.info(
-            "%s: %s %s = %d samples at %s Hz (%s s).",
-            name,
-            key,
-            given,
-            samples,
-            _g(rate),
-            _g(samples / rate),
-        )
-    return samples
-
-
-def lag_in_seconds(params: Mapping[str, Any]) -> bool:
-    """Whether a task's ``lag`` is in seconds: X and Y are paired by time (their time bases
-    are recorded in ``params['timing']``) or are both spike trains.  Otherwise a lag is a
-    number of samples of sampled signals paired by index."""
-    if "timing" in params:
-        return True
-    return params["processor_type_x"] == "spike" and params["processor_type_y"] == "spike"
-
-
-def task_lag(value: Any, params: Mapping[str, Any]) -> float:
-    """A ``lag_range`` value as the task's lag (seconds, or samples when paired by index).
-
-    A duration (``'0.2 s'``) is seconds; a plain number is seconds for spike trains and
-    samples of X for sampled signals (converted at X's rate when paired by time).
-
-    Raises
-    ------
-    ParameterError
-        A duration for signals without a time base, a plain number between a signal and
-        spike trains without a time base, or samples of X without a rate.
-    """
-    seconds = seconds_in(value)
-    types = (params["processor_type_x"], params["processor_type_y"])
-    if lag_in_seconds(params):
-        if seconds is not None:
-            return seconds
-        if "spike" in types:
-            return float(value)
-        rate = params["timing"]["x"]
-        if not isinstance(rate, float):
-            raise ParameterError(
-                f"lag {value!r}: X has timestamps, not a rate, so a lag in samples has no "
-                "duration; give lags with their unit, e.g. '0.2 s'."
-            )
-        return float(value) / rate
-    if seconds is not None:
-        raise ParameterError(
-            f"lag {value!r} is a duration, but X and Y are paired by index (not both with a "
-            "time base): give lags in samples, or give X and Y their sampling_rate."
-        )
-    return value
-
-
-def lag_windows(params: Mapping[str, Any], lag: float) -> int:
-    """Pairs a lag in seconds moves by: ``ceil(|lag| / step)`` with ``step`` the largest
-    step (seconds) of X and Y; the train/held-out gap of a lagged task grows by it (as it
-    grows by the shift of a lag in samples)."""
-    if not lag:
-        return 0
-    steps = [_step_seconds(params, variable) for variable in ("x", "y")]
-    known = [step for step in steps if step is not None]
-    if not known:
-        return 0
-    return max(0, math.ceil(abs(lag) / max(known) - WINDOW_COUNT_TOL))
-
-
-def _step_seconds(params: Mapping[str, Any], variable: str) -> float | None:
-    ptype = params.get(f"processor_type_{variable}")
-    own = params.get(f"processor_params_{variable}") or {}
-    if ptype == "spike":
-        return float(own.get("step_size") or own["window_size"])
-    rate = (params.get("timing") or {}).get(variable)
-    if not isinstance(rate, float):
-        return None
-    if ptype is None:
-        return 1.0 / rate
-    return int(own["step_size"]) / rate
-
-
-# --------------------------------------------------------------------------------------
-# Pairing
-# --------------------------------------------------------------------------------------
 
 
 def pair_variables(
@@ -720,7 +387,3 @@ def _listing(grids: Sequence[Grid]) -> str:
 
 def _lag_text(lag: float) -> str:
     return f" (Y moved back by the lag of {_g(lag)} s)" if lag else ""
-
-
-def _g(value: float) -> str:
-    return f"{value:.6g}"

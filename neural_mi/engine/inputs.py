@@ -24,42 +24,14 @@ from ..data.pairing import (
     pair_variables,
     timing_label,
 )
-from ..data.sources import Signal, SpikeTrains, TimeBase
 from ..errors import DataShapeError
 from ..params import DEFAULT_MIN_OVERLAP
+from .raw_inputs import check_timing, detached, last_spike, time_points, unpacked
 from .split import window_gap
 
 __all__ = ["SessionData", "TaskContext"]
 
 _NAMES = {"x": "X", "y": "Y", "z": "Z"}
-
-
-def _detached(data: Any) -> Any:
-    """Torch tensors as detached CPU tensors (a tensor that requires grad would make
-    training fail half-way); everything else unchanged."""
-    if isinstance(data, torch.Tensor):
-        return data.detach().cpu()
-    if isinstance(data, (list, tuple)):
-        return type(data)(_detached(item) for item in data)
-    return data
-
-
-def _unpacked(data: Any, timing: Timing | None, name: str) -> tuple[Any, Timing | None]:
-    """A source's :class:`Signal` or :class:`SpikeTrains` as raw data and its time base."""
-    if not isinstance(data, (Signal, SpikeTrains)):
-        return data, timing
-    own: Timing | None
-    values: Any
-    if isinstance(data, Signal):
-        values, own = data.values, data.time_base
-    else:
-        values, own = list(data.times), SpikeSpan(*data.span)
-    if timing is not None and own is not None:
-        raise DataShapeError(
-            f"{name} is a {type(data).__name__} with its own time base; do not give it "
-            "another (sampling_rate, start_time)."
-        )
-    return values, timing if own is None else own
 
 
 @dataclass
@@ -106,8 +78,8 @@ class SessionData:
 
     def __post_init__(self) -> None:
         for variable in ("x", "y", "z"):
-            raw, timing = _unpacked(
-                _detached(getattr(self, variable)),
+            raw, timing = unpacked(
+                detached(getattr(self, variable)),
                 getattr(self, f"time_{variable}"),
                 f"{variable}_data",
             )
@@ -116,7 +88,7 @@ class SessionData:
                 validate_data(raw, ptype, name=f"{variable}_data")
                 if ptype == "spike" and timing is None:
                     timing = SpikeSpan()
-                _check_timing(timing, ptype, variable)
+                check_timing(timing, ptype, variable)
             setattr(self, variable, raw)
             setattr(self, f"time_{variable}", timing)
         self.align, self.min_overlap = check_align(self.align, self.min_overlap)
@@ -176,10 +148,8 @@ class SessionData:
         raw, ptype = getattr(self, variable), getattr(self, f"processor_type_{variable}")
         timing = getattr(self, f"time_{variable}")
         if ptype == "spike":
-            return VariableTime(
-                _NAMES[variable], ptype, params, timing, last_spike=_last_spike(raw)
-            )
-        n_times = _n_times(raw, ptype, params)
+            return VariableTime(_NAMES[variable], ptype, params, timing, last_spike=last_spike(raw))
+        n_times = time_points(raw, ptype, params)
         stamps = getattr(timing, "timestamps", None)
         if stamps is not None and stamps.size != n_times:
             raise DataShapeError(
@@ -264,7 +234,7 @@ class SessionData:
             raw = getattr(self, variable)
             span = getattr(self, f"time_{variable}")
             end = (
-                (params.get("n_seconds") or span.stop or _last_spike(raw)) if stop is None else stop
+                (params.get("n_seconds") or span.stop or last_spike(raw)) if stop is None else stop
             )
             if end is None:
                 raise DataShapeError(
@@ -340,28 +310,6 @@ class SessionData:
         }
 
 
-def _check_timing(timing: Timing | None, processor_type: str | None, variable: str) -> None:
-    if timing is None:
-        return
-    spikes = processor_type == "spike"
-    if spikes != isinstance(timing, SpikeSpan):
-        wanted = "a SpikeSpan (spike trains)" if spikes else "a TimeBase (sampled data)"
-        raise DataShapeError(
-            f"{variable}_data needs {wanted} as its time base, got {type(timing).__name__}."
-        )
-    if not isinstance(timing, (SpikeSpan, TimeBase)):
-        raise DataShapeError(f"time base of {variable}_data: got {timing!r}.")
-
-
-def _n_times(raw: Any, processor_type: str | None, params: Mapping[str, Any]) -> int:
-    """Time points of a sampled signal along the processor's time axis (rows of processed
-    data)."""
-    shape = tuple(np.shape(raw))
-    if processor_type is None or len(shape) == 1:
-        return int(shape[0])
-    return int(shape[0] if params.get("time_axis") == 0 else shape[-1])
-
-
 def _mentions(key: list[Any], variable: str) -> bool:
     """Whether a cache key of :class:`SessionData` depends on ``variable``'s raw data:
     its processed windows (``[variable, ...]``), its spike windows (``["spikes",
@@ -372,11 +320,6 @@ def _mentions(key: list[Any], variable: str) -> bool:
     if head == "pairing":
         return variable in key[1]
     return bool(head == variable)
-
-
-def _last_spike(trains: Sequence[Any]) -> float | None:
-    last = [float(np.max(t)) for t in trains if np.size(t)]
-    return max(last) if last else None
 
 
 def _own_params(params: Mapping[str, Any], variables: Sequence[str]) -> list[Any]:

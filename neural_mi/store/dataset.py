@@ -144,6 +144,17 @@ def results_to_dataset(results: Sequence[TaskResult], mode: str | None = None) -
             np.array([r.extras.get(name, np.nan) for r in results], dtype=float),
         )
 
+    n_epochs = _add_histories(data_vars, results)
+    coords = _coords(results, keys, data_vars, n_epochs)
+    attrs = _attrs(results, mode)
+    import xarray as xr
+
+    return xr.Dataset(data_vars, coords=coords, attrs=attrs)
+
+
+def _add_histories(data_vars: dict[str, tuple], results: Sequence[TaskResult]) -> int | None:
+    """Add each training curve as ``history_<name>`` (task x epoch, NaN-padded); return
+    the number of epochs (None without curves)."""
     history_names = sorted({k for r in results for k in r.history})
     n_epochs = max((len(curve) for r in results for curve in r.history.values()), default=0)
     for name in history_names:
@@ -152,7 +163,16 @@ def results_to_dataset(results: Sequence[TaskResult], mode: str | None = None) -
             curve = np.asarray(result.history.get(name, ()), dtype=float)
             padded[row, : curve.size] = curve
         data_vars[f"history_{name}"] = (("task", "epoch"), padded)
+    return n_epochs if history_names else None
 
+
+def _coords(
+    results: Sequence[TaskResult],
+    keys: list[str],
+    data_vars: dict[str, tuple],
+    n_epochs: int | None,
+) -> dict[str, Any]:
+    """The task coordinates: key, the TaskSpec fields and each spec's sweep coordinates."""
     coords: dict[str, Any] = {"key": ("task", np.array(keys, dtype=str))}
     for name in TASK_COORDS:
         coords[name] = ("task", _coord_array([getattr(r.spec, name) for r in results]))
@@ -165,9 +185,13 @@ def results_to_dataset(results: Sequence[TaskResult], mode: str | None = None) -
                 f"spec.coords key {name!r} clashes with the data variable {name!r}."
             )
         coords[name] = ("task", _coord_array([r.spec.coords.get(name) for r in results]))
-    if history_names:
+    if n_epochs is not None:
         coords["epoch"] = ("epoch", np.arange(n_epochs))
+    return coords
 
+
+def _attrs(results: Sequence[TaskResult], mode: str | None) -> dict[str, Any]:
+    """The dataset's attributes: mode, units, run seed, input transforms, versions."""
     attrs: dict[str, Any] = {"mode": _resolve_mode(results, mode), "units": "nats"}
     run_seeds = {seed for r in results if (seed := r.spec.params.get("run_seed")) is not None}
     if len(run_seeds) > 1:
@@ -181,9 +205,7 @@ def results_to_dataset(results: Sequence[TaskResult], mode: str | None = None) -
         sorted({str(r.spec.params.get("input_transform", "none")) for r in results})
     )
     attrs["versions"] = _versions_json(results)
-    import xarray as xr
-
-    return xr.Dataset(data_vars, coords=coords, attrs=attrs)
+    return attrs
 
 
 def _resolve_mode(results: Sequence[TaskResult], mode: str | None) -> str:

@@ -23,37 +23,42 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from ..config import Config, load_config, plan_with_extents
-from ..config.extents import DataExtent, processed_samples
-from ..config.model import SessionConfig
 from ..errors import ConfigError
-from ..modes import data_group, get_mode
-from ..tasks import TaskSpec
-from .cost import (
-    HEADROOM,
-    STARTUP_S,
-    Calibration,
-    DataSize,
-    aggregate_seconds,
-    prepare_seconds,
-    requested_minutes,
-    task_seconds,
-    train_memory_mb,
-)
+from ..modes import get_mode
+from .cost import Calibration, DataSize, aggregate_seconds, prepare_seconds, train_memory_mb
+from .job_resources import CALIBRATION_SAMPLE, GROUP_PARENT, calibrate, cluster_groups, job_id
 from .markers import check_marker
 from .packing import pack_tasks
+from .plan_files import (
+    MARKER_SUFFIX,
+    PLAN_FILE,
+    PREPARED,
+    SESSION_FILE,
+    SESSIONS_FILE,
+    AnalysisPlan,
+    pack_paths,
+    read_plan,
+    read_session,
+    session_file,
+    write_if_changed,
+)
+from .task_costs import estimate_costs
 
 __all__ = [
+    "CALIBRATION_SAMPLE",
     "GROUP_PARENT",
+    "MARKER_SUFFIX",
     "PLAN_FILE",
+    "PREPARED",
+    "SESSIONS_FILE",
+    "SESSION_FILE",
     "AnalysisPlan",
     "WorkflowPlan",
     "pack_paths",
@@ -62,118 +67,6 @@ __all__ = [
     "session_file",
     "workflow_plan",
 ]
-
-#: File names of the layout (see the module docstring).
-SESSION_FILE = "session.json"
-SESSIONS_FILE = "sessions.json"
-PLAN_FILE = "plan.json"
-PREPARED = "data.zarr"
-MARKER_SUFFIX = ".done"
-
-#: ``TaskSpec`` fields stored per task in a plan file (the parameters are stored once per
-#: combination); ``permutation`` only where it is not 0 (a null task's).
-_TASK_FIELDS = ("key", "combo", "gamma", "subset", "lag", "split", "repeat", "seed", "role")
-
-#: Parent of the cluster job groups (``nmi00000``, ``nmi00001``...); a profile's
-#: ``group-components: [nmi=...]`` lets Snakemake submit each group as one job.
-GROUP_PARENT = "nmi"
-#: Most finished task stores read to calibrate the cost model.
-CALIBRATION_SAMPLE = 256
-
-
-@dataclass(frozen=True)
-class AnalysisPlan:
-    """One analysis on one session: its settings and its tasks, packed into train jobs.
-
-    Attributes
-    ----------
-    session, analysis
-        Names in the config.
-    mode
-        The analysis' mode.
-    options
-        The mode's arguments (planning and aggregation settings), JSON-friendly.
-    output_units, mi_source
-        How the summary is reported.
-    plugins
-        Modules to import before the mode can be found (plugin modes).
-    packs
-        ``{pack: [TaskSpec, ...]}``.
-    costs
-        ``{task key: estimated reference seconds}`` (:mod:`neural_mi.workflow.cost`); not
-        in the plan file.
-    size
-        The session's data as the tasks' cost model sees it; not in the plan file.
-    """
-
-    session: str
-    analysis: str
-    mode: str
-    options: dict[str, Any]
-    output_units: str
-    mi_source: str
-    plugins: list[str] = field(default_factory=list)
-    packs: dict[str, list[TaskSpec]] = field(default_factory=dict)
-    costs: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
-    size: DataSize | None = field(default=None, compare=False, repr=False)
-
-    @property
-    def tasks(self) -> list[TaskSpec]:
-        """Every task, pack by pack."""
-        return [spec for specs in self.packs.values() for spec in specs]
-
-    def settings(self) -> dict[str, Any]:
-        """What the aggregation depends on besides the task results."""
-        return {
-            "mode": self.mode,
-            "options": self.options,
-            "output_units": self.output_units,
-            "mi_source": self.mi_source,
-        }
-
-    def to_json(self) -> str:
-        """The plan as JSON: parameters once per combination, then each pack's tasks."""
-        combos = {spec.combo: {"params": spec.params, "coords": spec.coords} for spec in self.tasks}
-        packs = {pack: [_task_fields(spec) for spec in specs] for pack, specs in self.packs.items()}
-        return json.dumps(
-            {
-                "session": self.session,
-                "analysis": self.analysis,
-                **self.settings(),
-                "plugins": self.plugins,
-                "combos": combos,
-                "packs": packs,
-            },
-            sort_keys=True,
-            indent=1,
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> AnalysisPlan:
-        """Inverse of :meth:`to_json`."""
-        raw = json.loads(text)
-        combos = raw["combos"]
-        packs = {
-            pack: [
-                TaskSpec(
-                    params=combos[task["combo"]]["params"],
-                    coords=combos[task["combo"]]["coords"],
-                    **task,
-                )
-                for task in tasks
-            ]
-            for pack, tasks in raw["packs"].items()
-        }
-        return cls(
-            session=raw["session"],
-            analysis=raw["analysis"],
-            mode=raw["mode"],
-            options=raw["options"],
-            output_units=raw["output_units"],
-            mi_source=raw["mi_source"],
-            plugins=raw["plugins"],
-            packs=packs,
-        )
 
 
 @dataclass(frozen=True)
@@ -275,23 +168,11 @@ class WorkflowPlan:
 
     @cached_property
     def calibration(self) -> Calibration:
-        """How this machine's finished tasks compare with the cost model.
-
-        Reads the ``wall_time`` recorded in up to :data:`CALIBRATION_SAMPLE` finished
-        task stores of this run (the first task of each finished pack, in plan order; only
-        the store's metadata file, no store is opened).  It scales runtimes requested and
-        the cluster groups, never the packs: those depend on the plan alone.
+        """How this machine's finished tasks compare with the cost model
+        (:func:`~neural_mi.workflow.job_resources.calibrate`).  It scales runtimes
+        requested and the cluster groups, never the packs: those depend on the plan alone.
         """
-        records: list[tuple[float, float]] = []
-        for (session, analysis), plan in self.analyses.items():
-            for pack, specs in plan.packs.items():
-                if len(records) >= CALIBRATION_SAMPLE:
-                    return Calibration.from_records(records)
-                folder = Path(self.pack_dir(session, analysis, pack))
-                wall = _recorded_wall_time(folder / f"{specs[0].key}.zarr" / "zarr.json")
-                if wall is not None:
-                    records.append((wall, plan.costs[specs[0].key]))
-        return Calibration.from_records(records)
+        return calibrate(self)
 
     def job_seconds(self, rule: str, session: str, analysis: str = "", pack: str = "") -> float:
         """A job's estimated seconds on this machine (calibrated).
@@ -366,76 +247,28 @@ class WorkflowPlan:
 
     @cached_property
     def _groups(self) -> dict[tuple[str, ...], tuple[str, int]]:
-        """``{job: (cluster group, runtime minutes)}`` for every job but collect.
-
-        Jobs are taken session by session in the order they run (prepare, then each
-        analysis' packs and aggregation), so every dependency points to the same group or
-        an earlier one.  A group closes once its jobs that still have to run are estimated
-        at ``target_job_minutes``.  Each group's runtime, ``(estimate x HEADROOM +
-        STARTUP_S)`` rounded up to minutes, is spread over its jobs by the running sum (a
-        job's runtime: its group's rounded total after it, minus that before it), so that
-        the jobs Snakemake submits together ask for the group's total, not for a rounded
-        minute each.  A job whose output exists (it will not run unless something changed)
-        adds nothing to a group and asks for its own runtime.
-        """
-        target = float(self.config.target_job_minutes) * 60.0
-        result: dict[tuple[str, ...], tuple[str, int]] = {}
-        group, load, minutes_before = 0, 0.0, 0
-
-        def add(job: tuple[str, ...], seconds: float, done: bool) -> None:
-            nonlocal group, load, minutes_before
-            if done:
-                result[job] = (f"{GROUP_PARENT}{group:05d}", requested_minutes(seconds))
-                return
-            if load > 0 and load + seconds > target:
-                group, load, minutes_before = group + 1, 0.0, 0
-            load += seconds
-            total = math.ceil((load * HEADROOM + STARTUP_S) / 60.0)
-            result[job] = (f"{GROUP_PARENT}{group:05d}", total - minutes_before)
-            minutes_before = total
-
-        by_session: dict[str, list[str]] = {}
-        for session, analysis in self.analyses:
-            by_session.setdefault(session, []).append(analysis)
-        for session, names in by_session.items():
-            prepared = Path(self.results_dir, session, PREPARED)
-            add(("prepare", session), self.job_seconds("prepare", session), prepared.exists())
-            for analysis in names:
-                for pack in self.analyses[(session, analysis)].packs:
-                    marker = Path(self.pack_marker(session, analysis, pack))
-                    seconds = self.job_seconds("train", session, analysis, pack)
-                    add(("train", session, analysis, pack), seconds, marker.exists())
-                results = Path(self.results_dir, session, analysis, "results.json")
-                seconds = self.job_seconds("aggregate", session, analysis)
-                add(("aggregate", session, analysis), seconds, results.exists())
-        return result
+        """``{job: (cluster group, runtime minutes)}`` for every job but collect
+        (:func:`~neural_mi.workflow.job_resources.cluster_groups`), computed once."""
+        return cluster_groups(self)
 
     def job_group(self, rule: str, session: str, analysis: str = "", pack: str = "") -> str:
         """The cluster group a job is submitted with (see :attr:`_groups`)."""
-        return self._groups[_job_id(rule, session, analysis, pack)][0]
+        return self._groups[job_id(rule, session, analysis, pack)][0]
 
     def job_runtime(
         self, rule: str, session: str, analysis: str = "", pack: str = "", attempt: int = 1
     ) -> int:
         """Minutes a job asks for (see :attr:`_groups`), times ``attempt`` on retries."""
-        return self._groups[_job_id(rule, session, analysis, pack)][1] * attempt
+        return self._groups[job_id(rule, session, analysis, pack)][1] * attempt
 
     def write_files(self) -> list[Path]:
         """Write every session and plan file whose content changed; return those written."""
-        written = _write_if_changed(self.sessions_file, self.sessions_json())
+        written = write_if_changed(self.sessions_file, self.sessions_json())
         for session in dict.fromkeys(s for s, _ in self.analyses):
-            written += _write_if_changed(self.session_file(session), self.session_json(session))
+            written += write_if_changed(self.session_file(session), self.session_json(session))
         for (session, analysis), plan in self.analyses.items():
-            written += _write_if_changed(self.plan_file(session, analysis), plan.to_json())
+            written += write_if_changed(self.plan_file(session, analysis), plan.to_json())
         return written
-
-
-def _task_fields(spec: TaskSpec) -> dict[str, Any]:
-    """A task's entry in a plan file (see :data:`_TASK_FIELDS`)."""
-    fields = {name: getattr(spec, name) for name in _TASK_FIELDS}
-    if spec.permutation:
-        fields["permutation"] = spec.permutation
-    return fields
 
 
 def workflow_plan(config: Mapping[str, Any] | Config) -> WorkflowPlan:
@@ -458,7 +291,7 @@ def workflow_plan(config: Mapping[str, Any] | Config) -> WorkflowPlan:
     for (session, analysis), specs in planned.items():
         a = cfg.analysis(analysis)
         mode = get_mode(a.mode)
-        size, costs = _estimate(specs, cfg.session(session), extents[session], mode.uses_y)
+        size, costs = estimate_costs(specs, cfg.session(session), extents[session], mode.uses_y)
         analyses[(session, analysis)] = AnalysisPlan(
             session=session,
             analysis=analysis,
@@ -472,160 +305,3 @@ def workflow_plan(config: Mapping[str, Any] | Config) -> WorkflowPlan:
             size=size,
         )
     return WorkflowPlan(config=cfg, analyses=analyses)
-
-
-def _estimate(
-    specs: list[TaskSpec],
-    session: SessionConfig,
-    extents: Mapping[str, DataExtent],
-    uses_y: bool,
-) -> tuple[DataSize, dict[str, float]]:
-    """The session's data size (the largest any combination gives) and each task's cost."""
-    stacks: dict[tuple[Any, ...], int] = {}
-    keys = []
-    for spec in specs:
-        key = data_group(spec)
-        keys.append(key)
-        stacks[key] = stacks.get(key, 0) + 1
-    sizes: dict[str, DataSize] = {}
-    costs: dict[str, float] = {}
-    memo: dict[tuple[str, int, int], float] = {}
-    for spec, key in zip(specs, keys):
-        if spec.combo not in sizes:
-            sizes[spec.combo] = _data_size(spec, session, extents, uses_y)
-        memo_key = (spec.combo, spec.gamma, stacks[key])
-        if memo_key not in memo:
-            memo[memo_key] = task_seconds(spec, sizes[spec.combo], stacks[key])
-        costs[spec.key] = memo[memo_key]
-    largest = max(sizes.values(), key=lambda size: size.raw_mb, default=DataSize(0, 0, 0, 0.0))
-    return largest, costs
-
-
-def _data_size(
-    spec: TaskSpec, session: SessionConfig, extents: Mapping[str, DataExtent], uses_y: bool
-) -> DataSize:
-    """What the cost model needs of a combination's data, from headers only."""
-    p = spec.params
-    names = ("x", "y") if uses_y else ("x",)
-    samples, features, raw = [], [], 0.0
-    for name in names:
-        extent, kind = extents[name], p[f"processor_type_{name}"]
-        params = p[f"processor_params_{name}"]
-        samples.append(processed_samples(extent, kind, params))
-        channels, n_time = _channels_and_time(session, extent, kind, params)
-        raw += channels * n_time * 4 / 1e6
-        if kind in ("continuous", "categorical"):
-            features.append(channels * int(params["window_size"]))
-        elif kind is None and extent.shape is not None:
-            features.append(math.prod(extent.shape[1:]) or 1)
-        else:  # spikes: neurons x spikes per window, neither known from the header
-            features.append(_UNKNOWN_FEATURES)
-    return DataSize(
-        n_samples=min(samples),
-        features_x=features[0],
-        features_y=features[1] if uses_y else 0,
-        raw_mb=raw,
-    )
-
-
-#: Input features assumed where the header does not tell them (spike windows).
-_UNKNOWN_FEATURES = 16
-
-
-def _channels_and_time(
-    session: SessionConfig, extent: DataExtent, kind: str | None, params: Mapping[str, Any]
-) -> tuple[int, int]:
-    """``(channels, time points)`` of a variable's raw data, as far as known."""
-    if kind is None and extent.shape is not None:  # processed: (samples, features...)
-        return max(1, math.prod(extent.shape[1:])), int(extent.shape[0])
-    if extent.shape is None:  # spike times: neurons unknown, ~ one value per 10 ms
-        return _UNKNOWN_FEATURES, int((extent.last_spike or 0.0) * 100)
-    shape = extent.shape
-    if len(shape) == 1:  # synthetic (n_time,): the generator's dim, if it has one
-        synthetic = session.synthetic
-        dim = synthetic.kwargs.get("dim", 1) if synthetic is not None else 1
-        return (dim if isinstance(dim, int) and dim > 0 else 1), int(shape[0])
-    time_axis = 0 if params.get("time_axis", 1) == 0 else len(shape) - 1
-    n_time = int(shape[time_axis])
-    return max(1, math.prod(shape) // max(1, n_time)), n_time
-
-
-def session_file(prepared: str | os.PathLike[str]) -> Path:
-    """The session file beside a session's ``data.zarr``."""
-    return Path(prepared).parent / SESSION_FILE
-
-
-def pack_paths(marker: str | os.PathLike[str]) -> tuple[Path, str, Path]:
-    """The plan file, the pack and the store folder of a pack's completion marker."""
-    marker = Path(marker)
-    if not marker.name.endswith(MARKER_SUFFIX):
-        raise ConfigError(f"{str(marker)!r} is not a pack marker (<pack>{MARKER_SUFFIX}).")
-    pack = marker.name.removesuffix(MARKER_SUFFIX)
-    return marker.parent.parent / PLAN_FILE, pack, marker.parent / pack
-
-
-def read_plan(path: str | os.PathLike[str]) -> AnalysisPlan:
-    """The plan file a train or aggregate job was given (plugins imported).
-
-    Raises
-    ------
-    ConfigError
-        If the file is missing or not a plan.
-    """
-    from ..modes import load_plugins
-
-    try:
-        plan = AnalysisPlan.from_json(Path(path).read_text())
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(
-            f"Cannot read the plan file {str(path)!r} ({exc}); run the "
-            "workflow again to rewrite it."
-        ) from exc
-    load_plugins(plan.plugins)
-    return plan
-
-
-def read_session(path: str | os.PathLike[str]) -> tuple[int, Any]:
-    """The run seed and the session config a prepare job was given."""
-    from ..config import SessionConfig
-
-    try:
-        raw = json.loads(Path(path).read_text())
-        return int(raw["seed"]), SessionConfig.model_validate(raw["session"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(
-            f"Cannot read the session file {str(path)!r} ({exc}); run the "
-            "workflow again to rewrite it."
-        ) from exc
-
-
-def _job_id(rule: str, session: str, analysis: str, pack: str) -> tuple[str, ...]:
-    if rule == "prepare":
-        return (rule, session)
-    if rule == "aggregate":
-        return (rule, session, analysis)
-    return (rule, session, analysis, pack)
-
-
-def _recorded_wall_time(metadata: Path) -> float | None:
-    """The ``wall_time`` in a task store's metadata file; None if there is none."""
-    try:
-        wall = json.loads(metadata.read_text())["attributes"]["wall_time"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return float(wall) if isinstance(wall, (int, float)) else None
-
-
-def _write_if_changed(path: str, text: str) -> list[Path]:
-    """Write ``text`` to ``path`` atomically unless it already holds exactly that."""
-    target = Path(path)
-    try:
-        if target.read_text() == text:
-            return []
-    except (OSError, UnicodeDecodeError):
-        pass
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex}")
-    tmp.write_text(text)
-    os.replace(tmp, target)
-    return [target]

@@ -245,7 +245,7 @@ def collect(
         combination's swept values, which its row reports), then the sessions'
         metadata columns.
     out_png
-        The overview figure (:func:`neural_mi.plot.overview_figure`).
+        The overview figure (:func:`neural_mi.overview.overview_figure`).
     out_nc
         The same as a dataset over ``session`` x ``analysis`` (``mi``, ``mi_error``,
         ``is_reliable``), each metadata column a coordinate along ``session`` (so that
@@ -256,7 +256,7 @@ def collect(
     """
     import pandas as pd
 
-    from ..plot import overview_figure
+    from ..overview import overview_figure
 
     metadata = json.loads(Path(sessions).read_text()) if sessions else {}
     rows = []

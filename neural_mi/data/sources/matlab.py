@@ -20,11 +20,9 @@ no partial reads), then the selection is taken.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -40,6 +38,7 @@ from .base import (
     TimeBase,
     UnitSelection,
 )
+from .matlab_files import MatFile, V5File, V73File, is_numeric
 from .selection import (
     channel_positions,
     check_spikes_found,
@@ -55,21 +54,6 @@ __all__ = ["MatSource", "MatSourceConfig"]
 
 #: The first bytes of a v7.3 MAT-file (its HDF5 user block).
 _V73_HEADER = b"MATLAB 7.3 MAT-file"
-
-#: MATLAB classes of numeric arrays, with the dtype scipy.io gives them.
-_NUMERIC = {
-    "double": np.float64,
-    "single": np.float32,
-    "int8": np.int8,
-    "uint8": np.uint8,
-    "int16": np.int16,
-    "uint16": np.uint16,
-    "int32": np.int32,
-    "uint32": np.uint32,
-    "int64": np.int64,
-    "uint64": np.uint64,
-    "logical": np.uint8,
-}
 
 
 class MatSourceConfig(SourceConfigBase, ChannelSelection):
@@ -116,145 +100,6 @@ class MatSourceConfig(SourceConfigBase, ChannelSelection):
         return self
 
 
-def _is_numeric(kind: str) -> bool:
-    """Whether a MATLAB class (or the dtype name of a struct field) is a numeric array."""
-    return kind in _NUMERIC or kind in {np.dtype(d).name for d in _NUMERIC.values()}
-
-
-class _MatFile(ABC):
-    """A MAT-file's variables: headers, numeric arrays and cell arrays."""
-
-    def __init__(self, source: MatSource) -> None:
-        self.source = source
-
-    @abstractmethod
-    def names(self) -> list[str]:
-        """Top-level variable names."""
-
-    @abstractmethod
-    def header(self, variable: str) -> tuple[tuple[int, ...], str]:
-        """MATLAB shape and class of a variable."""
-
-    @abstractmethod
-    def array(self, variable: str) -> tuple[Any, bool]:
-        """A numeric variable (array-like) and whether its axes are MATLAB's reversed."""
-
-    @abstractmethod
-    def dtype(self, variable: str) -> np.dtype:
-        """The numpy dtype a numeric variable is read as."""
-
-    @abstractmethod
-    def cells(self, variable: str) -> list[np.ndarray]:
-        """The elements of a cell array, raveled, in MATLAB's column-major order."""
-
-    def missing(self, variable: str, where: str, have: list[str]) -> Exception:
-        listing = ", ".join(sorted(have)) or "(none)"
-        return self.source.error(
-            f"{where} has no variable or field {variable!r}; it has: {listing}."
-        )
-
-
-class _V5File(_MatFile):
-    def __init__(self, path: Path, source: MatSource) -> None:
-        super().__init__(source)
-        import scipy.io
-
-        self.path = path
-        try:
-            self.whos = {name: (shape, kind) for name, shape, kind in scipy.io.whosmat(path)}
-        except Exception as exc:  # scipy raises ValueError, TypeError, OSError...
-            raise source.error(f"is not a readable MAT-file ({exc}).") from exc
-
-    def names(self) -> list[str]:
-        return list(self.whos)
-
-    def _value(self, variable: str) -> np.ndarray:
-        import scipy.io
-
-        top, *fields = variable.split(".")
-        if top not in self.whos:
-            raise self.missing(top, "the file", self.names())
-        value = scipy.io.loadmat(self.path, variable_names=[top])[top]
-        for depth, name in enumerate(fields):
-            names = list(value.dtype.names or ())
-            if name not in names or value.size != 1:
-                struct = ".".join([top, *fields[:depth]])
-                raise self.missing(name, f"struct {struct!r}", names)
-            value = value[name].reshape(-1)[0]
-        return value
-
-    def header(self, variable: str) -> tuple[tuple[int, ...], str]:
-        if "." not in variable and variable in self.whos:
-            return self.whos[variable]
-        value = self._value(variable)
-        if value.dtype == object:
-            kind = "cell"
-        elif value.dtype.names:
-            kind = "struct"
-        else:
-            kind = value.dtype.name if value.dtype.kind in "biuf" else "char"
-        return tuple(value.shape), kind
-
-    def array(self, variable: str) -> tuple[Any, bool]:
-        return self._value(variable), False
-
-    def dtype(self, variable: str) -> np.dtype:
-        if "." not in variable and self.whos[variable][1] in _NUMERIC:
-            return np.dtype(_NUMERIC[self.whos[variable][1]])
-        return self._value(variable).dtype
-
-    def cells(self, variable: str) -> list[np.ndarray]:
-        value = self._value(variable)
-        return [np.asarray(cell).ravel(order="F") for cell in value.ravel(order="F")]
-
-
-class _V73File(_MatFile):
-    def __init__(self, handle: Any, source: MatSource) -> None:
-        super().__init__(source)
-        self.handle = handle
-
-    def names(self) -> list[str]:
-        return [name for name in self.handle if not name.startswith("#")]
-
-    def _node(self, variable: str) -> Any:
-        node = self.handle
-        parts = variable.split(".")
-        for depth, name in enumerate(parts):
-            have = [k for k in node if not k.startswith("#")] if hasattr(node, "keys") else []
-            if name not in have:
-                where = "the file" if depth == 0 else f"struct {'.'.join(parts[:depth])!r}"
-                raise self.missing(name, where, have)
-            node = node[name]
-        return node
-
-    def header(self, variable: str) -> tuple[tuple[int, ...], str]:
-        node = self._node(variable)
-        kind = node.attrs.get("MATLAB_class", b"")
-        kind = kind.decode() if isinstance(kind, bytes) else str(kind)
-        if not hasattr(node, "shape"):
-            return (1, 1), kind or "struct"
-        if node.attrs.get("MATLAB_empty", 0):
-            return (0, 0), kind
-        return tuple(reversed(node.shape)), kind
-
-    def array(self, variable: str) -> tuple[Any, bool]:
-        return self._node(variable), True
-
-    def dtype(self, variable: str) -> np.dtype:
-        return np.dtype(self._node(variable).dtype)
-
-    def cells(self, variable: str) -> list[np.ndarray]:
-        refs = self._node(variable)[()]
-        cells = []
-        for ref in refs.ravel():  # disk order of (cols, rows) = MATLAB column-major order
-            cell = self.handle[ref]
-            if cell.attrs.get("MATLAB_empty", 0):
-                cells.append(np.zeros(0))
-            else:
-                cells.append(np.asarray(cell[()]).ravel())
-        return cells
-
-
 class MatSource(Source):
     """Reads a :class:`MatSourceConfig`."""
 
@@ -267,7 +112,7 @@ class MatSource(Source):
         return f"{self.config.path!r} variable {self.config.variable!r}"
 
     @contextmanager
-    def _file(self) -> Iterator[_MatFile]:
+    def _file(self) -> Iterator[MatFile]:
         path = self.require_path()
         with path.open("rb") as handle:
             head = handle.read(len(_V73_HEADER))
@@ -279,9 +124,9 @@ class MatSource(Source):
             except OSError as exc:
                 raise self.error(f"is not a readable v7.3 MAT-file ({exc}).") from exc
             with handle:
-                yield _V73File(handle, self)
+                yield V73File(handle, self)
         else:
-            yield _V5File(path, self)
+            yield V5File(path, self)
 
     def describe(self) -> SignalInfo | SpikesInfo:
         with self._file() as mat:
@@ -328,7 +173,7 @@ class MatSource(Source):
 
     def _layout(self, shape: tuple[int, ...], kind: str) -> dict[str, int]:
         """Channels, samples and the MATLAB axis of time of a numeric variable."""
-        if not _is_numeric(kind) or len(shape) != 2 or 0 in shape:
+        if not is_numeric(kind) or len(shape) != 2 or 0 in shape:
             raise self.error(
                 f"is a {'x'.join(map(str, shape))} {kind}; a signal is a non-empty numeric "
                 "matrix (channels x time, or time x channels with time_axis: 0) and spike "
@@ -344,16 +189,16 @@ class MatSource(Source):
             "time_axis": time_axis,
         }
 
-    def _vector(self, mat: _MatFile, variable: str) -> np.ndarray:
+    def _vector(self, mat: MatFile, variable: str) -> np.ndarray:
         shape, kind = mat.header(variable)
-        if not _is_numeric(kind) or len(shape) != 2 or min(shape) != 1:
+        if not is_numeric(kind) or len(shape) != 2 or min(shape) != 1:
             raise self.error(
                 f"{variable!r} is a {'x'.join(map(str, shape))} {kind}, not a numeric "
                 "scalar or vector."
             )
         return np.asarray(mat.array(variable)[0][()], dtype=np.float64).ravel()
 
-    def _time_window(self, mat: _MatFile, n_times: int) -> tuple[TimeBase | None, int, int]:
+    def _time_window(self, mat: MatFile, n_times: int) -> tuple[TimeBase | None, int, int]:
         config = self.config
         if config.timestamps_variable is not None:
             stamps = self._vector(mat, config.timestamps_variable)
@@ -384,7 +229,7 @@ class MatSource(Source):
         i0, i1 = regular_range(rate, start, n_times, config.time_range, self)
         return TimeBase(rate=rate, start=start + i0 / rate), i0, i1
 
-    def _trains(self, mat: _MatFile) -> tuple[tuple[int, ...], list[np.ndarray]]:
+    def _trains(self, mat: MatFile) -> tuple[tuple[int, ...], list[np.ndarray]]:
         config = self.config
         if config.channels is not None or config.timestamps_variable is not None:
             raise self.error("is a cell array (spike times): select units, not channels.")
