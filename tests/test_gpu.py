@@ -4,7 +4,8 @@ These tests run only where ``torch.cuda.is_available()`` (CI has no GPU; they ar
 lent GPU machine, see docs/performance.md). GPU kernels sum in a different order than the
 CPU's, so the per-task MI is not bit-identical; with the same seeds, splits and
 initialisation the trained critics stay close. Tolerance: 0.02 bit per task after 4 epochs
-(seeds as in tests/test_identity_modes.py), 0.05 bit on the seed tutorial's 2-bit estimate.
+(the tests' fast_params, seeds as in tests/test_identity_modes.py), 0.05 bit on the seed
+tutorial's 2-bit estimate.
 """
 
 from __future__ import annotations
@@ -16,16 +17,6 @@ import torch
 import neural_mi as nmi
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-
-FAST = {
-    "n_epochs": 4,
-    "batch_size": 64,
-    "hidden_dim": 16,
-    "embedding_dim": 4,
-    "n_layers": 1,
-    "patience": 2,
-    "learning_rate": 1e-3,
-}
 
 #: Largest per-task difference (bits) accepted between the GPU and the CPU.
 PER_TASK_TOLERANCE_BITS = 0.02
@@ -53,9 +44,9 @@ def _per_task(results: nmi.Results) -> dict[str, float]:
 
 
 @pytest.mark.parametrize("mode", list(_cases()))
-def test_every_task_agrees_with_the_cpu(mode: str) -> None:
+def test_every_task_agrees_with_the_cpu(mode: str, fast_params: dict) -> None:
     case = _cases()[mode]
-    common = dict(mode=mode, base_params=FAST, random_seed=7, verbose=False)
+    common = dict(mode=mode, base_params=fast_params, random_seed=7, verbose=False)
     cpu = _per_task(nmi.run(**case, device="cpu", **common))
     gpu_results = nmi.run(**case, device="cuda", **common)
     gpu = _per_task(gpu_results)
