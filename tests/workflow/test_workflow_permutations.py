@@ -190,5 +190,12 @@ def test_summary_csv_has_the_p_values_of_nmi_run(finished):
         row = table[table["session"] == session].iloc[0]
         assert math.isclose(row["p_value"], direct.headline["p_value"], rel_tol=1e-12)
         assert bool(row["is_significant"]) == direct.headline["is_significant"]
-    # 1 bit between 800 samples stands far above 20 shuffles: the smallest p-value
-    assert table.set_index("session").loc["c", "p_value"] == pytest.approx(1 / 21)
+    # 1 bit between 800 samples stands far above every one of 20 shuffles: the smallest
+    # p-value, but for permutations whose task failed (on independent data this tiny critic
+    # can end below -0.1 bit), which count as null values above the observed (conservative).
+    folder = finished / "results" / "c" / "tested"
+    summary = json.loads((folder / "summary.json").read_text())
+    null_values = load_dataset(folder / "summary.nc")["null_values"].values
+    assert np.nanmax(null_values) < summary["mi_estimate"]
+    expected = (1 + summary["failed_permutations"]) / 21
+    assert table.set_index("session").loc["c", "p_value"] == pytest.approx(expected)
