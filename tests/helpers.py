@@ -4,6 +4,9 @@ tiny NWB files."""
 from __future__ import annotations
 
 import datetime
+import os
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -11,6 +14,39 @@ import numpy as np
 
 from neural_mi.store import load_dataset
 from neural_mi.tasks import TaskResult, TaskSpec
+
+REPO = Path(__file__).resolve().parents[1]
+#: The workflow's rules call `neural-mi`: the environment's scripts come first on PATH.
+WORKFLOW_ENV = {
+    **os.environ,
+    "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+}
+
+
+def run_snakemake(
+    workdir: Path, *args: str, configfile: str = "config.yaml", timeout: float = 900
+) -> subprocess.CompletedProcess:
+    """Snakemake on the repository's workflow in ``workdir`` (local profile, 2 cores);
+    ``.output`` holds stdout and stderr together (Snakemake logs to both)."""
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "workflow" / "Snakefile"),
+        "--configfile",
+        configfile,
+        "--profile",
+        str(REPO / "profiles" / "local"),
+        "--cores",
+        "2",
+        *args,
+    ]
+    out = subprocess.run(
+        command, cwd=workdir, capture_output=True, text=True, env=WORKFLOW_ENV, timeout=timeout
+    )
+    out.output = out.stdout + out.stderr
+    return out
 
 
 def make_result(

@@ -5,14 +5,12 @@ no change to any other module."""
 from __future__ import annotations
 
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from helpers import run_snakemake
 
 import neural_mi as nmi
 from neural_mi.errors import ConfigError, ParameterError
@@ -86,30 +84,7 @@ def test_plugin_mode_through_the_workflow_gives_the_nmi_run_numbers(halves, tmp_
         }
     ]
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    env = {
-        **os.environ,
-        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
-    }
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "--snakefile",
-            str(REPO / "workflow" / "Snakefile"),
-            "--configfile",
-            "config.yaml",
-            "--profile",
-            str(REPO / "profiles" / "local"),
-            "--cores",
-            "2",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
+    out = run_snakemake(tmp_path, timeout=600)
     assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
     workflow = load_dataset(tmp_path / "results" / "tiny" / "halves" / "tasks.nc")
 

@@ -6,51 +6,20 @@ undamaged run's.  One plain rerun, no manual step.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import run_snakemake
 from test_corruption import CASES
 
 from neural_mi.store import load_dataset
 
 REPO = Path(__file__).resolve().parents[2]
-ENV = {
-    **os.environ,
-    "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
-}
 
 #: Cases also run in the default suite (the others are marked slow: a workflow run each).
 QUICK = ("edited value", "deleted store", "missing chunk")
-
-
-def _snakemake(workdir: Path) -> subprocess.CompletedProcess:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "--snakefile",
-            str(REPO / "workflow" / "Snakefile"),
-            "--configfile",
-            "config.yaml",
-            "--profile",
-            str(REPO / "profiles" / "local"),
-            "--cores",
-            "2",
-        ],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=600,
-    )
-    out.output = out.stdout + out.stderr
-    return out
 
 
 def _numbers(workdir: Path) -> dict[str, str]:
@@ -71,7 +40,7 @@ def _numbers(workdir: Path) -> dict[str, str]:
 def finished(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("finished")
     shutil.copy(REPO / "config" / "test_tiny.yaml", workdir / "config.yaml")
-    out = _snakemake(workdir)
+    out = run_snakemake(workdir, timeout=600)
     assert out.returncode == 0, out.output[-4000:]
     return workdir
 
@@ -86,7 +55,7 @@ def test_one_plain_rerun_recomputes_the_damaged_store(case, finished, tmp_path):
     pack = workdir / "results" / "tiny" / "rigorous" / "tasks" / "p001"
     keys = sorted(p.name.removesuffix(".zarr") for p in pack.glob("*.zarr"))
     damage(pack, keys[1], keys[0])
-    out = _snakemake(workdir)
+    out = run_snakemake(workdir, timeout=600)
     assert out.returncode == 0, out.output[-4000:]
     if status == "stray":  # a store that no task plans is left alone
         assert "Nothing to be done" in out.output

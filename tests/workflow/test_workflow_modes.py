@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from helpers import run_snakemake
 
 import neural_mi as nmi
 from neural_mi import cli
@@ -32,10 +30,6 @@ from neural_mi.tasks import TaskSpec
 from neural_mi.workflow.plan import AnalysisPlan, workflow_plan
 
 REPO = Path(__file__).resolve().parents[2]
-ENV = {
-    **os.environ,
-    "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
-}
 TRAIN = {
     "n_epochs": 3,
     "batch_size": 32,
@@ -158,26 +152,6 @@ def test_the_example_config_plans():
     }
 
 
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "workflow" / "Snakefile"),
-        "--configfile",
-        "config.yaml",
-        "--profile",
-        str(REPO / "profiles" / "local"),
-        "--cores",
-        "2",
-        *args,
-    ]
-    return subprocess.run(
-        command, cwd=workdir, capture_output=True, text=True, env=ENV, timeout=900
-    )
-
-
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("modes")
@@ -197,14 +171,14 @@ def finished(tmp_path_factory) -> Path:
         ],
     }
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    out = snakemake(workdir)
+    out = run_snakemake(workdir)
     assert out.returncode == 0, (out.stdout + out.stderr)[-5000:]
     return workdir
 
 
 @pytest.mark.slow
 def test_a_second_run_has_nothing_to_do(finished):
-    out = snakemake(finished, "--dry-run")
+    out = run_snakemake(finished, "--dry-run")
     assert out.returncode == 0 and "Nothing to be done" in out.stdout + out.stderr
 
 

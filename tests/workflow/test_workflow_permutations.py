@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from helpers import run_snakemake
 
 import neural_mi as nmi
 from neural_mi.config import load_config, plan_config
@@ -29,11 +27,6 @@ from neural_mi.store import load_dataset
 from neural_mi.tasks import TaskSpec
 from neural_mi.workflow.plan import AnalysisPlan, workflow_plan
 
-REPO = Path(__file__).resolve().parents[2]
-ENV = {
-    **os.environ,
-    "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
-}
 TRAIN = {
     "n_epochs": 3,
     "batch_size": 64,
@@ -122,31 +115,11 @@ def test_a_null_move_the_recording_cannot_hold_is_refused_at_plan_time():
 # --------------------------------------------------------------------------------------
 
 
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "workflow" / "Snakefile"),
-        "--configfile",
-        "config.yaml",
-        "--profile",
-        str(REPO / "profiles" / "local"),
-        "--cores",
-        "2",
-        *args,
-    ]
-    return subprocess.run(
-        command, cwd=workdir, capture_output=True, text=True, env=ENV, timeout=1200
-    )
-
-
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("permutations")
     (workdir / "config.yaml").write_text(yaml.safe_dump(_config(), sort_keys=False))
-    out = snakemake(workdir)
+    out = run_snakemake(workdir, timeout=1200)
     assert out.returncode == 0, (out.stdout + out.stderr)[-5000:]
     return workdir
 
@@ -157,7 +130,7 @@ def test_null_tasks_run_as_packed_train_tasks_and_a_second_run_has_nothing_to_do
         tasks = finished / "results" / session / "tested" / "tasks"
         assert len(list(tasks.glob("*/*.zarr"))) == 21
         assert len(list(tasks.glob("*.done"))) == 3  # 21 tasks, 8 per job
-    out = snakemake(finished, "--dry-run")
+    out = run_snakemake(finished, "--dry-run")
     assert out.returncode == 0 and "Nothing to be done" in out.stdout + out.stderr
 
 

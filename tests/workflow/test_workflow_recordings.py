@@ -4,9 +4,6 @@ seconds), an X-only session (dimensionality), and every classic mode end to end.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,17 +11,12 @@ import pandas as pd
 import pytest
 import xarray as xr
 import yaml
-from helpers import write_tiny_nwb
+from helpers import run_snakemake, write_tiny_nwb
 
 from neural_mi.prepared import load_prepared
 from neural_mi.workflow.plan import workflow_plan
 from neural_mi.workflow.steps import prepare
 
-REPO = Path(__file__).resolve().parents[2]
-ENV = {
-    **os.environ,
-    "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
-}
 TRAIN = {"n_epochs": 2, "batch_size": 16, "embedding_dim": 2, "hidden_dim": 8, "n_layers": 1}
 
 
@@ -89,20 +81,7 @@ def test_an_x_only_session_plans_and_prepares(tmp_path):
 @pytest.mark.slow
 def test_every_mode_runs_on_recordings_from_a_sheet(tmp_path):
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(_config(tmp_path), sort_keys=False))
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "workflow" / "Snakefile"),
-        "--configfile",
-        "config.yaml",
-        "--profile",
-        str(REPO / "profiles" / "local"),
-        "--cores",
-        "2",
-    ]
-    out = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, env=ENV)
+    out = run_snakemake(tmp_path)
     assert out.returncode == 0, (out.stdout + out.stderr)[-5000:]
     table = pd.read_csv(tmp_path / "results" / "summary.csv")
     assert len(table) == 2 * 4 + 1
