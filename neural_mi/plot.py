@@ -82,6 +82,50 @@ def color(index: int) -> str:
     return colors[index % len(colors)]
 
 
+def draw_gamma_fit(
+    ax: Axes,
+    row: Any,
+    value: float,
+    error: float,
+    largest: float,
+    colour: str,
+    label: str,
+    markersize: float | None = None,
+) -> None:
+    """One bias-correction fit on ``ax``: the mean MI per gamma with its sample std (of the
+    gammas that were measured, ``row['n'] > 0``), and, when ``value`` is finite, the fitted
+    line (``row['slope']``) from gamma = 0 to ``largest`` (dashed) and ``value`` at gamma =
+    0 with its half-width ``error`` (a square labelled ``label``, of ``markersize``)."""
+    import math
+
+    measured = row["n"] > 0
+    ax.errorbar(
+        row["gamma"][measured],
+        row["mi_mean"][measured],
+        yerr=row["mi_std"][measured].fillna(0.0),
+        fmt="o",
+        color=colour,
+    )
+    if not math.isfinite(value):
+        return
+    ax.plot(
+        [0.0, largest],
+        [value, value + float(row["slope"]) * largest],
+        linestyle="--",
+        color=colour,
+    )
+    ax.errorbar(
+        [0.0],
+        [value],
+        yerr=[error if math.isfinite(error) else 0.0],
+        fmt="s",
+        capsize=4,
+        color=colour,
+        label=label,
+        markersize=markersize,  # None: matplotlib's default
+    )
+
+
 def require(summary: xr.Dataset, names: tuple[str, ...], what: str) -> str:
     """Check the summary has ``names``; return its units."""
     missing = [name for name in names if name not in summary.variables]

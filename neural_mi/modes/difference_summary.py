@@ -284,38 +284,15 @@ def _plot_fits(
     units: str,
 ) -> None:
     """Rigorous: per term, the per-gamma differences, the fit and the corrected value."""
-    from ..plot import color
+    from ..plot import color, draw_gamma_fit
 
     for index, term in enumerate(terms):
-        row, colour = first.sel({term_dim: term}), color(index)
-        measured = row["n"] > 0
-        ax.errorbar(
-            row["gamma"][measured],
-            row["mi_mean"][measured],
-            yerr=row["mi_std"][measured].fillna(0.0),
-            fmt="o",
-            color=colour,
-        )
+        row = first.sel({term_dim: term})
         value, error = float(row["value"]), float(row["value_error"])
-        if not math.isfinite(value):
-            continue
-        largest = float(row["gamma"][row["gamma_used"]].max())
-        ax.plot(
-            [0.0, largest],
-            [value, value + float(row["slope"]) * largest],
-            linestyle="--",
-            color=colour,
-        )
+        largest = float(row["gamma"][row["gamma_used"]].max()) if math.isfinite(value) else 0.0
         note = "" if bool(row["is_reliable"]) else " (unreliable)"
-        ax.errorbar(
-            [0.0],
-            [value],
-            yerr=[error if math.isfinite(error) else 0.0],
-            fmt="s",
-            capsize=4,
-            color=colour,
-            label=f"{labels.get(term, term)}: {value:.3g} ± {error:.2g} {units}{note}",
-        )
+        label = f"{labels.get(term, term)}: {value:.3g} ± {error:.2g} {units}{note}"
+        draw_gamma_fit(ax, row, value, error, largest, color(index), label)
     ax.set_xlim(left=-0.5)
     ax.set_xlabel("gamma (number of data chunks)")
     ax.legend(title="corrected (gamma = 0)")

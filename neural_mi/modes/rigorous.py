@@ -216,7 +216,7 @@ def plot_rigorous(summary: xr.Dataset, tasks_ds: xr.Dataset, *, ax: Axes | None 
     matplotlib.figure.Figure
     """
     from ..params import UNIT_FACTORS
-    from ..plot import color, combo_label, figure_and_axes, require
+    from ..plot import color, combo_label, draw_gamma_fit, figure_and_axes, require
 
     units = require(
         summary,
@@ -234,38 +234,13 @@ def plot_rigorous(summary: xr.Dataset, tasks_ds: xr.Dataset, *, ax: Axes | None 
         row = summary.sel(combo=combo)
         mi = tasks[str(combo)]
         ax.scatter(mi["gamma"], mi * factor, s=12, alpha=0.35, color=colour)
-        measured = row["n"] > 0
-        ax.errorbar(
-            row["gamma"][measured],
-            row["mi_mean"][measured],
-            yerr=row["mi_std"][measured].fillna(0.0),
-            fmt="o",
-            color=colour,
-        )
         corrected, error = float(row["mi_corrected"]), float(row["mi_error"])
-        if not math.isfinite(corrected):
-            continue
-        largest = max(gammas_used(row))
-        ax.plot(
-            [0.0, largest],
-            [corrected, corrected + float(row["slope"]) * largest],
-            linestyle="--",
-            color=colour,
-        )
+        largest = max(gammas_used(row)) if math.isfinite(corrected) else 0.0
         name = combo_label(summary, combo)
         label = f"{name + ': ' if name else ''}{corrected:.3g} ± {error:.2g} {units}"
         if not bool(row["is_reliable"]):
             label += " (unreliable)"
-        ax.errorbar(
-            [0.0],
-            [corrected],
-            yerr=[error if math.isfinite(error) else 0.0],
-            fmt="s",
-            markersize=7,
-            capsize=4,
-            color=colour,
-            label=label,
-        )
+        draw_gamma_fit(ax, row, corrected, error, largest, colour, label, markersize=7)
     ax.set_xlim(left=-0.5)
     ax.set_xlabel("gamma (number of data chunks)")
     ax.set_ylabel(f"MI ({units})")
