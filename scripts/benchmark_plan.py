@@ -1,9 +1,12 @@
 """Scale of the workflow's planning: many sessions x one rigorous analysis, SLURM profile.
 
-Usage: ``python scripts/benchmark_plan.py [--sessions 1000 10000] [--tasks-per-job auto]``.
+Usage: ``python scripts/benchmark_plan.py [--sessions 1000 10000] [--tasks-per-job auto]
+[--formats yaml json]``.
 
 For each number of sessions, writes the config of ``scripts/make_many_sessions_config.py``
-(55 rigorous tasks per session) in a temporary folder and prints:
+(55 rigorous tasks per session) in a temporary folder, as YAML or JSON (Snakemake reads
+a JSON config with the standard library's parser, a YAML one with pure-Python YAML and YTE,
+which for 10,000 sessions is a tenth of the dry run), and prints:
 
 - ``neural-mi plan CONFIG``: wall time, CPU time and peak memory;
 - the dry run of ``neural-mi run CONFIG --profile slurm -n`` (the Snakemake command it
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -68,19 +72,30 @@ def main() -> None:
         type=lambda text: text if text == "auto" else int(text),
         help="the config's tasks_per_job (default: auto)",
     )
+    parser.add_argument(
+        "--formats",
+        nargs="+",
+        choices=["yaml", "json"],
+        default=["yaml"],
+        help="config file formats to measure (default: yaml)",
+    )
     args = parser.parse_args()
     many_sessions_config = _load_config_maker()
     neural_mi = str(Path(sys.executable).parent / "neural-mi")
     print(
-        f"{'sessions':>8} {'tasks':>7} {'jobs':>6} {'train':>6} {'slurm':>6} "
+        f"{'sessions':>8} {'config':>6} {'tasks':>7} {'jobs':>6} {'train':>6} {'slurm':>6} "
         f"{'plan s':>7} {'cpu s':>6} {'MB':>5} {'dry-run s':>9} {'cpu s':>6} {'MB':>5} torch"
     )
-    for n_sessions in args.sessions:
+    runs = [(n, fmt) for n in args.sessions for fmt in args.formats]
+    for n_sessions, fmt in runs:
         with tempfile.TemporaryDirectory() as folder:
             workdir = Path(folder)
-            config = workdir / "config.yaml"
+            config = workdir / f"config.{fmt}"
             content = many_sessions_config(n_sessions, args.tasks_per_job)
-            config.write_text(yaml.safe_dump(content, sort_keys=False))
+            if fmt == "json":
+                config.write_text(json.dumps(content, indent=1))
+            else:
+                config.write_text(yaml.safe_dump(content, sort_keys=False))
             plan_s, plan_cpu, plan_mb, plan_out = timed([neural_mi, "plan", str(config)], workdir)
             tasks = int(plan_out.strip().splitlines()[-1].split()[1])
             command = [
@@ -104,7 +119,8 @@ def main() -> None:
                 check=True,
             ).stdout.strip()
         print(
-            f"{n_sessions:>8} {tasks:>7} {stats['total']:>6} {stats['train']:>6} {groups:>6} "
+            f"{n_sessions:>8} {fmt:>6} {tasks:>7} {stats['total']:>6} {stats['train']:>6} "
+            f"{groups:>6} "
             f"{plan_s:>7.1f} {plan_cpu:>6.1f} {plan_mb:>5.0f} {dry_s:>9.1f} {dry_cpu:>6.1f} "
             f"{dry_mb:>5.0f} {probe}"
         )

@@ -79,3 +79,25 @@ def test_pending_timers_are_cancelled_and_other_threads_left_alone():
     assert worker.is_alive()
     stop.set()
     worker.join()
+
+
+def test_known_signature_gives_snakemake_the_parameters_it_would_inspect():
+    from snakemake.common import get_function_params, get_input_function_aux_params
+
+    def job_runtime(wildcards, attempt):
+        return attempt
+
+    inspected = dict(get_function_params(job_runtime))
+    recorded = compat.known_signature(job_runtime)
+    assert recorded is job_runtime
+    assert dict(get_function_params(recorded)) == inspected
+    # Snakemake passes the parameters the function takes, and only those.
+    offered = {"attempt": 2, "threads": 4, "input": []}
+    assert get_input_function_aux_params(recorded, offered) == {"attempt": 2}
+    # The public route leaves the function as it is (Snakemake inspects it per call).
+
+    def other(wildcards):
+        return None
+
+    assert compat.known_signature(other, private=False) is other
+    assert not hasattr(other, "_overwrite_params")

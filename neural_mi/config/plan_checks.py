@@ -4,7 +4,6 @@ task's data splits and a null move fits its recording.  Torch-free."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -90,7 +89,7 @@ def check_plan(
     For every task: each variable gives windows; X and Y (and Z) can be paired; every
     gamma chunk holds a batch; and the task's own data (the mode's :meth:`task_extent`:
     lags, channel halves...) splits into training and held-out samples with the engine's
-    own :func:`~neural_mi.engine.split.task_split` (checked once per data and gamma).  A
+    own split (:func:`~neural_mi.engine.split.task_split_sizes`, once per data and gamma).  A
     permutation test's null move must fit the recording it moves
     (:func:`~neural_mi.engine.null.null_move`).
 
@@ -108,13 +107,14 @@ def check_plan(
     for spec in specs:
         p = spec.params
         coords = f" (sweep values {spec.coords})" if spec.coords else ""
-        for v in _used(spec, extents, uses_y):
-            _check_windows(spec, v, extents[v], f"{where}{coords}")
-        signature = json.dumps(
-            [[p.get(f"processor_type_{v}"), p.get(f"processor_params_{v}")] for v in "xyz"],
-            sort_keys=True,
-        )
+        # Tasks of one processing share their windows and pairing: checked once.  The
+        # settings are JSON values, which repr writes in full (a key written differently
+        # for equal settings only repeats a check).
+        used = _used(spec, extents, uses_y)
+        signature = repr([(v, p[f"processor_type_{v}"], p[f"processor_params_{v}"]) for v in used])
         if signature not in counts:
+            for v in used:
+                _check_windows(spec, v, extents[v], f"{where}{coords}")
             try:
                 counts[signature] = pair_count(spec, extents, uses_y, session)
             except NeuralMIError as exc:
@@ -161,19 +161,20 @@ def _check_windows(spec: TaskSpec, v: str, extent: DataExtent, where: str) -> No
 
 def _check_split(spec: TaskSpec, mode: Any, n: int, x: DataExtent, where: str) -> None:
     """Refuse a task whose own data (the mode's :meth:`task_extent`) does not split into
-    training and held-out samples (:func:`~neural_mi.engine.split.task_split`)."""
-    from ..engine.split import task_split
+    training and held-out samples (the sizes :func:`~neural_mi.engine.split.task_split`
+    gives, from :func:`~neural_mi.engine.split.task_split_sizes`)."""
+    from ..engine.split import task_split_sizes
 
     p = spec.params
     channels = _n_channels(x, p["processor_type_x"], p["processor_params_x"])
     try:
         n_task, gap = mode.task_extent(spec, n, channels)
-        train, _ = task_split(spec, n_task, gap)
+        n_train, _ = task_split_sizes(spec, n_task, gap)
     except NeuralMIError as exc:
         raise ConfigError(f"{where}: task {spec.key}: {exc}") from exc
-    if len(train) < 2:
+    if n_train < 2:
         raise ConfigError(
-            f"{where}: task {spec.key}: {len(train)} training "
+            f"{where}: task {spec.key}: {n_train} training "
             "sample(s); at least 2 are needed per batch."
         )
 

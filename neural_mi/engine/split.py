@@ -14,6 +14,7 @@ code before any job runs.  Seeds derive from the run seed and the task's identif
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,7 @@ from ..errors import ParameterError
 from ..plan import derive_seed
 from ..tasks import TaskSpec
 
-__all__ = ["task_split", "window_gap"]
+__all__ = ["task_split", "task_split_sizes", "window_gap"]
 
 
 def window_gap(params: Mapping[str, Any]) -> int:
@@ -95,3 +96,35 @@ def task_split(
         rng_seed=derive_seed(run_seed, "split", spec.gamma, spec.subset, spec.repeat, spec.split),
     )
     return chunk[train], chunk[test]
+
+
+def task_split_sizes(spec: TaskSpec, n_samples: int, gap: int) -> tuple[int, int]:
+    """Numbers of training and held-out samples :func:`task_split` gives a task, without
+    drawing them.
+
+    The sizes do not depend on the seeds (a random chunk, subset or split only chooses
+    *which* samples), so tasks that differ only in their seeds or identifiers share one
+    computation: ``neural-mi plan`` checks every task of many sessions with it.  It raises
+    what :func:`task_split` raises for the same task.
+    """
+    p, base = spec.params, spec.params["base"]
+    if spec.gamma == 1:
+        n_chunk = n_samples
+    else:
+        n_chunk = len(subset_indices(n_samples, spec.gamma, spec.subset, "blocked", 0))
+    cap = p.get("max_samples_per_task")
+    if cap is not None:
+        n_chunk = min(n_chunk, cap)
+    return _split_sizes(
+        n_chunk, p["split_mode"], base["train_fraction"], base["n_test_blocks"], gap
+    )
+
+
+@lru_cache(maxsize=4096)
+def _split_sizes(
+    n: int, split_mode: str, train_fraction: float, n_test_blocks: int, gap: int
+) -> tuple[int, int]:
+    train, test = train_test_split(
+        n, split_mode, train_fraction=train_fraction, n_test_blocks=n_test_blocks, gap=gap
+    )
+    return len(train), len(test)

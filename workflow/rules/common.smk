@@ -6,6 +6,7 @@ import sys
 
 import neural_mi
 import neural_mi.compat
+from neural_mi.compat import known_signature
 from neural_mi.workflow.plan import GROUP_PARENT, workflow_plan
 
 # Validates the whole config (data headers included), plans every session x analysis and
@@ -51,12 +52,16 @@ wildcard_constraints:
     pack="[A-Za-z0-9_.-]+",
 
 
+# Every function a rule calls is wrapped in known_signature: Snakemake would otherwise
+# inspect its signature at every call (neural_mi.compat).
+@known_signature
 def session_files(wildcards):
     """Data files a session reads (none for synthetic sessions)."""
     session = PLAN.config.session(wildcards.session)
     return [v.path for v in (session.x, session.y, session.z) if v is not None and v.path]
 
 
+@known_signature
 def session_source(wildcards):
     """What prepare's output depends on, as JSON (changing it reruns prepare)."""
     return PLAN.session_json(wildcards.session)
@@ -66,17 +71,20 @@ def analysis_plan(wildcards):
     return PLAN.analyses[(wildcards.session, wildcards.analysis)]
 
 
+@known_signature
 def pack_tasks(wildcards):
     """Every training parameter of a pack's tasks: changing one reruns that pack only."""
     return PLAN.pack_signature(wildcards.session, wildcards.analysis, wildcards.pack)
 
 
+@known_signature
 def pack_markers(wildcards):
     """Completion markers of the train jobs of one session x analysis."""
     s, a = wildcards.session, wildcards.analysis
     return [PLAN.pack_marker(s, a, pack) for pack in analysis_plan(wildcards).packs]
 
 
+@known_signature
 def analysis_settings(wildcards):
     """What aggregation depends on besides the tasks (changing it reruns only that)."""
     return json.dumps(analysis_plan(wildcards).settings(), sort_keys=True)
@@ -111,7 +119,7 @@ def cluster_group(rule):
         workflow.parent_groupids[name] = GROUP_PARENT
         return name
 
-    return job_group
+    return known_signature(job_group)
 
 
 def runtime(rule):
@@ -120,7 +128,7 @@ def runtime(rule):
     def job_runtime(wildcards, attempt):
         return PLAN.job_runtime(rule, attempt=attempt, **dict(wildcards.items()))
 
-    return job_runtime
+    return known_signature(job_runtime)
 
 
 def mem_mb(rule):
@@ -129,4 +137,4 @@ def mem_mb(rule):
     def job_mem_mb(wildcards, attempt):
         return PLAN.job_memory_mb(rule, attempt=attempt, **dict(wildcards.items()))
 
-    return job_mem_mb
+    return known_signature(job_mem_mb)
