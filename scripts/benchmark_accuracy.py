@@ -8,6 +8,12 @@ Usage::
     python scripts/benchmark_accuracy.py --quick --modes estimate \\
         --transforms none,standardize,robust,rank_gauss --base '{"n_layers": 2}'
     python scripts/benchmark_accuracy.py --from-json est.json rig.json  # one table of both
+    python scripts/benchmark_accuracy.py --only 3x3,25x25 --modes estimate --json est.json
+                                                   # the 3- and 25-d families only
+
+Task names end in their dimensions (``-3x3``, ``-5x5``, ``-25x25``), so ``--only`` picks a
+dimension; the additive-uniform families (1-d) and the 9-bit Gaussian (``normal-9bits-5x5``)
+come with every run that ``--only`` does not narrow.
 
 The task families are those of Czyż, Grabowski, Vogt, Beerenwinkel & Marx, "Beyond
 Normal: On the Evaluation of Mutual Information Estimators", NeurIPS 2023, arXiv:2306.11078
