@@ -2,10 +2,11 @@
 
 MI estimated on ``1/gamma`` of the data is biased roughly linearly in ``gamma``, so a
 weighted linear fit of MI against ``gamma`` (:func:`fit_rigorous`), extrapolated to
-``gamma = 0``, estimates the infinite-data MI, with a Student-t confidence interval; a
-curvature test drops the largest gammas while the line does not hold.  The ``rigorous``
-mode (:mod:`neural_mi.modes.rigorous`) fits one line per parameter combination; any
-analysis with a subsampling design can use the same fit.  Torch-free.
+``gamma = 0``, estimates the infinite-data MI, with a Student-t interval that also holds
+the sampling error of the data every gamma re-cuts; a curvature test drops the largest
+gammas while the line does not hold.  The ``rigorous`` mode
+(:mod:`neural_mi.modes.rigorous`) fits one line per parameter combination; any analysis
+with a subsampling design can use the same fit.  Torch-free.
 """
 
 from __future__ import annotations
@@ -54,8 +55,9 @@ class RigorousFit:
     mi_corrected
         Intercept of the linear fit at ``gamma = 0``: the bias-corrected MI.
     mi_error
-        Half-width of the ``confidence_level`` confidence interval of the intercept
-        (NaN when the fit has no residual degrees of freedom).
+        Half-width of the ``confidence_level`` interval of the corrected MI: the
+        intercept's standard error combined with the variance of one per-gamma mean (see
+        :func:`fit_rigorous`, Notes; NaN when the fit has no residual degrees of freedom).
     slope
         Slope of MI against gamma (MI units per unit gamma).
     is_reliable
@@ -122,10 +124,20 @@ def fit_rigorous(
     The fit is weighted least squares of MI on ``[1, gamma]`` (:func:`numpy.polyfit`)
     where each of the ``n_k`` values at gamma ``k`` has weight ``1 / n_k`` (with ``k``
     chunks per gamma that is ``1 / k``), so every gamma carries the same total weight.
-    The interval is Student-t based: the intercept's standard error, from the covariance
-    scaled by the weighted residual variance on ``n - 2`` degrees of freedom, times the
-    t quantile of ``confidence_level`` (the same numbers as statsmodels' ``WLS`` and
-    ``conf_int``).
+
+    The interval is Student-t based, on ``n - 2`` degrees of freedom, with the weighted
+    residual variance ``s^2`` (the variance of a weight-1 value, that is of one per-gamma
+    mean).  Its standard error is ``sqrt(SE(b0)^2 + s^2)``: the intercept's standard
+    error from the fit, and the variance of one per-gamma mean.  The second term is there
+    because the gammas re-cut the same samples: every per-gamma mean uses all the data
+    once, so their errors share the sampling error of that data, which the residuals
+    about the line cannot show and no number of gammas averages away.  That shared part
+    is at most the variance of one per-gamma mean (which also holds training noise), so
+    the interval is conservative where training noise dominates.  It is statsmodels'
+    ``WLS(...).get_prediction(exog=[1, 0]).conf_int(obs=True)``, NeuralMI 1.1's
+    interval.  The intercept's standard error alone proved too narrow for the scatter of
+    the corrected MI over independent data draws (docs/migrating_from_neuralmi.md,
+    section 5, has the coverage measured on known-truth data).
 
     Curvature test: the same weighted fit with a quadratic term gives a second intercept
     ``b0_quad``; ``delta = |b0_quad - b0_lin| / max(|b0_lin|, CURVATURE_SCALE_FLOOR)``
@@ -205,7 +217,8 @@ def plain_gammas(values: np.ndarray) -> tuple[float, ...]:
 def _linear_fit(
     g: np.ndarray, y: np.ndarray, w: np.ndarray, confidence_level: float
 ) -> tuple[float, float, float]:
-    """Intercept, slope and intercept CI half-width of the weighted linear fit."""
+    """Intercept, slope and interval half-width of the weighted linear fit (see
+    :func:`fit_rigorous`, Notes)."""
     from scipy.special import stdtrit
 
     # polyfit weights multiply residuals, so they are the square roots of the WLS weights.
@@ -213,8 +226,14 @@ def _linear_fit(
         slope, intercept = np.polyfit(g, y, 1, w=np.sqrt(w))
         return float(intercept), float(slope), math.nan
     (slope, intercept), cov = np.polyfit(g, y, 1, w=np.sqrt(w), cov=True)
-    quantile = stdtrit(g.size - 2, 0.5 + confidence_level / 2.0)
-    return float(intercept), float(slope), float(quantile * math.sqrt(cov[1, 1]))
+    dof = g.size - 2
+    residual_variance = float(w @ (y - (intercept + slope * g)) ** 2) / dof
+    quantile = stdtrit(dof, 0.5 + confidence_level / 2.0)
+    return (
+        float(intercept),
+        float(slope),
+        float(quantile * math.sqrt(cov[1, 1] + residual_variance)),
+    )
 
 
 def _curvature_delta(

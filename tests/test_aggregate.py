@@ -59,23 +59,24 @@ def test_every_gamma_carries_equal_total_weight():
     np.testing.assert_allclose(fit.per_gamma["std"], [np.nan, np.sqrt(0.02), 0.1])
 
 
-def test_interval_is_the_student_t_interval_of_the_intercept():
+def test_interval_adds_the_variance_of_one_per_gamma_mean():
     # Worked by hand: ordinary fit of (1, 2.0), (2, 1.9), (3, 1.7): slope -0.15, intercept
-    # 13/6, residuals (-1, 2, -1) / 60, so s^2 = (6 / 3600) / 1 and
-    # Var(b0) = s^2 * sum(x^2) / (n * Sxx) = s^2 * 14 / 6 = 7 / 1800.  With one degree of
-    # freedom t is Cauchy: the quantile of p is tan(pi * (p - 1/2)).
+    # 13/6, residuals (-1, 2, -1) / 60, so s^2 = (6 / 3600) / 1 = 3 / 1800 and
+    # Var(b0) = s^2 * sum(x^2) / (n * Sxx) = s^2 * 14 / 6 = 7 / 1800.  The interval's
+    # variance is Var(b0) + s^2 = 10 / 1800 (the gammas share the data's sampling error).
+    # With one degree of freedom t is Cauchy: the quantile of p is tan(pi * (p - 1/2)).
     fit = fit_rigorous(
         [1, 2, 3], [2.0, 1.9, 1.7], min_gamma_points=3, delta_threshold=1e9, confidence_level=0.68
     )
     assert fit.mi_corrected == pytest.approx(13 / 6, abs=1e-12)
     assert fit.slope == pytest.approx(-0.15, abs=1e-12)
-    half_width = math.tan(math.pi * 0.34) * math.sqrt(7 / 1800)
+    half_width = math.tan(math.pi * 0.34) * math.sqrt(10 / 1800)
     assert fit.mi_error == pytest.approx(half_width, rel=1e-10)
     wider = fit_rigorous(
         [1, 2, 3], [2.0, 1.9, 1.7], min_gamma_points=3, delta_threshold=1e9, confidence_level=0.9
     )
     assert wider.mi_error == pytest.approx(
-        math.tan(math.pi * 0.45) * math.sqrt(7 / 1800), rel=1e-10
+        math.tan(math.pi * 0.45) * math.sqrt(10 / 1800), rel=1e-10
     )
 
 
