@@ -52,8 +52,8 @@ wildcard_constraints:
     pack="[A-Za-z0-9_.-]+",
 
 
-# Every function a rule calls is wrapped in known_signature: Snakemake would otherwise
-# inspect its signature at every call (neural_mi.compat).
+# Snakemake calls the functions below for every job; known_signature records their
+# parameters once, so that it does not inspect them at each call (neural_mi.compat).
 @known_signature
 def session_files(wildcards):
     """Data files a session reads (none for synthetic sessions)."""
