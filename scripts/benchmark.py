@@ -6,6 +6,7 @@ Usage::
     python scripts/benchmark.py seed_estimate rigorous_gauss --repeats 5
     python scripts/benchmark.py long_recording --repeats 1 --json out.json
     python scripts/benchmark.py --quick --repeats 3 --nmi11-python ~/nmi11/bin/python
+    python scripts/benchmark.py rigorous_latent --input-transform none --nmi11-python PY
     PYTHONPATH=. python3 scripts/benchmark.py --quick --device cuda
     python scripts/benchmark.py null --repeats 1          # the cost of permutation tests
 
@@ -193,11 +194,13 @@ def dataset_flops(
 @dataclass(frozen=True)
 class ChildOptions:
     """What a workload's subprocess is told: where the shared data files are, the device
-    of our side and the size of its worker pool."""
+    of our side, the size of its worker pool and our side's input transform (None: the
+    package default)."""
 
     data_dir: str
     device: str = "cpu"
     n_workers: int = N_WORKERS
+    input_transform: str | None = None
 
 
 #: Data files shared by both sides (``(channels, samples)`` float32 X and Y), written once
@@ -242,6 +245,8 @@ def _timed_run(opts: ChildOptions, x: Any, y: Any, **kwargs: Any) -> tuple[float
     # here, before the clock starts, as NeuralMI 1.1 imports all of its own at ``import
     # neural_mi``.  The imports count in ``proc s``.
     run = nmi.run
+    if opts.input_transform is not None:
+        kwargs = {"input_transform": opts.input_transform, **kwargs}
     with GpuSampler(opts.device) as gpu:
         start = time.perf_counter()
         results = run(
@@ -932,6 +937,10 @@ def main(argv: list[str] | None = None) -> int:
         default=N_WORKERS,
         help=f"our worker processes (n_workers, default {N_WORKERS})",
     )
+    parser.add_argument(
+        "--input-transform",
+        help="our side's input_transform (default: the package's); NeuralMI 1.1 has none",
+    )
     parser.add_argument("--json", help="also write the summarised rows to this JSON file")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--child-nmi11", help=argparse.SUPPRESS)
@@ -976,7 +985,12 @@ def main(argv: list[str] | None = None) -> int:
             )
     with tempfile.TemporaryDirectory(prefix="nmi-bench-data-") as data_dir:
         subprocess.run([sys.executable, __file__, "--write-data", data_dir], check=True)
-        opts = ChildOptions(data_dir=data_dir, device=args.device, n_workers=args.workers)
+        opts = ChildOptions(
+            data_dir=data_dir,
+            device=args.device,
+            n_workers=args.workers,
+            input_transform=args.input_transform,
+        )
         runs, theirs = run_all(names, repeats, opts, args.nmi11_python)
     table = [row for name in names for row in summarise(runs[name])]
     print(format_table(table))
