@@ -45,7 +45,8 @@ def notes_lines(headline: dict[str, Any], detailed: bool) -> list[str]:
     if headline.get("n_at_ceiling"):
         notes.append(
             f"AT CEILING: {headline['n_at_ceiling']} task(s) within reach of the estimator's "
-            "ceiling log K (the true MI may be higher); use estimator='smile'"
+            "ceiling log K: a lower bound, the true MI may be higher; more samples (a larger "
+            "held-out set) raise the ceiling"
         )
     return notes
 

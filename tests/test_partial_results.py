@@ -160,7 +160,7 @@ def test_estimates_at_the_ceiling_are_named():
     at = [specs[0].key, specs[2].key]
     res = Results.from_tasks(results_to_dataset(_linear(specs, ceiling_keys=at)), "rigorous")
     assert res.headline["n_at_ceiling"] == 2 and res.details["at_ceiling"] == sorted(at)
-    assert "AT CEILING: 2 task(s)" in res.summary() and "smile" in res.summary()
+    assert "AT CEILING: 2 task(s)" in res.summary() and "lower bound" in res.summary()
     assert "AT CEILING" in res.plot(show=False).get_title()
 
 
