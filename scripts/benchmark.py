@@ -341,12 +341,20 @@ def _single_run(
     base: dict[str, Any],
     dims: tuple[int, int],
     truth: float,
+    **extra: Any,
 ) -> list[dict[str, Any]]:
-    """One ``nmi.run`` of ``mode`` on the shared data file ``data`` (split 'random'), as
-    one table row."""
+    """One ``nmi.run`` of ``mode`` on the shared data file ``data`` (split 'random'; more
+    ``nmi.run`` arguments in ``extra``), as one table row."""
     x, y = load_data(opts, data)
     seconds, res, gpu = _timed_run(
-        opts, x, y, mode=mode, processor_params=WINDOW, base_params=base, split_mode="random"
+        opts,
+        x,
+        y,
+        mode=mode,
+        processor_params=WINDOW,
+        base_params=base,
+        split_mode="random",
+        **extra,
     )
     return [{**_row(seconds, res, base, dims, truth), **gpu}]
 
@@ -636,18 +644,7 @@ def plain_lag(opts: ChildOptions) -> list[dict[str, Any]]:
 
 
 def null_rigorous(opts: ChildOptions) -> list[dict[str, Any]]:
-    x, y = load_data(opts, "gauss")
-    seconds, res, gpu = _timed_run(
-        opts,
-        x,
-        y,
-        mode="rigorous",
-        processor_params=WINDOW,
-        base_params=GAUSS_PARAMS,
-        split_mode="random",
-        n_permutations=20,
-    )
-    return [{**_row(seconds, res, GAUSS_PARAMS, (5, 5), 2.0), **gpu}]
+    return _single_run(opts, "gauss", "rigorous", GAUSS_PARAMS, (5, 5), 2.0, n_permutations=20)
 
 
 WORKLOADS: dict[str, Callable[[ChildOptions], list[dict[str, Any]]]] = {

@@ -44,7 +44,8 @@ ALPHA = 0.05
 
 
 def ar1(n: int, phi: float, rng: np.random.Generator) -> np.ndarray:
-    """A stationary AR(1) series of unit variance (as the calibration test draws it)."""
+    """A stationary AR(1) series of unit variance (the calibration test draws its pairs
+    with it too)."""
     noise = rng.standard_normal(n) * math.sqrt(1.0 - phi**2)
     noise[0] = rng.standard_normal()
     return lfilter([1.0], [1.0, -phi], noise)

@@ -4,11 +4,13 @@ tiny NWB files."""
 from __future__ import annotations
 
 import datetime
+import importlib.util
 import os
 import subprocess
 import sys
 import warnings
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -16,11 +18,37 @@ from neural_mi.store import load_dataset
 from neural_mi.tasks import TaskResult, TaskSpec
 
 REPO = Path(__file__).resolve().parents[1]
+
+#: The seed tutorial's training parameters (tests/seed/), which the accuracy tests train
+#: with.
+SEED_TUTORIAL_PARAMS = {
+    "n_epochs": 50,
+    "learning_rate": 5e-4,
+    "batch_size": 128,
+    "patience": 10,
+    "embedding_dim": 16,
+    "hidden_dim": 64,
+    "n_layers": 2,
+}
+
 #: The workflow's rules call `neural-mi`: the environment's scripts come first on PATH.
 WORKFLOW_ENV = {
     **os.environ,
     "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
 }
+
+
+def load_script(name: str) -> ModuleType:
+    """The module of ``scripts/<name>.py``, loaded once and registered in ``sys.modules``
+    (dataclasses look their module up there), so that a test checks what the script
+    itself computes."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def run_snakemake(

@@ -8,21 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import SEED_TUTORIAL_PARAMS
 
 import neural_mi as nmi
 
 pytestmark = pytest.mark.slow
 
-#: The seed tutorial's training parameters.
-SEED_PARAMS = {
-    "n_epochs": 50,
-    "learning_rate": 5e-4,
-    "batch_size": 128,
-    "patience": 10,
-    "embedding_dim": 16,
-    "hidden_dim": 64,
-    "n_layers": 2,
-}
+SEED_PARAMS = SEED_TUTORIAL_PARAMS
 #: The nonlinear-latent benchmark's parameters.
 LATENT_PARAMS = {
     "n_epochs": 100,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import SEED_TUTORIAL_PARAMS
 
 import neural_mi as nmi
 
@@ -58,15 +59,7 @@ def test_every_task_agrees_with_the_cpu(mode: str, fast_params: dict) -> None:
 
 def test_seed_estimate_on_the_gpu() -> None:
     x, y = nmi.datasets.generate_correlated_gaussians(5000, 5, 2.0, use_torch=False, seed=42)
-    params = {
-        "n_epochs": 50,
-        "learning_rate": 5e-4,
-        "batch_size": 128,
-        "patience": 10,
-        "embedding_dim": 16,
-        "hidden_dim": 64,
-        "n_layers": 2,
-    }
+    params = SEED_TUTORIAL_PARAMS
     common = dict(
         processor_type="continuous",
         processor_params={"window_size": 1},

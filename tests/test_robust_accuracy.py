@@ -9,44 +9,22 @@ tolerance (the acceptance criteria of issue #15).
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import SEED_TUTORIAL_PARAMS, load_script
 
 import neural_mi as nmi
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parent.parent
 
-#: The seed tutorial's training parameters.
-SEED_PARAMS = {
-    "n_epochs": 50,
-    "learning_rate": 5e-4,
-    "batch_size": 128,
-    "patience": 10,
-    "embedding_dim": 16,
-    "hidden_dim": 64,
-    "n_layers": 2,
-}
+SEED_PARAMS = SEED_TUTORIAL_PARAMS
 
 
-def _benchmark():
-    spec = importlib.util.spec_from_file_location(
-        "benchmark_accuracy", REPO / "scripts" / "benchmark_accuracy.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("benchmark_accuracy", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-BENCH = _benchmark()
+BENCH = load_script("benchmark_accuracy")
 
 
 def _iid(x, y, **kw):

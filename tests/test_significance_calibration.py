@@ -18,31 +18,18 @@ import math
 
 import numpy as np
 import pytest
+from helpers import load_script
 
 import neural_mi as nmi
 
 pytestmark = pytest.mark.slow
 
-SMALL = {
-    "n_epochs": 10,
-    "batch_size": 64,
-    "learning_rate": 1e-3,
-    "embedding_dim": 4,
-    "hidden_dim": 16,
-    "n_layers": 1,
-    "patience": 5,
-}
+#: The signals and the critic of scripts/calibrate_null.py, which reports the same rates
+#: for other null methods.
+CALIBRATION = load_script("calibrate_null")
+SMALL, ar1 = CALIBRATION.SMALL, CALIBRATION.ar1
 N_PERMUTATIONS = 19
-ALPHA = 0.05
-
-
-def ar1(n: int, phi: float, rng: np.random.Generator) -> np.ndarray:
-    """A stationary AR(1) series of unit variance."""
-    from scipy.signal import lfilter
-
-    noise = rng.standard_normal(n) * math.sqrt(1.0 - phi**2)
-    noise[0] = rng.standard_normal()
-    return lfilter([1.0], [1.0, -phi], noise)
+ALPHA = CALIBRATION.ALPHA
 
 
 def test_circular_shift_p_values_are_calibrated_on_independent_autocorrelated_signals():

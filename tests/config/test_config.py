@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import subprocess
 import sys
@@ -11,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zarr
+from helpers import load_script
 
 from neural_mi.config import (
     DataExtent,
@@ -73,11 +73,7 @@ def _file_config(tmp_path: Path, x_shape=(2, 1000), y_shape=(2, 1000), **analysi
 
 
 def test_committed_schema_matches_the_model():
-    spec = importlib.util.spec_from_file_location(
-        "make_schema", REPO / "scripts" / "make_schema.py"
-    )
-    make_schema = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(make_schema)
+    make_schema = load_script("make_schema")
     committed = (REPO / "workflow" / "schemas" / "config.schema.yaml").read_text()
     assert committed == make_schema.render_schema(), (
         "workflow/schemas/config.schema.yaml is out of date: run python scripts/make_schema.py"

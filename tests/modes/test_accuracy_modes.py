@@ -6,21 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import SEED_TUTORIAL_PARAMS
 
 import neural_mi as nmi
 
 pytestmark = pytest.mark.slow
 
-#: The seed tutorial's training parameters (as tests/test_accuracy.py).
-PARAMS = {
-    "n_epochs": 50,
-    "learning_rate": 5e-4,
-    "batch_size": 128,
-    "patience": 10,
-    "embedding_dim": 16,
-    "hidden_dim": 64,
-    "n_layers": 2,
-}
+PARAMS = SEED_TUTORIAL_PARAMS
 #: The VAR(1) pair of the transfer tests: TE(X→Y) = 0.5695 bit, TE(Y→X) = 0.
 VAR = {"coupling": 1.0, "a": 0.6, "b": 0.4}
 WINDOW = {"processor_params": {"window_size": 1}, "verbose": False, "n_workers": 2}

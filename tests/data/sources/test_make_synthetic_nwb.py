@@ -4,29 +4,16 @@ dependence the script documents."""
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import load_script
 
 from neural_mi.data.sources import describe_source, load_source
 
-SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "make_synthetic_nwb.py"
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("make_synthetic_nwb", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-synthetic = _script()
+synthetic = load_script("make_synthetic_nwb")
 
 DURATION = 60.0
 # A short latent time constant gives many independent stretches in a short session.
