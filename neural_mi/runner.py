@@ -199,7 +199,9 @@ def run(
         Per-channel transform of continuous and already-processed inputs, fitted on each
         task's training samples only (:mod:`neural_mi.data.transforms`):
         ``'rank_gauss'``, ``'standardize'``, ``'robust'`` or ``'none'`` (the data as
-        given); the default is :data:`neural_mi.params.DEFAULT_INPUT_TRANSFORM`.
+        given); the default is :data:`neural_mi.params.DEFAULT_INPUT_TRANSFORM`.  A
+        variable of more than five channels is then scaled so that its channels'
+        variances sum to 5 (:data:`neural_mi.data.transforms.TOTAL_VARIANCE`).
         Categorical labels and spike times are never transformed.
     allow_partial
         When tasks fail (training diverged even after restarts at lower learning

@@ -103,6 +103,33 @@ def test_standardize_and_robust_centre_and_scale_the_training_values():
 
 
 @pytest.mark.parametrize("kind", ["standardize", "robust", "rank_gauss"])
+def test_many_columns_are_scaled_to_a_summed_variance_of_five(kind):
+    # Up to TOTAL_VARIANCE (5) columns the gain is exactly 1; above, every column is
+    # multiplied by sqrt(5 / n_columns), the same factor for every column.
+    assert transforms.TOTAL_VARIANCE == 5.0
+    few = _heavy(n=1001, channels=5)
+    fitted = fit_transform(kind, few)
+    assert fitted.gain == 1.0 and fitted.summary()["gain"] == 1.0
+    many = np.hstack([few, _heavy(n=1001, channels=15, seed=1)])
+    wide = fit_transform(kind, many)
+    assert wide.gain == pytest.approx(0.5)  # sqrt(5 / 20)
+    out = wide.apply(many)
+    # Each column is its unscaled transform (the one fitted on its first 5) times the gain.
+    np.testing.assert_allclose(out[:, :5], fitted.apply(few) * 0.5, rtol=1e-6, atol=1e-7)
+    if kind == "standardize":
+        np.testing.assert_allclose((out.std(axis=0) ** 2).sum(), 5.0, rtol=1e-5)
+
+
+def test_the_gain_keeps_rank_gauss_invariant_to_increasing_maps():
+    values = _heavy(n=800, channels=40)
+    reference = fit_transform("rank_gauss", values).apply(values)
+    mapped = 1e4 * np.arcsinh(values) - 3.0
+    np.testing.assert_array_equal(fit_transform("rank_gauss", mapped).apply(mapped), reference)
+    # Summed variance of the training values: 40 columns of (nearly) unit variance x 5/40.
+    assert (reference.std(axis=0) ** 2).sum() == pytest.approx(5.0, rel=0.01)
+
+
+@pytest.mark.parametrize("kind", ["standardize", "robust", "rank_gauss"])
 def test_constant_and_mostly_constant_channels_give_finite_values(kind):
     values = np.zeros((100, 2))
     values[:3, 1] = [5.0, -2.0, 9.0]  # IQR 0 but not constant: falls back to the std
@@ -186,7 +213,11 @@ def test_one_dimensional_and_processed_inputs_keep_their_shape():
     train = np.arange(0, 50, 2)
     out, fitted = transform_input(processed, None, {}, "standardize", train)
     assert out.shape == (50, 2, 3) and len(fitted.center) == 6  # one fit per feature
-    np.testing.assert_allclose(out[train].reshape(len(train), -1).std(axis=0), 1.0, atol=1e-5)
+    # Six features: each is standardized, then scaled by sqrt(5 / 6) (TOTAL_VARIANCE).
+    assert fitted.gain == pytest.approx(np.sqrt(5 / 6))
+    np.testing.assert_allclose(
+        out[train].reshape(len(train), -1).std(axis=0), np.sqrt(5 / 6), atol=1e-5
+    )
 
 
 def test_categorical_spike_and_none_pass_through_untouched():

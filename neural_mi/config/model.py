@@ -189,7 +189,8 @@ class AnalysisConfig(_Strict):
         DEFAULT_INPUT_TRANSFORM
     )
     """Per-channel transform of continuous and already-processed inputs, fitted on each
-    task's training samples: rank_gauss, standardize, robust, or none (as given)."""
+    task's training samples: rank_gauss, standardize, robust, or none (as given).  Above
+    five channels, a transformed variable is scaled to a summed variance of 5."""
 
     def mode_options(self) -> dict[str, Any]:
         """The mode's arguments: its keys here and its aggregation settings under ``fit``."""
