@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import shutil
 
@@ -84,6 +85,35 @@ def test_store_with_other_parameters_is_retrained(gauss_small, fast_params, tmp_
     calls = _count_trained(monkeypatch)
     _rigorous(x, y, {**fast_params, "n_epochs": 5}, store=tmp_path)
     assert len(calls) == 6
+
+
+def test_store_of_a_result_without_the_many_channel_gain_is_retrained(
+    fast_params, tmp_path, monkeypatch, caplog
+):
+    # 8 channels a side: the rank-Gauss inputs are scaled by sqrt(5 / 8).  A store written
+    # before that gain (its transform record has no 'gain') holds other numbers: it is
+    # trained again, never mixed with results of this version.
+    x, y = nmi.datasets.generate_correlated_gaussians(600, 8, 1.0, use_torch=False, seed=4)
+    full = _rigorous(x.T, y.T, fast_params, store=tmp_path)
+    path = task_store.find_task_stores(tmp_path)[0]
+    stored = task_store.read_task(path)
+    record = stored.diagnostics["input_transform"]
+    assert record["x"]["gain"] == pytest.approx(np.sqrt(5 / 8))
+    old_record = {
+        name: {k: v for k, v in fit.items() if k != "gain"} if isinstance(fit, dict) else fit
+        for name, fit in record.items()
+    }
+    old = dataclasses.replace(
+        stored, diagnostics={**stored.diagnostics, "input_transform": old_record}
+    )
+    shutil.rmtree(path)
+    task_store.write_task(old, tmp_path)
+    calls = _count_trained(monkeypatch)
+    resumed = _rigorous(x.T, y.T, fast_params, store=tmp_path)
+    assert calls == [stored.spec.key]
+    assert "without the many-channel gain" in caplog.text and stored.spec.key in caplog.text
+    assert _per_task(resumed) == _per_task(full)
+    assert task_store.read_task(path).diagnostics["input_transform"] == record
 
 
 def test_rigorous_results_carry_the_fit(gauss_small, fast_params, tmp_path):

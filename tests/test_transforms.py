@@ -129,6 +129,19 @@ def test_the_gain_keeps_rank_gauss_invariant_to_increasing_maps():
     assert (reference.std(axis=0) ** 2).sum() == pytest.approx(5.0, rel=0.01)
 
 
+def test_fits_recorded_without_the_gain_are_outdated_only_above_five_columns():
+    wide = fit_transform("rank_gauss", _heavy(channels=8)).summary()
+    narrow = fit_transform("rank_gauss", _heavy(channels=5)).summary()
+    without = {k: v for k, v in wide.items() if k != "gain"}
+    assert transforms.outdated_fit({"kind": "rank_gauss", "x": wide, "y": wide}) == ""
+    reason = transforms.outdated_fit({"kind": "rank_gauss", "x": narrow, "y": without})
+    assert reason.startswith("its y input (8 columns)") and "gain" in reason
+    narrow_without = {k: v for k, v in narrow.items() if k != "gain"}
+    assert transforms.outdated_fit({"kind": "rank_gauss", "x": narrow_without}) == ""
+    assert transforms.outdated_fit({"kind": "rank_gauss"}) == ""  # spikes: nothing fitted
+    assert transforms.outdated_fit(None) == ""
+
+
 @pytest.mark.parametrize("kind", ["standardize", "robust", "rank_gauss"])
 def test_constant_and_mostly_constant_channels_give_finite_values(kind):
     values = np.zeros((100, 2))

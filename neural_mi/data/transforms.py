@@ -53,6 +53,7 @@ __all__ = [
     "FittedTransform",
     "fit_transform",
     "input_gain",
+    "outdated_fit",
     "transform_input",
     "window_time_points",
 ]
@@ -213,6 +214,33 @@ def input_gain(n_columns: int) -> float:
         In ``(0, 1]``.
     """
     return min(1.0, math.sqrt(TOTAL_VARIANCE / n_columns)) if n_columns > 0 else 1.0
+
+
+def outdated_fit(record: Mapping[str, Any] | None) -> str:
+    """Why a stored task's transform record is not what this version applies, or ``""``.
+
+    Results stored before the many-channel gain (:data:`TOTAL_VARIANCE`) record their fits
+    without a ``gain``; where a fit has more columns than that, this version would train
+    on other inputs and get other numbers, so such a result must be trained again rather
+    than mixed with new ones.  Fits of at most :data:`TOTAL_VARIANCE` columns (gain 1)
+    stay valid.
+
+    Parameters
+    ----------
+    record
+        A task's ``diagnostics['input_transform']`` (``{'kind': ..., 'x': summary, ...}``),
+        or ``None`` for a task without one.
+    """
+    for name in ("x", "y", "z"):
+        fit = (record or {}).get(name)
+        if isinstance(fit, Mapping) and "gain" not in fit:
+            n_columns = len(fit.get("center", ()))
+            if n_columns > TOTAL_VARIANCE:
+                return (
+                    f"its {name} input ({n_columns} columns) was transformed without the "
+                    "many-channel gain this version applies"
+                )
+    return ""
 
 
 def _usable_scale(spread: np.ndarray, values: np.ndarray) -> np.ndarray:

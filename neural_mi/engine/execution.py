@@ -19,6 +19,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from .. import store as task_store
+from ..data.transforms import outdated_fit
 from ..errors import CorruptStoreError, InsufficientDataError
 from ..modes import data_group
 from ..tasks import TaskResult, TaskSpec
@@ -106,8 +107,10 @@ def _train(
 def finished_tasks(specs: Sequence[TaskSpec], store: str | Path) -> dict[str, TaskResult]:
     """Results in ``store`` that pass verification and whose spec equals the planned one.
 
-    A store that fails verification, or holds another spec, is retrained (and rewritten)
-    with a WARNING naming it and why; stores of tasks that are not planned are left alone.
+    A store that fails verification, holds another spec, or holds a result whose input
+    transform this version would apply differently
+    (:func:`~neural_mi.data.transforms.outdated_fit`) is retrained (and rewritten) with a
+    WARNING naming it and why; stores of tasks that are not planned are left alone.
     """
     paths = {spec.key: task_store.store_path(store, spec.key) for spec in specs}
     present = [spec for spec in specs if os.path.lexists(paths[spec.key])]
@@ -119,6 +122,13 @@ def finished_tasks(specs: Sequence[TaskSpec], store: str | Path) -> dict[str, Ta
             logger.warning(
                 "Store %s holds a different spec for task %s; retraining it.",
                 paths[spec.key],
+                spec.key,
+            )
+        elif outdated := outdated_fit(outcome.diagnostics.get("input_transform")):
+            logger.warning(
+                "Store %s holds a result of an earlier version: %s; retraining task %s.",
+                paths[spec.key],
+                outdated,
                 spec.key,
             )
         else:

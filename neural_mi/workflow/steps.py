@@ -181,6 +181,10 @@ def aggregate(out_dir: str | Path) -> Path:
 def _read_planned_stores(plan: AnalysisPlan, tasks_dir: Path) -> list[Any]:
     """The result of every planned task, each store verified.
 
+    A store is bad when it fails verification, holds other parameters, or holds a result
+    whose input transform this version applies differently
+    (:func:`~neural_mi.data.transforms.outdated_fit`).
+
     Raises
     ------
     IncompleteResultsError
@@ -188,6 +192,7 @@ def _read_planned_stores(plan: AnalysisPlan, tasks_dir: Path) -> list[Any]:
         completion markers, so that the next run trains exactly those tasks again.
     """
     from .. import store
+    from ..data.transforms import outdated_fit
 
     results, bad = [], []
     for pack, specs in plan.packs.items():
@@ -212,6 +217,10 @@ def _read_planned_stores(plan: AnalysisPlan, tasks_dir: Path) -> list[Any]:
                         "it holds the result of other parameters",
                     )
                 )
+            elif result is not None and (
+                outdated := outdated_fit(result.diagnostics.get("input_transform"))
+            ):
+                bad.append((pack, store.store_path(folder, spec.key), outdated))
             elif result is not None:
                 results.append(result)
     if bad:

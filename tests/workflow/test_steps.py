@@ -267,6 +267,27 @@ def test_aggregate_refuses_missing_or_foreign_stores_and_names_each(tmp_path):
         assert not Path(plan.pack_marker("tiny", "rigorous", pack)).exists()
 
 
+def test_aggregate_refuses_a_store_transformed_without_the_many_channel_gain(tmp_path):
+    # A result stored before the gain, whose X had 8 channels: this version would train on
+    # other inputs, so it is removed with its pack's marker and trained again, not mixed.
+    plan = _tiny_plan(tmp_path)
+    analysis = _linear_stores(plan, tmp_path)
+    pack, specs = next(iter(analysis.packs.items()))
+    folder = Path(plan.pack_dir("tiny", "rigorous", pack))
+    shutil.rmtree(folder / f"{specs[0].key}.zarr")
+    old_fit = {"kind": "rank_gauss", "n_points": 90, "center": [0.0] * 8, "scale": [1.0] * 8}
+    result = _fake_result(specs[0], 1.0 - 0.1 * specs[0].gamma)
+    result.diagnostics["input_transform"] = {"kind": "rank_gauss", "x": old_fit}
+    write_task(result, folder)
+    out = tmp_path / "results" / "tiny" / "rigorous"
+    with pytest.raises(IncompleteResultsError) as info:
+        steps.aggregate(out)
+    message = str(info.value)
+    assert f"{specs[0].key}.zarr': its x input (8 columns) was transformed without" in message
+    assert not (folder / f"{specs[0].key}.zarr").exists()
+    assert not Path(plan.pack_marker("tiny", "rigorous", pack)).exists()
+
+
 def test_collect_builds_one_row_per_analysis(tmp_path):
     files = []
     for session, mi, error in (("a", 1.5, 0.2), ("b", 0.5, None)):
