@@ -95,9 +95,6 @@ class FittedTransform:
     knots, levels
         ``'rank_gauss'`` only: per column, the distinct training values (at most
         :data:`MAX_KNOTS`, increasing) and the standard normal quantiles they map to.
-    gain
-        Factor applied to every transformed column (:func:`input_gain` of the number of
-        columns; 1 for up to :data:`TOTAL_VARIANCE` columns).
     """
 
     kind: str
@@ -106,7 +103,12 @@ class FittedTransform:
     scale: np.ndarray
     knots: tuple[np.ndarray, ...] = field(default=(), repr=False)
     levels: tuple[np.ndarray, ...] = field(default=(), repr=False)
-    gain: float = 1.0
+
+    @property
+    def gain(self) -> float:
+        """Factor applied to every transformed column: :func:`input_gain` of the number
+        of columns (1 for up to :data:`TOTAL_VARIANCE` columns)."""
+        return input_gain(len(self.center))
 
     def apply(self, values: np.ndarray) -> np.ndarray:
         """Transform ``values``, shape ``(n, n_columns)``, column by column.
@@ -124,11 +126,12 @@ class FittedTransform:
                 f"A {self.kind} transform fitted on {len(self.center)} column(s) cannot be "
                 f"applied to an array of shape {values.shape}."
             )
+        gain = self.gain
         if self.kind != "rank_gauss":
-            return ((values - self.center) / self.scale * self.gain).astype(np.float32)
+            return ((values - self.center) / self.scale * gain).astype(np.float32)
         out = np.empty(values.shape, dtype=np.float32)
         for c, (knots, levels) in enumerate(zip(self.knots, self.levels)):
-            out[:, c] = np.interp(values[:, c], knots, levels) * self.gain
+            out[:, c] = np.interp(values[:, c], knots, levels) * gain
         return out
 
     def summary(self) -> dict[str, Any]:
@@ -186,16 +189,16 @@ def _fit(kind: str, values: np.ndarray) -> FittedTransform:
             f"An input transform is fitted on (n_points >= 1, n_columns) values, got shape "
             f"{values.shape}."
         )
-    n, gain = values.shape[0], input_gain(values.shape[1])
+    n = values.shape[0]
     if kind == "standardize":
         center, spread = values.mean(axis=0), values.std(axis=0)
-        return FittedTransform(kind, n, center, _usable_scale(spread, values), gain=gain)
+        return FittedTransform(kind, n, center, _usable_scale(spread, values))
     q25, center, q75 = np.percentile(values, [25.0, 50.0, 75.0], axis=0)
     scale = _usable_scale(q75 - q25, values)
     if kind == "robust":
-        return FittedTransform(kind, n, center, scale, gain=gain)
+        return FittedTransform(kind, n, center, scale)
     knots, levels = zip(*(_rank_gauss_knots(column) for column in np.sort(values, axis=0).T))
-    return FittedTransform(kind, n, center, scale, tuple(knots), tuple(levels), gain)
+    return FittedTransform(kind, n, center, scale, tuple(knots), tuple(levels))
 
 
 def input_gain(n_columns: int) -> float:
