@@ -19,7 +19,6 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from .. import store as task_store
-from ..data.transforms import outdated_fit
 from ..errors import CorruptStoreError, InsufficientDataError
 from ..modes import data_group
 from ..tasks import TaskResult, TaskSpec
@@ -107,10 +106,10 @@ def _train(
 def finished_tasks(specs: Sequence[TaskSpec], store: str | Path) -> dict[str, TaskResult]:
     """Results in ``store`` that pass verification and whose spec equals the planned one.
 
-    A store that fails verification, holds another spec, or holds a result whose input
-    transform this version would apply differently
-    (:func:`~neural_mi.data.transforms.outdated_fit`) is retrained (and rewritten) with a
-    WARNING naming it and why; stores of tasks that are not planned are left alone.
+    A store that fails verification, or whose result cannot stand for its planned task
+    (:func:`~neural_mi.store.verify.reuse_refusal`: other parameters, or inputs this
+    version transforms differently), is retrained (and rewritten) with a WARNING naming it
+    and why; stores of tasks that are not planned are left alone.
     """
     paths = {spec.key: task_store.store_path(store, spec.key) for spec in specs}
     present = [spec for spec in specs if os.path.lexists(paths[spec.key])]
@@ -118,19 +117,8 @@ def finished_tasks(specs: Sequence[TaskSpec], store: str | Path) -> dict[str, Ta
     for spec, outcome in zip(present, task_store.read_tasks(paths[s.key] for s in present)):
         if isinstance(outcome, CorruptStoreError):
             logger.warning("%s; retraining task %s.", outcome, spec.key)
-        elif outcome.spec != spec:
-            logger.warning(
-                "Store %s holds a different spec for task %s; retraining it.",
-                paths[spec.key],
-                spec.key,
-            )
-        elif outdated := outdated_fit(outcome.diagnostics.get("input_transform")):
-            logger.warning(
-                "Store %s holds a result of an earlier version: %s; retraining task %s.",
-                paths[spec.key],
-                outdated,
-                spec.key,
-            )
+        elif refusal := task_store.reuse_refusal(outcome, spec):
+            logger.warning("Store %s: %s; retraining task %s.", paths[spec.key], refusal, spec.key)
         else:
             finished[spec.key] = outcome
     return finished

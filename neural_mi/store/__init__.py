@@ -39,6 +39,7 @@ from .verify import (
     bad_stores,
     check_and_read,
     describe_checks,
+    reuse_refusal,
     verify_results,
     verify_stores,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "remove_leftovers",
     "remove_store",
     "results_to_dataset",
+    "reuse_refusal",
     "save_dataset",
     "store_path",
     "swept_coords",

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from ..data.transforms import outdated_fit
 from ..errors import ParameterError
-from ..tasks import TaskResult
+from ..tasks import TaskResult, TaskSpec
 from .task_store import read_tasks, task_store_paths
 
 logger = logging.getLogger(__name__)
@@ -167,6 +168,16 @@ def bad_stores(results_dir: str | os.PathLike[str]) -> list[StoreCheck]:
     :func:`verify_results`); remove them with :func:`~neural_mi.store.atomic.remove_store`
     so that their tasks are computed again."""
     return [check for check in verify_results(results_dir) if not check.ok]
+
+
+def reuse_refusal(result: TaskResult, spec: TaskSpec) -> str:
+    """Why a verified stored ``result`` cannot stand for the planned task ``spec``, or
+    ``""`` when it can: it holds the result of other parameters, or of inputs that this
+    version transforms differently (:func:`~neural_mi.data.transforms.outdated_fit`).
+    ``nmi.run`` retrains such a task; the workflow removes its store before summarising."""
+    if result.spec != spec:
+        return "it holds the result of other parameters"
+    return outdated_fit(result.diagnostics.get("input_transform"))
 
 
 def describe_checks(checks: Sequence[StoreCheck]) -> str:

@@ -181,9 +181,8 @@ def aggregate(out_dir: str | Path) -> Path:
 def _read_planned_stores(plan: AnalysisPlan, tasks_dir: Path) -> list[Any]:
     """The result of every planned task, each store verified.
 
-    A store is bad when it fails verification, holds other parameters, or holds a result
-    whose input transform this version applies differently
-    (:func:`~neural_mi.data.transforms.outdated_fit`).
+    A store is bad when it fails verification or its result cannot stand for its planned
+    task (:func:`~neural_mi.store.verify.reuse_refusal`).
 
     Raises
     ------
@@ -192,7 +191,6 @@ def _read_planned_stores(plan: AnalysisPlan, tasks_dir: Path) -> list[Any]:
         completion markers, so that the next run trains exactly those tasks again.
     """
     from .. import store
-    from ..data.transforms import outdated_fit
 
     results, bad = [], []
     for pack, specs in plan.packs.items():
@@ -209,19 +207,11 @@ def _read_planned_stores(plan: AnalysisPlan, tasks_dir: Path) -> list[Any]:
         by_key = {result.spec.key: result for result in found}
         for spec in specs:
             result = by_key.get(spec.key)
-            if result is not None and result.spec != spec:
-                bad.append(
-                    (
-                        pack,
-                        store.store_path(folder, spec.key),
-                        "it holds the result of other parameters",
-                    )
-                )
-            elif result is not None and (
-                outdated := outdated_fit(result.diagnostics.get("input_transform"))
-            ):
-                bad.append((pack, store.store_path(folder, spec.key), outdated))
-            elif result is not None:
+            if result is None:
+                continue
+            if refusal := store.reuse_refusal(result, spec):
+                bad.append((pack, store.store_path(folder, spec.key), refusal))
+            else:
                 results.append(result)
     if bad:
         for pack, path, _ in bad:
